@@ -153,7 +153,7 @@ def test_regions_split_one_image_and_must_not_overlap(tmp_path):
     corpus = Corpus.load(folder)
     assert [e.load_rgb().shape for e in corpus.entries] == [(256, 300, 3), (256, 300, 3)]
     assert len(corpus.select(split="heldout")) == 1
-    _cli("corpus", "add", folder, folder / "venue.png", *common, "--region", "200,0,400,256")
+    _cli("corpus", "add", folder, folder / "venue.png", *common, "--region", "100,0,300,256")
     result, problems = _check(folder)
     assert result.exit_code == 2 and len(problems) == 1 and "overlaps" in problems[0]
 
