@@ -1,0 +1,97 @@
+"""Tiny generated clips for stage tests (numpy only; 160×120, a dozen frames).
+
+The moving pictures have a known progressive truth, so interlacing them and
+deinterlacing back, or adding grain/specks and removing them, can be scored.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from restore.frame import Frame, VideoFormat
+from restore.stages._vapoursynth import vapoursynth_available
+from restore.stages.base import StageContext
+
+WIDTH, HEIGHT = 160, 120
+
+
+def textured_background(width: int, height: int, seed: int = 1) -> np.ndarray:
+    """A wide RGB canvas with fine detail: smooth random texture + thin lines + soft blobs."""
+    rng = np.random.default_rng(seed)
+    w = width * 2
+    y, x = np.mgrid[0:height, 0:w].astype(np.float32)
+    base = 0.45 + 0.15 * np.sin(x / 9.0) * np.cos(y / 7.0)
+    lines = 0.18 * (np.sin(x * 0.9) > 0.6) * (y % 16 < 12)          # fine vertical detail
+    rows = 0.12 * ((y // 3) % 2) * (x > w * 0.55)                     # thin horizontal lines (interlace-hard)
+    coarse = rng.random((height // 8 + 1, w // 8 + 1)).astype(np.float32)
+    coarse = np.kron(coarse, np.ones((8, 8), np.float32))[:height, :w]
+    luma = np.clip(base + lines + rows + 0.15 * (coarse - 0.5), 0, 1)
+    tint = np.stack([luma, 0.9 * luma + 0.05, 0.8 * luma + 0.1], axis=-1)
+    return np.clip(tint, 0, 1).astype(np.float32)
+
+
+def moving_truth(count: int, width: int = WIDTH, height: int = HEIGHT, speed: float = 1.5,
+                 box_speed: int = 4, seed: int = 1) -> list[np.ndarray]:
+    """Progressive frames: a panning background and a bright box moving faster."""
+    canvas = textured_background(width, height, seed)
+    frames = []
+    for k in range(count):
+        shift = k * speed
+        i = int(shift)
+        frac = shift - i
+        view = (1 - frac) * canvas[:, i:i + width] + frac * canvas[:, i + 1:i + 1 + width]
+        view = view.copy()
+        bx = 10 + k * box_speed
+        view[40:70, bx:bx + 24] = (0.95, 0.2, 0.15)
+        frames.append(view.astype(np.float32))
+    return frames
+
+
+def interlace(progressive: list[np.ndarray], tff: bool = True) -> list[np.ndarray]:
+    """Weave pairs of progressive frames (2k, 2k+1) into interlaced frames."""
+    out = []
+    for k in range(len(progressive) // 2):
+        first, second = progressive[2 * k], progressive[2 * k + 1]
+        woven = np.empty_like(first)
+        top, bottom = (first, second) if tff else (second, first)
+        woven[0::2] = top[0::2]
+        woven[1::2] = bottom[1::2]
+        out.append(woven)
+    return out
+
+
+def to_frames(images: list[np.ndarray], fps: Fraction = Fraction(25)) -> list[Frame]:
+    return [Frame(index=i, pts=Fraction(i) / fps, image=img) for i, img in enumerate(images)]
+
+
+def psnr_y(a: np.ndarray, b: np.ndarray, border: int = 4) -> float:
+    weights = np.array([0.299, 0.587, 0.114], np.float32)
+    ya, yb = a @ weights, b @ weights
+    if border:
+        ya, yb = ya[border:-border, border:-border], yb[border:-border, border:-border]
+    mse = float(np.mean((ya - yb) ** 2))
+    return 99.0 if mse == 0 else 10 * np.log10(1.0 / mse)
+
+
+def context_for(width=WIDTH, height=HEIGHT, fps=Fraction(25), field_order="progressive") -> StageContext:
+    fmt = VideoFormat(width=width, height=height, fps=fps, field_order=field_order)
+    return StageContext(source_format=fmt, input_format=fmt)
+
+
+needs_vapoursynth = pytest.mark.skipif(
+    not vapoursynth_available(),
+    reason="VapourSynth environment (.venv-vs) not set up: run make install",
+)
+
+
+@pytest.fixture
+def no_vapoursynth(monkeypatch, tmp_path):
+    """Pretend VapourSynth is absent (the ffmpeg-only path)."""
+    from restore.stages import _vapoursynth
+
+    monkeypatch.setenv("RESTORE_VS_PYTHON", str(tmp_path / "missing-python"))
+    _vapoursynth._notified.clear()
+    yield
