@@ -1,0 +1,176 @@
+"""The provenance record: what was run on which file, by which software and models.
+
+A record file (``OUTPUT.provenance.json``) has two parts:
+
+* ``record`` — everything known before signing (input, stages, models, software,
+  frame checksums, PREMIS events). Its canonical JSON digest, ``record_sha256``, is
+  carried inside the signed C2PA manifest, so editing any of it is detectable.
+* ``sealed`` — what can only be known after signing (the final file's sha256, the
+  C2PA manifest, the signer). ``verify`` checks each of these against the files
+  themselves, so it needs no signature of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+SCHEMA = "restore.provenance/1"
+# sha256 of a file is read in chunks: outputs are whole films.
+_CHUNK = 4 * 1024 * 1024
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def canonical_json(value) -> bytes:
+    """One byte string per value: sorted keys, no whitespace, UTF-8. What record_sha256 hashes."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def record_digest(record: dict) -> str:
+    return hashlib.sha256(canonical_json(record)).hexdigest()
+
+
+def sidecar_paths(output: Path) -> dict[str, Path]:
+    """Where each piece of provenance lives next to OUTPUT.
+
+    The C2PA sidecar takes OUTPUT's stem (``film.c2pa`` beside ``film.mkv``) because
+    that is where c2patool and other C2PA readers look for it; the rest keep the
+    full name, so a master and its access copy in one folder never collide.
+    """
+    return {
+        "provenance": output.with_name(output.name + ".provenance.json"),
+        "premis": output.with_name(output.name + ".premis.xml"),
+        "framemd5": output.with_name(output.name + ".framemd5"),
+        "source_framemd5": output.with_name(output.name + ".source.framemd5"),
+        "c2pa": output.with_suffix(".c2pa"),
+    }
+
+
+def _distribution_version(*names: str) -> str | None:
+    for name in names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_version() -> str | None:
+    if not shutil.which("ffmpeg"):
+        return None
+    proc = subprocess.run(["ffmpeg", "-hide_banner", "-version"], capture_output=True, text=True)
+    first = proc.stdout.splitlines()[0] if proc.stdout else ""
+    # "ffmpeg version 5.1.6-0+deb12u1 Copyright …" → "5.1.6-0+deb12u1"
+    parts = first.split()
+    return parts[2] if len(parts) > 2 and parts[1] == "version" else first or None
+
+
+def software_versions() -> dict:
+    """Versions of everything that can change pixels or the record, read without importing torch."""
+    from restore import __version__
+
+    c2pa_sdk = None
+    try:
+        import c2pa
+
+        c2pa_sdk = c2pa.sdk_version()
+    except Exception:  # the record is still worth writing without it
+        pass
+    return {
+        "restore": __version__,
+        "python": sys.version.split()[0],
+        "torch": _distribution_version("torch"),
+        "torchvision": _distribution_version("torchvision"),
+        "basicsr": _distribution_version("basicsr", "basicsr-fixed"),
+        "facexlib": _distribution_version("facexlib"),
+        "numpy": _distribution_version("numpy"),
+        "opencv": _distribution_version("opencv-python", "opencv-python-headless"),
+        "ffmpeg": ffmpeg_version(),
+        "c2pa-python": _distribution_version("c2pa-python"),
+        "c2pa-rs": c2pa_sdk,
+        "bagit": _distribution_version("bagit"),
+    }
+
+
+def models_used(stages: list[dict]) -> list[dict]:
+    """Every model once, with its weights hash, card digest and training corpus manifest."""
+    seen: dict[str, dict] = {}
+    for stage in stages:
+        for model in stage.get("models") or []:
+            key = model.get("sha256") or model.get("name")
+            if key in seen:
+                seen[key]["stages"].append(stage.get("stage"))
+                continue
+            card = model.get("card") or {}
+            corpus = card.get("corpus") or {}
+            seen[key] = {
+                "name": model.get("name"),
+                "sha256": model.get("sha256"),
+                "card_sha256": model.get("card_sha256"),
+                "architecture": card.get("architecture"),
+                "corpus_manifest_sha256": corpus.get("manifest_sha256"),
+                "corpus_licences": corpus.get("licences"),
+                "stages": [stage.get("stage")],
+            }
+    return list(seen.values())
+
+
+def build_record(runner_record: dict, *, source: Path, output: Path, source_sha256: str,
+                 source_framemd5: dict, output_framemd5: dict, software: dict, events: list[dict],
+                 agents: list[dict]) -> dict:
+    """The signed part of the record: the runner's facts plus hashes, versions and events."""
+    record = {key: value for key, value in runner_record.items()
+              if key not in ("source_probe",)}
+    record["source"] = {
+        "name": source.name,
+        "sha256": source_sha256,
+        "size": source.stat().st_size,
+        "probe": runner_record.get("source_probe"),
+        "framemd5": source_framemd5,
+    }
+    record["output"] = {
+        "name": output.name,
+        "container": output.suffix.lstrip(".").lower(),
+        "format": runner_record.get("output_format"),
+        "framemd5": output_framemd5,
+    }
+    record["models"] = models_used(runner_record.get("stages") or [])
+    record["software"] = software
+    record["events"] = events
+    record["agents"] = agents
+    record.pop("output_format", None)
+    return record
+
+
+def write_json_atomic(path: Path, value) -> Path:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def load_provenance(path: Path) -> dict:
+    """Parse a provenance file; ValueError when it is not one of ours."""
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("record"), dict):
+        raise ValueError(f"{path.name} is not a {SCHEMA} record")
+    return data
