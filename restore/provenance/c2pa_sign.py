@@ -16,6 +16,7 @@ import c2pa
 
 from restore import __version__
 from restore.provenance.identity import SigningIdentity
+from restore.provenance.record import C2PA_EMBEDDING_SUFFIXES
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 PROVENANCE_ASSERTION = "org.restore.provenance"
@@ -35,7 +36,7 @@ DEFAULT_TRAINING_MINING = "notAllowed"
 
 
 def embeds_manifest(output: Path) -> bool:
-    return output.suffix.lower() in EMBEDDING_MIME
+    return output.suffix.lower() in C2PA_EMBEDDING_SUFFIXES
 
 
 def media_type(path: Path) -> str:
@@ -139,7 +140,7 @@ class _Discard(io.RawIOBase):
         return self._pos
 
 
-def sign(output: Path, source: Path, manifest: dict, identity: SigningIdentity, sidecar: Path) -> dict:
+def sign(output: Path, source: Path, manifest: dict, identity: SigningIdentity, sidecar: Path | None) -> dict:
     """Sign output in place (MP4/MOV: embedded, via a temp file and rename) or write sidecar (others)."""
     embedded = embeds_manifest(output)
     builder = c2pa.Builder(manifest)
@@ -175,8 +176,8 @@ def sign(output: Path, source: Path, manifest: dict, identity: SigningIdentity, 
 def read_manifest(output: Path, sidecar: Path | None, anchors: list[bytes]) -> dict:
     """Validate the manifest of output against the given trust anchors.
 
-    Returns {"state", "failures": [{code, explanation}], "manifest": active manifest | None,
-    "untrusted_only": bool}. Raises c2pa.C2paError when there is no manifest to read.
+    Returns {"state", "failures": [{code, explanation}], "successes": [code], "manifest": active
+    manifest | None}. Raises c2pa.C2paError when there is no manifest to read.
     """
     settings = {"verify": {"verify_trust": True}}
     if anchors:
@@ -198,5 +199,4 @@ def read_manifest(output: Path, sidecar: Path | None, anchors: list[bytes]) -> d
         "failures": failures,
         "successes": [s.get("code") for s in active.get("success") or []],
         "manifest": manifest,
-        "untrusted_only": bool(failures) and all(f["code"] == "signingCredential.untrusted" for f in failures),
     }

@@ -45,19 +45,26 @@ def record_digest(record: dict) -> str:
     return hashlib.sha256(canonical_json(record)).hexdigest()
 
 
-def sidecar_paths(output: Path) -> dict[str, Path]:
+# Containers c2pa embeds a manifest into; every other output gets a sidecar.
+C2PA_EMBEDDING_SUFFIXES = {".mp4", ".m4v", ".mov"}
+
+
+def sidecar_paths(output: Path) -> dict[str, Path | None]:
     """Where each piece of provenance lives next to OUTPUT.
 
     The C2PA sidecar takes OUTPUT's stem (``film.c2pa`` beside ``film.mkv``) because
-    that is where c2patool and other C2PA readers look for it; the rest keep the
-    full name, so a master and its access copy in one folder never collide.
+    that is where c2patool and other C2PA readers look for it; MP4/MOV embed their
+    manifest and have none ("c2pa" is None), so ``film.mp4`` beside ``film.mkv`` never
+    claims the master's sidecar. The rest keep the full name, so a master and its
+    access copy in one folder never collide.
     """
+    embedded = output.suffix.lower() in C2PA_EMBEDDING_SUFFIXES
     return {
         "provenance": output.with_name(output.name + ".provenance.json"),
         "premis": output.with_name(output.name + ".premis.xml"),
         "framemd5": output.with_name(output.name + ".framemd5"),
         "source_framemd5": output.with_name(output.name + ".source.framemd5"),
-        "c2pa": output.with_suffix(".c2pa"),
+        "c2pa": None if embedded else output.with_suffix(".c2pa"),
     }
 
 

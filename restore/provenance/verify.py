@@ -89,9 +89,9 @@ def _load_record(report: Report, path: Path, paths: dict) -> None:
 def _check_c2pa(report: Report, path: Path, paths: dict, anchors: list[bytes]) -> None:
     import c2pa
 
-    from restore.provenance.c2pa_sign import PROVENANCE_ASSERTION, embeds_manifest, read_manifest
+    from restore.provenance.c2pa_sign import PROVENANCE_ASSERTION, read_manifest
 
-    sidecar = None if embeds_manifest(path) else paths["c2pa"]
+    sidecar = paths["c2pa"]
     if sidecar is not None and not sidecar.is_file():
         report.add("c2pa manifest", None, f"no C2PA sidecar {sidecar.name}", required=True)
         return
@@ -112,12 +112,13 @@ def _check_c2pa(report: Report, path: Path, paths: dict, anchors: list[bytes]) -
                    f"{where}: " + "; ".join(f"{f['code']}" for f in integrity[:3]))
     else:
         report.add("c2pa signature and hash binding", True, f"{where}: claim signature and content hash valid")
-    if result["state"] == "Trusted" or (not result["failures"] and result["state"] in ("Valid", "Trusted")
-                                        and "signingCredential.trusted" in result["successes"]):
+    if "signingCredential.trusted" in result["successes"]:
         report.add("c2pa trust chain", True, "signer chains to a trusted anchor")
-    elif result["untrusted_only"] or any(f["code"] == "signingCredential.untrusted" for f in result["failures"]):
+    elif any(f["code"] == "signingCredential.untrusted" for f in result["failures"]):
         report.add("c2pa trust chain", False, "signer does not chain to a trusted anchor "
                                               "(pass the signer's root with --trust-anchor)")
+    else:
+        report.add("c2pa trust chain", None, f"not established (validation state {result['state']})")
     manifest = result["manifest"] or {}
     assertions = {a.get("label"): a.get("data") for a in manifest.get("assertions") or []}
     actions = (assertions.get("c2pa.actions.v2") or assertions.get("c2pa.actions") or {}).get("actions") or []

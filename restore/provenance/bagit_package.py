@@ -1,0 +1,110 @@
+"""An archival package: a BagIt bag holding the master, the access copy and all their provenance.
+
+Layout (inside ``data/``): ``master/`` the FFV1/Matroska preservation master with its
+provenance JSON, PREMIS XML, framemd5 files and C2PA sidecar; ``access/`` the MP4
+access copy (its C2PA manifest is embedded) with the same companions. Every file is
+listed in sha256 and sha512 manifests. When the ``mediaconch`` CLI is installed the
+master is first checked against ``ffv1-master.mediaconch.xml`` and the report is
+packed beside it. The bag is built under a temporary name and renamed when valid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from importlib import resources
+from pathlib import Path
+
+import bagit
+
+from restore import __version__
+from restore.errors import InputError, OutputError
+from restore.provenance.record import sidecar_paths
+
+CHECKSUMS = ["sha256", "sha512"]
+POLICY_NAME = "ffv1-master.mediaconch.xml"
+
+
+def policy_path() -> Path:
+    return Path(str(resources.files("restore.provenance") / POLICY_NAME))
+
+
+def mediaconch_check(master: Path) -> tuple[bool, str] | None:
+    """(passed, report) from MediaConch against our FFV1 master policy; None when it is not installed."""
+    if not shutil.which("mediaconch"):
+        return None
+    proc = subprocess.run(["mediaconch", "-p", str(policy_path()), str(master)], capture_output=True, text=True)
+    report = proc.stdout.strip() or proc.stderr.strip()
+    # mediaconch exits 0 whether the file passes or fails: the verdict is the first word.
+    return report.startswith("pass!"), report
+
+
+def _companions(media: Path) -> list[Path]:
+    """The media file and each provenance file that sits beside it."""
+    return [media] + [p for p in sidecar_paths(media).values() if p is not None and p.is_file()]
+
+
+def _record_digest(media: Path) -> str | None:
+    try:
+        return json.loads(sidecar_paths(media)["provenance"].read_text()).get("record_sha256")
+    except (OSError, ValueError):
+        return None
+
+
+def build_package(master: Path, access: Path | None, dir: Path, *, check_policy: bool = True) -> Path:
+    """Write a validated BagIt bag at dir; refuse an existing non-empty dir."""
+    master, dir = Path(master), Path(dir)
+    access = Path(access) if access is not None else None
+    for media in (master, access):
+        if media is not None and not media.is_file():
+            raise InputError(f"cannot package {media}: no such file")
+    if dir.exists() and (not dir.is_dir() or any(dir.iterdir())):
+        raise OutputError(f"package folder {dir} exists and is not empty")
+    bag_info = {
+        "External-Description": f"restore preservation package: master {master.name}"
+                                + (f", access copy {access.name}" if access else "")
+                                + "; provenance JSON, PREMIS XML, framemd5, C2PA",
+        "Bag-Software-Agent": f"restore {__version__} (bagit {bagit.VERSION})",
+    }
+    digest = _record_digest(master)
+    if digest:
+        bag_info["Restore-Master-Record-SHA256"] = digest
+
+    staging = dir.with_name(f".{dir.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        (staging / "master").mkdir(parents=True)
+        policy = mediaconch_check(master) if check_policy else None
+        if policy is not None:
+            passed, report = policy
+            if not passed:
+                raise OutputError(f"{master.name} fails the FFV1 master policy ({POLICY_NAME}): "
+                                  + " ".join(line.strip(" -") for line in report.splitlines()[1:4]))
+            (staging / "master" / f"{master.name}.mediaconch.txt").write_text(report + "\n")
+            bag_info["Restore-MediaConch-Policy"] = f"{POLICY_NAME}: pass"
+        for path in _companions(master):
+            shutil.copy2(path, staging / "master" / path.name)
+        if access is not None:
+            (staging / "access").mkdir()
+            for path in _companions(access):
+                shutil.copy2(path, staging / "access" / path.name)
+        bag = bagit.make_bag(str(staging), bag_info=bag_info, checksums=CHECKSUMS)
+        bag.validate()
+        if dir.exists():
+            dir.rmdir()  # empty: checked above
+        os.replace(staging, dir)
+    except bagit.BagError as exc:
+        raise OutputError(f"the package at {dir} did not validate: {exc}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return dir
+
+
+def validate_package(dir: Path) -> None:
+    """Raise OutputError unless dir is a complete, valid bag."""
+    try:
+        bagit.Bag(str(dir)).validate()
+    except bagit.BagError as exc:
+        raise OutputError(f"{dir} is not a valid bag: {exc}") from None
