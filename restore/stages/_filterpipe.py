@@ -168,7 +168,8 @@ class FilterProcess:
             frame_no, message = self.error_parser("\n".join(lines))
             if message:
                 return (default_frame if frame_no is None else frame_no // self.ratio), message
-        last = next((ln for ln in reversed(lines) if ln.strip()), "no message")
+        # ffmpeg's first error line names the cause; the later ones only echo it
+        last = next((ln for ln in lines if ln.strip()), "no message")
         return default_frame, f"filter process exited with status {returncode}: {last}"
 
     def _read_exact(self, stream, size: int, produced: int) -> bytes | None:
@@ -199,15 +200,17 @@ def _read_exact(stream, size: int) -> bytes | None:
 
 # Frames are converted to YUV inside the graph: deinterlacers and denoisers judge
 # motion and noise on luma, and full-range BT.601 both ways makes the RGB round
-# trip lossless to 16 bits whatever the source's own matrix was.
-_TO_YUV = "scale=out_color_matrix=bt601:out_range=pc,format=yuv444p16le"
+# trip lossless to 16 bits whatever the source's own matrix was. Filters that only
+# take 8-bit input (nlmeans in ffmpeg 5.1) get an explicit full-range 8-bit
+# conversion: an auto-inserted one squeezes to limited range (−14 dB measured).
 _TO_RGB = "scale=in_color_matrix=bt601:in_range=pc:out_range=pc,format=rgb48le"
 
 
 def ffmpeg_filter(graph: str, *, stage: str, width: int, height: int, fps: Fraction,
-                  ratio: int = 1, yuv: bool = True) -> FilterProcess:
-    """An ffmpeg process applying ``graph`` (in YUV444P16 when ``yuv``) to rgb48le frames."""
-    chain = f"{_TO_YUV},{graph},{_TO_RGB}" if yuv else f"{graph},format=rgb48le"
+                  ratio: int = 1, bits: int = 16) -> FilterProcess:
+    """An ffmpeg process applying ``graph`` in full-range YUV 4:4:4 (``bits`` 16 or 8) to rgb48le frames."""
+    yuv = "yuv444p16le" if bits == 16 else "yuv444p"
+    chain = f"scale=out_color_matrix=bt601:out_range=pc,format={yuv},{graph},{_TO_RGB}"
     fps = Fraction(fps)
     argv = [
         "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",

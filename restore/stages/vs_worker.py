@@ -160,7 +160,7 @@ def denoise(core, vs, clip, job):
         degrain = getattr(core.mv, f"Degrain{radius}")
         # thsad is the SAD (8x8 block, 8-bit scale) above which a block is not averaged:
         # strength 1 ≈ 400, the usual MDegrain setting for moderate grain.
-        thsad = int(round(400 * strength))
+        thsad = int(job.get("thsad") or round(400 * strength))
         return degrain(clip, sup, *vectors, thsad=thsad, thsadc=thsad, thscd1=400, thscd2=130)
     if method == "dfttest":
         import dfttest2
