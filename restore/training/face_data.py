@@ -1,0 +1,195 @@
+"""Face training data: portraits → aligned template crops → archival degradations.
+
+Every portrait is detected (YuNet) and warped to the five-point FFHQ template, so the
+network learns on exactly the crops the ``faces`` stage will hand it. Aligned crops
+are cached as one ``.npz`` keyed by the image hashes, crop size and detector hash.
+
+Manifests: the project's corpus format (``restore.training.corpus``) when the folder
+has one; otherwise the reference set's own TSV (columns ``file``, ``person``,
+``source``, ``license``). Either way an image without a source and a licence is
+refused, not guessed at.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from restore.errors import UserError
+from restore.faces.align import align_face
+from restore.faces.detect import FaceDetector, model_sha256
+from restore.training.corpus import MANIFEST_NAME, normalise_license
+
+
+@dataclass(frozen=True)
+class FaceImage:
+    path: Path
+    rel: str
+    sha256: str
+    person: str
+    license: str
+    source: str
+    split: str = ""          # "heldout" when the manifest says so
+
+
+def _read_plain_tsv(manifest: Path, prefix: str) -> list[FaceImage]:
+    """The reference corpus's TSV (file, sha256, …, person, source, license)."""
+    rows = []
+    with open(manifest, newline="", encoding="utf-8") as fh:
+        for lineno, row in enumerate(csv.DictReader(fh, delimiter="\t"), start=2):
+            rel = row.get("file") or row.get("path") or ""
+            if prefix and not rel.startswith(prefix):
+                continue
+            licence = normalise_license(row.get("license") or "")
+            if not licence or not (row.get("source") or "").strip():
+                raise UserError(f"{manifest}:{lineno}: {rel} has no usable source/licence; refusing to train on it")
+            rows.append(FaceImage(manifest.parent / rel, rel, row.get("sha256", ""),
+                                  row.get("person") or Path(rel).stem, licence, row["source"].strip()))
+    return rows
+
+
+def read_face_manifest(directory: Path) -> tuple[list[FaceImage], Path]:
+    """Images of a face corpus and the manifest they came from.
+
+    ``directory`` may be a sub-folder of a corpus (one person's portraits): the manifest
+    is then the nearest ``MANIFEST.tsv`` above it and only rows under the folder count.
+    """
+    directory = Path(directory).resolve()
+    if not directory.is_dir():
+        raise UserError(f"face corpus {directory} is not a folder")
+    for folder in (directory, *directory.parents[:2]):
+        manifest = folder / MANIFEST_NAME
+        if manifest.is_file():
+            break
+    else:
+        raise UserError(f"no {MANIFEST_NAME} in {directory} or its parents: every training image needs a source and licence")
+    prefix = "" if folder == directory else directory.relative_to(folder).as_posix() + "/"
+    first = manifest.read_text(encoding="utf-8").split("\n", 1)[0]
+    if first.startswith("# restore corpus manifest"):
+        from restore.training.corpus import Corpus
+
+        corpus = Corpus.load(folder)
+        images = [FaceImage(e.path, e.rel, e.sha256, e.subject or Path(e.rel).stem, e.license, e.source, e.split)
+                  for e in corpus.select() if e.rel.startswith(prefix)]
+    else:
+        images = _read_plain_tsv(manifest, prefix)
+    if not images:
+        raise UserError(f"{manifest} lists no images under {directory}")
+    return images, manifest
+
+
+def _image_key(images: list[FaceImage], size: int) -> str:
+    h = hashlib.sha256(f"v1 size={size} det={model_sha256(str(FaceDetector().model_path))}".encode())
+    for im in images:
+        h.update(f"{im.rel}\t{im.sha256}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def aligned_crops(images: list[FaceImage], size: int, cache_dir: Path | None) -> tuple[np.ndarray, list[FaceImage]]:
+    """uint8 N×size×size×3 RGB template crops of the largest face of each image.
+
+    Images where no face is found are left out (and so are missing from the result's
+    image list).
+    """
+    cache = None
+    if cache_dir is not None:
+        cache = Path(cache_dir) / f"faces-aligned-{size}-{_image_key(images, size)}.npz"
+        if cache.is_file():
+            data = np.load(cache, allow_pickle=False)
+            keep = set(json.loads(str(data["kept"])))
+            return data["crops"], [im for im in images if im.rel in keep]
+    detector = FaceDetector(score_threshold=0.5)
+    crops, kept = [], []
+    for im in images:
+        bgr = cv2.imread(str(im.path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise UserError(f"cannot read training image {im.path}")
+        rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+        faces = detector.detect(rgb)
+        if not faces:
+            continue
+        crops.append(align_face(rgb, faces[0].landmarks, size).crop)
+        kept.append(im)
+    stack = np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.stem + ".partial.npz")
+        np.savez(tmp, crops=stack, kept=json.dumps([im.rel for im in kept]))
+        tmp.replace(cache)
+    return stack, kept
+
+
+# --- degradations ------------------------------------------------------------------
+
+def _jitter(images: list[np.ndarray], rng: np.random.Generator, size: int) -> list[np.ndarray]:
+    """Same small similarity jitter on every image of a pair: detectors on degraded
+    footage miss the template by a few pixels, the network must not mind."""
+    angle = rng.uniform(-4, 4)
+    scale = rng.uniform(0.95, 1.05)
+    shift = rng.uniform(-0.025, 0.025, 2) * size
+    matrix = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
+    matrix[:, 2] += shift
+    return [cv2.warpAffine(im, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+            for im in images]
+
+
+def degrade_face(target: np.ndarray, rng: np.random.Generator, cfg: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(degraded input, target), both float32 size×size×3 in [0, 1].
+
+    The archival chain, in the order film and tape impose it: optical blur, a small
+    face (30–120 px in the frame, so the crop is resampled down), film grain / sensor
+    noise, lossy compression at that small size, then back up to the crop size (what
+    super-resolution or the aligner's warp does). A third of the pairs are greyscale
+    on both sides: black-and-white film must stay black and white.
+    """
+    cfg = cfg or {}
+    size = target.shape[0]
+    hq = target.astype(np.float32) / 255.0 if target.dtype == np.uint8 else target.astype(np.float32)
+    if rng.random() < 0.5:
+        hq = hq[:, ::-1]
+    hq = np.ascontiguousarray(hq)
+    if rng.random() < cfg.get("grey_p", 0.35):
+        grey = hq @ np.array([0.299, 0.587, 0.114], np.float32)
+        hq = np.repeat(grey[:, :, None], 3, axis=2)
+    hq = _jitter([hq], rng, size)[0]
+    lq = hq
+    sigma = rng.uniform(*cfg.get("blur_sigma", (0.3, 2.5)))
+    lq = cv2.GaussianBlur(lq, (0, 0), sigma)
+    small = int(rng.uniform(*cfg.get("small_size", (40, 128))))
+    if small < size:
+        interp = [cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_CUBIC][rng.integers(3)]
+        lq = cv2.resize(lq, (small, small), interpolation=interp)
+    if rng.random() < cfg.get("noise_p", 0.8):
+        noise_sigma = rng.uniform(*cfg.get("noise_sigma", (0.005, 0.06)))
+        if rng.random() < 0.5:   # luminance grain (film) rather than per-channel sensor noise
+            lq = lq + rng.normal(0, noise_sigma, lq.shape[:2] + (1,)).astype(np.float32)
+        else:
+            lq = lq + rng.normal(0, noise_sigma, lq.shape).astype(np.float32)
+    lq = np.clip(lq, 0, 1)
+    if rng.random() < cfg.get("jpeg_p", 0.7):
+        quality = int(rng.uniform(*cfg.get("jpeg_quality", (15, 85))))
+        ok, buf = cv2.imencode(".jpg", (lq * 255 + 0.5).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        lq = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED).astype(np.float32) / 255.0
+        if lq.ndim == 2:
+            lq = np.repeat(lq[:, :, None], 3, axis=2)
+    if lq.shape[0] != size:
+        lq = cv2.resize(lq, (size, size), interpolation=cv2.INTER_CUBIC)
+    if rng.random() < cfg.get("tone_p", 0.3):  # film exposure/contrast drift
+        gain, offset = rng.uniform(0.85, 1.15), rng.uniform(-0.05, 0.05)
+        lq = lq * gain + offset
+    return np.clip(lq, 0, 1).astype(np.float32), np.clip(hq, 0, 1).astype(np.float32)
+
+
+def batch(crops: np.ndarray, rng: np.random.Generator, count: int, cfg: dict | None = None):
+    """A training batch as two float32 N×3×H×W arrays (input, target)."""
+    picks = rng.integers(0, len(crops), count)
+    pairs = [degrade_face(crops[i], rng, cfg) for i in picks]
+    lq = np.stack([p[0] for p in pairs]).transpose(0, 3, 1, 2)
+    hq = np.stack([p[1] for p in pairs]).transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(lq), np.ascontiguousarray(hq)
