@@ -1,0 +1,167 @@
+"""The SR training config (one YAML file per experiment, as in BasicSR, but typed and checked).
+
+Relative paths are resolved against the config file's folder, so a config means the same
+thing whatever the working directory. Unknown keys are errors: a typo must not silently
+fall back to a default and train something else than what the file says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from restore.errors import UserError
+
+
+def _build(cls, data: Any, where: str):
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: expected a mapping, found {type(data).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise UserError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(known)})")
+    values = {}
+    for name, value in data.items():
+        default = known[name].default
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise UserError(f"{where}.{name}: expected a number, found {value!r}")
+            value = type(default)(value) if isinstance(default, float) else value
+            if isinstance(default, int) and not float(value).is_integer():
+                raise UserError(f"{where}.{name}: expected an integer, found {value!r}")
+            value = type(default)(value)
+        values[name] = value
+    return cls(**values)
+
+
+@dataclass
+class Schedule:
+    patch_size: int = 96          # HR side of a training patch
+    batch_size: int = 8           # per process (DDP multiplies it by the world size)
+    pretrain_iters: int = 2000    # L1 (+ structure) only
+    gan_iters: int = 2000         # then + adversarial
+    lr: float = 5e-4
+    gan_lr: float = 1e-4
+    lr_min_ratio: float = 0.1     # cosine decay within each phase down to lr × this
+    d_lr: float = 1e-4
+    ema_decay: float = 0.999
+    min_texture: float = 0.02
+
+    @property
+    def total(self) -> int:
+        return self.pretrain_iters + self.gan_iters
+
+
+@dataclass
+class LossWeights:
+    l1: float = 1.0
+    structure: float = 0.5        # the VGG-free perceptual substitute (see losses.StructureLoss)
+    gan: float = 0.005
+
+
+@dataclass
+class Validation:
+    every: int = 500
+    crop: int = 384
+    niqe: bool = True
+
+
+@dataclass
+class TrainConfig:
+    name: str
+    output: Path
+    work_dir: Path
+    model: dict
+    corpora: list
+    task: str = "sr"
+    scale: int = 2
+    seed: int = 0
+    discriminator: dict = field(default_factory=lambda: {"type": "UNetDiscriminatorSN", "num_in_ch": 3,
+                                                          "num_feat": 16, "skip_connection": True})
+    degradation: dict = field(default_factory=lambda: {"preset": "pal-broadcast"})
+    train: Schedule = field(default_factory=Schedule)
+    losses: LossWeights = field(default_factory=LossWeights)
+    validation: Validation = field(default_factory=Validation)
+    checkpoint_every: int = 500
+    log_every: int = 50
+    notes: str = ""
+    source: Path | None = None    # the YAML file (not a config key)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("source")
+        return json.loads(json.dumps(data, default=str))
+
+    def sha256(self) -> str:
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"training config not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: expected a mapping at the top level")
+    data = dict(raw)
+    missing = [k for k in ("name", "output", "work_dir", "model", "corpora") if k not in data]
+    if missing:
+        raise UserError(f"{path}: missing key(s) {', '.join(missing)}")
+    for key, cls in (("train", Schedule), ("losses", LossWeights), ("validation", Validation)):
+        if key in data:
+            data[key] = _build(cls, data[key], f"{path.name}:{key}")
+    base = path.resolve().parent
+    for key in ("output", "work_dir"):
+        data[key] = (base / str(data[key])).resolve()
+    corpora = data["corpora"]
+    if not isinstance(corpora, list) or not corpora:
+        raise UserError(f"{path.name}:corpora: expected a non-empty list")
+    data["corpora"] = [_corpus_spec(item, base, f"{path.name}:corpora[{i}]") for i, item in enumerate(corpora)]
+    config = _build(TrainConfig, data, path.name)
+    config.source = path
+    _check(config, path.name)
+    return config
+
+
+def override_corpus(config: TrainConfig, directory: str | Path) -> None:
+    """Train on DIRECTORY instead (``--corpus``), keeping the kind the config selects."""
+    kind = config.corpora[0].get("kind")
+    config.corpora = [{"path": str(Path(directory).resolve()), **({"kind": kind} if kind else {})}]
+
+
+def _corpus_spec(item: Any, base: Path, where: str) -> dict:
+    if isinstance(item, str):
+        item = {"path": item}
+    if not isinstance(item, dict) or "path" not in item:
+        raise UserError(f"{where}: expected {{path: DIR, kind: ..., manifest_sha256: ...}}")
+    unknown = set(item) - {"path", "kind", "manifest_sha256"}
+    if unknown:
+        raise UserError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    spec = dict(item)
+    spec["path"] = str((base / str(item["path"])).resolve())
+    return spec
+
+
+def _check(config: TrainConfig, where: str) -> None:
+    t = config.train
+    if config.task != "sr":
+        raise UserError(f"{where}: task '{config.task}' is not an SR config")
+    if config.scale not in (1, 2, 3, 4):
+        raise UserError(f"{where}: scale must be 1, 2, 3 or 4")
+    if t.patch_size % config.scale or t.patch_size < 16 * config.scale:
+        raise UserError(f"{where}: train.patch_size must be a multiple of scale and ≥ {16 * config.scale}")
+    if t.batch_size < 1 or t.pretrain_iters < 0 or t.gan_iters < 0 or t.total < 1:
+        raise UserError(f"{where}: batch_size ≥ 1 and at least one training iteration are required")
+    if config.checkpoint_every < 1 or config.log_every < 1 or config.validation.every < 1:
+        raise UserError(f"{where}: checkpoint_every, log_every and validation.every must be ≥ 1")
+    model_scale = int(config.model.get("upscale", config.model.get("scale", 1)))
+    if model_scale != config.scale:
+        raise UserError(f"{where}: model upscales ×{model_scale} but scale is {config.scale}")
