@@ -178,33 +178,34 @@ def dust(core, vs, clip, job):
 
     A pixel is replaced by the median of itself and its motion-compensated neighbours
     only where (a) it is brighter or darker than *both* compensated neighbours by more
-    than ``threshold`` (a speck lives for one frame), (b) the two neighbours agree with
-    each other (the compensation found the same content on both sides) and (c) the
-    block's motion-compensation error is low (mvtools SAD mask), so fast or badly
-    compensated motion is left alone.
+    than ``threshold`` (a speck lives for one frame) and (b) the two compensated
+    neighbours agree with each other, pixel by pixel and on average over the 7×7 area
+    around it: where motion compensation failed (fast motion, occlusion) they
+    disagree, and the picture is left alone; (c) it differs from the uncompensated
+    neighbours too. (mvtools' SAD mask cannot serve here:
+    the speck itself raises the SAD of the block it sits in.)
     """
-    threshold = float(job["threshold"])   # in [0, 1] of full scale
     peak = 65535.0
-    t = threshold * peak
-    agree = float(job.get("agree", threshold / 2)) * peak
-    sup, (bv, fv) = _vectors(core, clip, 1, blksize=int(job.get("blksize", 16)))
+    t = float(job["threshold"]) * peak
+    agree = float(job["agree"]) * peak
+    sup, (bv, fv) = _vectors(core, clip, 1, blksize=16)
     prev_c = core.mv.Compensate(clip, sup, bv, thscd1=400)
     next_c = core.mv.Compensate(clip, sup, fv, thscd1=400)
-    # SAD masks: high where compensation failed; ml sets the SAD that maps to full scale.
-    # (mv.Mask only draws into 8-bit clips; the vectors themselves come from 16 bits)
-    luma8 = core.resize.Point(core.std.ShufflePlanes(clip, 0, vs.GRAY), format=vs.GRAY8)
-    sad_limit = float(job.get("sad_limit", 100))
-    sads = [core.resize.Point(core.mv.Mask(luma8, v, kind=1, ml=sad_limit), format=vs.GRAY16) for v in (bv, fv)]
-    luma = [core.std.ShufflePlanes(c, 0, vs.GRAY) for c in (clip, prev_c, next_c)]
-    # x: current, y: prev, z: next, a/b: SAD masks (full scale = sad_limit)
+    cur, prev_y, next_y = (core.std.ShufflePlanes(c, 0, vs.GRAY) for c in (clip, prev_c, next_c))
+    raw_prev, raw_next = (core.std.ShufflePlanes(c, 0, vs.GRAY) for c in (clip[0] + clip, clip[1:]))
+    disagreement = core.std.Expr([prev_y, next_y], "x y - abs", format=vs.GRAY16)
+    area_disagreement = core.std.BoxBlur(disagreement, hradius=3, vradius=3)
+    # x: current, y/z: compensated prev/next, a: local mean |y − z|, b/c: raw prev/next.
+    # A speck also differs from the uncompensated neighbours; a block that took a
+    # wrong vector next to a fast object does not, so that guard keeps it untouched.
     mask = core.akarin.Expr(
-        luma + sads,
-        f"x y - x z - * 0 > x y - abs {t} > x z - abs {t} > and and y z - abs {agree} < and "
-        f"a 32768 < b 32768 < and and {peak} 0 ?",
+        [cur, prev_y, next_y, area_disagreement, raw_prev, raw_next],
+        f"x y - x z - * 0 > x y - abs {t} > x z - abs {t} > and and "
+        f"y z - abs {agree} < a {agree / 2} < and and "
+        f"x b - abs {t} > x c - abs {t} > and and {peak} 0 ?",
         format=vs.GRAY16,
     )
-    # specks have soft edges: grow the mask by one pixel so their rims go too
-    mask = core.std.Maximum(mask)
+    mask = core.std.Maximum(mask)       # specks have soft rims: take them too
     median = core.std.Expr([clip, prev_c, next_c], "x y min x y max z min max")
     return core.std.MaskedMerge(clip, median, mask, planes=[0, 1, 2], first_plane=True)
 

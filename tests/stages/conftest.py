@@ -113,3 +113,31 @@ def add_grain(images: list[np.ndarray], sigma: float = 6 / 255, seed: int = 5) -
     rng = np.random.default_rng(seed)
     return [np.clip(img + rng.normal(0, sigma, img.shape[:2])[..., None], 0, 1).astype(np.float32)
             for img in images]
+
+
+def add_specks(images: list[np.ndarray], per_frame: int = 6, seed: int = 7,
+               avoid: tuple[slice, slice] | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Dark and bright one-frame blobs (radius 2) at random places; returns (images, defect masks)."""
+    rng = np.random.default_rng(seed)
+    h, w = images[0].shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    out, masks = [], []
+    previous = np.zeros((h, w), bool)
+    for img in images:
+        img = img.copy()
+        mask = np.zeros((h, w), bool)
+        for _ in range(per_frame):
+            while True:   # dust does not land twice on the same spot in consecutive frames
+                cy, cx = rng.integers(6, h - 6), rng.integers(6, w - 6)
+                if previous[max(cy - 6, 0):cy + 7, max(cx - 6, 0):cx + 7].any():
+                    continue
+                if avoid is None or not (avoid[0].start - 4 <= cy < avoid[0].stop + 4
+                                         and avoid[1].start - 4 <= cx < avoid[1].stop + 4):
+                    break
+            blob = (yy - cy) ** 2 + (xx - cx) ** 2 <= 4
+            img[blob] = 0.02 if rng.random() < 0.5 else 0.98
+            mask |= blob
+        out.append(img)
+        masks.append(mask)
+        previous = mask
+    return out, masks
