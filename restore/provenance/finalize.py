@@ -97,9 +97,12 @@ def finalize_output(output: Path, source: Path, record: dict, sign: bool = True,
     paths = sidecar_paths(output)
 
     source_sha256 = sha256_file(source)
-    framemd5.write_framemd5(source, paths["source_framemd5"])
-    framemd5.write_framemd5(output, paths["framemd5"])
+    source_messages = framemd5.write_framemd5(source, paths["source_framemd5"])
+    output_messages = framemd5.write_framemd5(output, paths["framemd5"])
     source_fm, output_fm = framemd5.summarize(paths["source_framemd5"]), framemd5.summarize(paths["framemd5"])
+    # Archival sources are often damaged: what the decoder said about them belongs in the record.
+    source_fm["decoder_messages"] = source_messages[:20]
+    output_fm["decoder_messages"] = output_messages[:20]
 
     identity = None
     if sign:

@@ -16,10 +16,12 @@ from pathlib import Path
 from restore.errors import InputError
 
 
-def write_framemd5(media: Path, destination: Path) -> Path:
+def write_framemd5(media: Path, destination: Path) -> list[str]:
     """Decode every video and audio frame of media and write ffmpeg's framemd5 to destination.
 
-    Written to a temporary name and renamed, so a crash never leaves half a checksum file.
+    Returns the decoder's error messages: ffmpeg conceals a damaged slice (FFV1 copies it
+    from the previous frame) and still exits 0, so a caller checking integrity must look
+    at them. Written to a temporary name and renamed, so a crash never leaves half a file.
     """
     tmp = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
     cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(media),
@@ -34,7 +36,7 @@ def write_framemd5(media: Path, destination: Path) -> Path:
         os.replace(tmp, destination)
     finally:
         tmp.unlink(missing_ok=True)
-    return destination
+    return [line for line in proc.stderr.splitlines() if line.strip()]
 
 
 def frame_lines(text: str) -> list[str]:

@@ -174,9 +174,12 @@ def _check_frames(report: Report, path: Path, paths: dict, decode: bool) -> None
     with tempfile.TemporaryDirectory() as folder:
         fresh = Path(folder) / "now.framemd5"
         try:
-            framemd5.write_framemd5(path, fresh)
+            decoder_errors = framemd5.write_framemd5(path, fresh)
         except Exception as exc:  # undecodable: the content itself is damaged
             report.add("decoded frames", False, f"cannot decode the file: {exc}")
+            return
+        if decoder_errors:  # our encoders write clean streams: any decoder error is damage
+            report.add("decoded frames", False, f"the decoder reports damage: {decoder_errors[0]}")
             return
         digest = framemd5.content_digest(fresh)
         if digest == recorded:

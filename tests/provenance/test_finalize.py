@@ -1,0 +1,111 @@
+"""finalize_output: the record, PREMIS, frame checksums, Matroska embedding and C2PA signing."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+from restore.provenance import framemd5, matroska
+from restore.provenance.c2pa_sign import PROVENANCE_ASSERTION, TRAINED_ALGORITHMIC_MEDIA, read_manifest
+from restore.provenance.record import record_digest, sha256_file
+from restore.provenance.verify import verify_output
+from tests.provenance.conftest import CARD, CARD_SHA256, WEIGHTS_SHA256
+
+
+def _document(result) -> dict:
+    return json.loads(result["provenance"].read_text())
+
+
+def test_mkv_gets_sidecar_manifest_and_verifies(signed):
+    result = signed["results"]["master"]
+    assert result["signed"] and result["c2pa"] == signed["master"].with_suffix(".c2pa")
+    assert result["c2pa"].stat().st_size > 1000
+    report = verify_output(signed["master"], [signed["ca"]])
+    assert report.status == "valid", [c.as_dict() for c in report.checks]
+    assert {c.name for c in report.checks if c.ok} >= {
+        "c2pa signature and hash binding", "c2pa trust chain", "record bound to signature",
+        "file sha256", "decoded frames", "embedded record"}
+
+
+def test_mp4_manifest_is_embedded_and_describes_the_run(signed):
+    result = signed["results"]["access"]
+    assert result["signed"] and result["c2pa"] is None
+    read = read_manifest(signed["access"], None, [signed["ca"].read_bytes()])
+    assert read["state"] == "Trusted" and read["failures"] == []
+    manifest = read["manifest"]
+    assert [i["relationship"] for i in manifest["ingredients"]] == ["parentOf"]
+    assertions = {a["label"]: a["data"] for a in manifest["assertions"]}
+    actions = assertions["c2pa.actions.v2"]["actions"]
+    assert [a["action"] for a in actions] == ["c2pa.opened", "c2pa.filtered", "c2pa.edited", "c2pa.transcoded"]
+    edited = actions[2]
+    assert edited["digitalSourceType"] == TRAINED_ALGORITHMIC_MEDIA
+    assert edited["parameters"]["models"][0]["sha256"] == WEIGHTS_SHA256
+    assert set(assertions["c2pa.training-mining"]["entries"]) >= {"c2pa.ai_training", "c2pa.data_mining"}
+    document = _document(result)
+    assert assertions[PROVENANCE_ASSERTION]["record_sha256"] == document["record_sha256"]
+    assert verify_output(signed["access"], [signed["ca"]]).status == "valid"
+
+
+def test_record_names_models_corpus_and_hashes(signed, clips):
+    document = _document(signed["results"]["master"])
+    record = document["record"]
+    assert record_digest(record) == document["record_sha256"]
+    model = record["models"][0]
+    assert model["sha256"] == WEIGHTS_SHA256 and model["card_sha256"] == CARD_SHA256
+    assert model["corpus_manifest_sha256"] == CARD["corpus"]["manifest_sha256"]
+    assert record["source"]["sha256"] == sha256_file(clips["source"])
+    assert document["sealed"]["output"]["sha256"] == sha256_file(signed["master"])
+    assert record["pipeline"]["yaml"].startswith("stages:")
+    assert record["software"]["ffmpeg"] and record["software"]["torch"]
+    assert record["energy"]["kwh"] == 1.2e-6 and record["metrics"]["psnr_db"] == 38.2
+    # video and audio are both checksummed: 6 frames at 25 fps, and audio packets on stream 1
+    streams = record["output"]["framemd5"]["frames_per_stream"]
+    assert streams["0"] == 6 and streams["1"] >= 1
+
+
+def test_embedding_keeps_every_decoded_frame(signed):
+    before = signed["master_framemd5_before"].read_text()
+    after = signed["results"]["master"]["framemd5"]["output"].read_text()
+    assert framemd5.first_difference(before, after) is None
+    embedded = matroska.extract_record(signed["master"])
+    assert embedded["record_sha256"] == _document(signed["results"]["master"])["record_sha256"]
+    tags = {k.upper(): v for k, v in matroska.global_tags(signed["master"]).items()}
+    assert tags["RESTORE_PROVENANCE_SHA256"] == embedded["record_sha256"]
+
+
+def test_premis_events_in_json_and_xml(signed):
+    result = signed["results"]["master"]
+    document = _document(result)
+    types = [e["eventType"] for e in document["record"]["events"] + document["sealed"]["events"]]
+    assert types.count("modification") == 2            # one per stage
+    assert {"normalization", "message digest calculation", "digital signature generation"} <= set(types)
+    ns = {"premis": "http://www.loc.gov/premis/v3"}
+    root = ET.parse(result["premis"]).getroot()
+    assert root.tag == "{http://www.loc.gov/premis/v3}premis" and root.get("version") == "3.0"
+    xml_types = [e.text for e in root.findall("premis:event/premis:eventType", ns)]
+    assert xml_types == types
+    digests = {o.findtext("premis:objectIdentifier/premis:objectIdentifierValue", namespaces=ns):
+               o.findtext("premis:objectCharacteristics/premis:fixity/premis:messageDigest", namespaces=ns)
+               for o in root.findall("premis:object", ns)}
+    assert digests[signed["master"].name] == document["sealed"]["output"]["sha256"]
+    agents = [a.findtext("premis:agentName", namespaces=ns) for a in root.findall("premis:agent", ns)]
+    assert "sr-test" in agents
+
+
+def test_access_copy_is_a_migration(signed):
+    events = _document(signed["results"]["access"])["record"]["events"]
+    assert "migration" in [e["eventType"] for e in events]
+    assert "normalization" not in [e["eventType"] for e in events]
+
+
+def test_unsigned_output_has_record_but_no_manifest(clips, tmp_path, config_dir):
+    from restore.provenance import finalize_output
+
+    output = tmp_path / clips["access"].name
+    output.write_bytes(clips["access"].read_bytes())
+    result = finalize_output(output, clips["source"], {"stages": []}, sign=False)
+    assert result == {**result, "signed": False, "c2pa": None}
+    assert not (config_dir / "identity").exists()      # no key made when nothing is signed
+    report = verify_output(output)
+    assert report.status == "missing" and report.exit_code == 2
+    assert [c.name for c in report.checks if c.ok is None] == ["c2pa manifest"]
