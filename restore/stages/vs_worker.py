@@ -213,12 +213,8 @@ def dust(core, vs, clip, job):
 def scratches(core, vs, clip, job):
     """Vertical line scratches with DeScratch on luma (8-bit, as the plugin requires)."""
     yuv8 = core.resize.Point(clip, format=vs.YUV444P8)
-    cleaned = core.descratch.DeScratch(
-        yuv8, mindif=int(job.get("mindif", 5)), maxwidth=int(job.get("maxwidth", 3)),
-        minlen=int(job.get("minlen", 100)), maxgap=int(job.get("maxgap", 3)),
-        maxangle=float(job.get("maxangle", 2.0)), border=int(job.get("border", 2)),
-        keep=int(job.get("keep", 100)), modeu=0, modev=0,
-    )
+    # job["args"]: DeScratch's own arguments (8-bit units), chosen by the stage
+    cleaned = core.descratch.DeScratch(yuv8, **{"modey": 3, "modeu": 0, "modev": 0, **job["args"]})
     # only the pixels DeScratch changed take its 8-bit value; the rest keep 16 bits
     changed = core.std.Expr([core.std.ShufflePlanes(cleaned, 0, vs.GRAY),
                              core.std.ShufflePlanes(yuv8, 0, vs.GRAY)], "x y = 0 65535 ?", format=vs.GRAY16)

@@ -10,6 +10,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from restore.frame import Frame, VideoFormat
 from restore.stages._vapoursynth import vapoursynth_available
@@ -18,8 +19,8 @@ from restore.stages.base import StageContext
 WIDTH, HEIGHT = 160, 120
 
 
-def textured_background(width: int, height: int, seed: int = 1) -> np.ndarray:
-    """A wide RGB canvas with fine detail: smooth random texture + thin lines + soft blobs."""
+def textured_background(width: int, height: int, seed: int = 1, fine: bool = True) -> np.ndarray:
+    """A wide RGB canvas: smooth random texture, with thin vertical/horizontal lines when ``fine``."""
     rng = np.random.default_rng(seed)
     w = width * 2
     y, x = np.mgrid[0:height, 0:w].astype(np.float32)
@@ -28,15 +29,18 @@ def textured_background(width: int, height: int, seed: int = 1) -> np.ndarray:
     rows = 0.12 * ((y // 3) % 2) * (x > w * 0.55)                     # thin horizontal lines (interlace-hard)
     coarse = rng.random((height // 8 + 1, w // 8 + 1)).astype(np.float32)
     coarse = np.kron(coarse, np.ones((8, 8), np.float32))[:height, :w]
+    if not fine:   # soft picture (old film): the fine lines go, the blocks are smoothed
+        lines = rows = 0.0
+        coarse = ndimage.gaussian_filter(coarse, 3)
     luma = np.clip(base + lines + rows + 0.15 * (coarse - 0.5), 0, 1)
     tint = np.stack([luma, 0.9 * luma + 0.05, 0.8 * luma + 0.1], axis=-1)
     return np.clip(tint, 0, 1).astype(np.float32)
 
 
 def moving_truth(count: int, width: int = WIDTH, height: int = HEIGHT, speed: float = 1.5,
-                 box_speed: int = 4, seed: int = 1) -> list[np.ndarray]:
+                 box_speed: int = 4, seed: int = 1, fine: bool = True) -> list[np.ndarray]:
     """Progressive frames: a panning background and a bright box moving faster."""
-    canvas = textured_background(width, height, seed)
+    canvas = textured_background(width, height, seed, fine)
     frames = []
     for k in range(count):
         shift = k * speed
@@ -141,3 +145,33 @@ def add_specks(images: list[np.ndarray], per_frame: int = 6, seed: int = 7,
         masks.append(mask)
         previous = mask
     return out, masks
+
+
+def add_scratches(images: list[np.ndarray], columns=(52, 97, 131), contrast: float = 0.2,
+                  seed: int = 3) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Vertical 1–2 px lines over rows 8..H-8 that wander by a pixel; returns (images, defect masks)."""
+    rng = np.random.default_rng(seed)
+    out, masks = [], []
+    for img in images:
+        img = img.copy()
+        h, w = img.shape[:2]
+        mask = np.zeros((h, w), bool)
+        for i, x in enumerate(columns):
+            x += int(rng.integers(-1, 2))
+            width = 1 + (i % 2)
+            sign = 1 if i % 2 == 0 else -1
+            img[8:h - 8, x:x + width] = np.clip(img[8:h - 8, x:x + width] + sign * contrast, 0, 1)
+            mask[8:h - 8, x:x + width] = True
+        out.append(img)
+        masks.append(mask)
+    return out, masks
+
+
+def add_shutter_edge(images: list[np.ndarray], x: int = 30, factor: float = 0.6) -> list[np.ndarray]:
+    """A vertical brightness step (the frame-line/shutter edge of old film) at column ``x``."""
+    out = []
+    for img in images:
+        img = img.copy()
+        img[:, :x] *= factor
+        out.append(img)
+    return out
