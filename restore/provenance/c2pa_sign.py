@@ -8,6 +8,7 @@ signing breaks the binding, which is why signing is the last step of a run.
 
 from __future__ import annotations
 
+import datetime
 import io
 import os
 from pathlib import Path
@@ -43,6 +44,14 @@ def media_type(path: Path) -> str:
     return INGREDIENT_MIME.get(path.suffix.lower(), "application/octet-stream")
 
 
+def _iso_time(value) -> str | None:
+    """A C2PA 'when' must be a date-time; anything else the runner wrote is left out."""
+    try:
+        return datetime.datetime.fromisoformat(str(value)).isoformat() if value else None
+    except ValueError:
+        return None
+
+
 def _stage_action(stage: dict, started: str | None) -> dict:
     models = [
         {"name": m.get("name"), "sha256": m.get("sha256"), "card_sha256": m.get("card_sha256"),
@@ -66,7 +75,7 @@ def _stage_action(stage: dict, started: str | None) -> dict:
 
 def manifest_definition(record: dict, record_sha256: str, output: Path, provenance_name: str) -> dict:
     """The manifest: opened (source as parent) → one action per stage → transcoded, plus our assertions."""
-    started = record.get("started")
+    started = _iso_time(record.get("started"))
     actions = [{"action": "c2pa.opened", "parameters": {"ingredientIds": ["source"]}, **({"when": started} if started else {})}]
     actions += [_stage_action(stage, started) for stage in record.get("stages") or []]
     actions.append({

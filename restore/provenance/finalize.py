@@ -7,7 +7,7 @@ from pathlib import Path
 
 from restore.errors import InputError, OutputError
 from restore.provenance import framemd5, matroska, premis
-from restore.provenance.record import (SCHEMA, build_record, record_digest, sha256_file, sidecar_paths,
+from restore.provenance.record import (SCHEMA, build_record, plain, record_digest, sha256_file, sidecar_paths,
                                        software_versions, write_json_atomic)
 
 MATROSKA_SUFFIXES = {".mkv", ".mka", ".mk3d"}
@@ -88,6 +88,7 @@ def finalize_output(output: Path, source: Path, record: dict, sign: bool = True,
     Returns {"provenance", "premis", "framemd5": {"source", "output"}, "c2pa", "signed"}.
     """
     output, source = Path(output), Path(source)
+    record = plain(record)
     if not output.is_file():
         raise OutputError(f"no output to finalize at {output}")
     if not source.is_file():

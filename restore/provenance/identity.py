@@ -192,7 +192,8 @@ def _key_usage(*, signing: bool) -> x509.KeyUsage:
 
 def create_local_ca(folder: Path, *, host_label: str | None = None) -> None:
     """A root CA (pathlen 0) and one ES256 signer certificate beneath it, written into folder."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(exist_ok=True, mode=0o700)
     os.chmod(folder, 0o700)
     now = datetime.datetime.now(datetime.timezone.utc)
     label = host_label or os.uname().nodename
@@ -237,9 +238,17 @@ def local_identity(create: bool = True) -> SigningIdentity | None:
     if not (chain.is_file() and key.is_file()):
         if not create:
             return None
-        if (folder / "ca.key").exists():
+        if folder.exists():
             raise UserError(f"{folder} holds a partial local identity: move it aside and run again")
-        create_local_ca(folder)
+        # Built beside and renamed into place: two first runs at once must not mix their keys.
+        staging = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+        create_local_ca(staging)
+        try:
+            os.rename(staging, folder)
+        except OSError:  # another process won the race: use its identity
+            for leftover in staging.iterdir():
+                leftover.unlink()
+            staging.rmdir()
     return SigningIdentity("local-ca", "es256", chain.read_bytes(), key_pem=key.read_bytes())
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -33,6 +34,23 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(_CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def plain(value):
+    """The runner's facts as plain JSON values: Fractions, paths and numpy scalars become
+    strings or numbers, and non-finite floats (PSNR of identical frames is inf) become
+    strings, because canonical JSON has no Infinity or NaN."""
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [plain(item) for item in value]
+    if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return plain(value.item())
+    return str(value)
 
 
 def canonical_json(value) -> bytes:

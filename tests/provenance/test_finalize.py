@@ -109,3 +109,34 @@ def test_unsigned_output_has_record_but_no_manifest(clips, tmp_path, config_dir)
     report = verify_output(output)
     assert report.status == "missing" and report.exit_code == 2
     assert [c.name for c in report.checks if c.ok is None] == ["c2pa manifest"]
+
+
+def test_record_without_its_json_sidecar_is_read_from_the_mkv(signed, tmp_path):
+    from restore.provenance.record import sidecar_paths
+    from tests.provenance.conftest import copy_with_sidecars
+
+    output = copy_with_sidecars(signed["master"], tmp_path)
+    sidecar_paths(output)["provenance"].unlink()
+    report = verify_output(output, [signed["ca"]], decode=False)
+    assert report.exit_code == 0
+    assert report.record["models"][0]["sha256"] == WEIGHTS_SHA256
+    assert {c.name: c.ok for c in report.checks}["record bound to signature"] is True
+
+
+def test_runner_values_that_json_cannot_hold(clips, tmp_path):
+    from fractions import Fraction
+
+    import numpy as np
+
+    from restore.provenance import finalize_output
+
+    output = tmp_path / clips["access"].name
+    output.write_bytes(clips["access"].read_bytes())
+    record = {"stages": [{"stage": "superres", "params": {"fps": Fraction(30000, 1001), "gain": np.float32(0.5)},
+                          "models": []}],
+              "metrics": {"psnr_db": float("inf")}, "started": "not a date"}
+    result = finalize_output(output, clips["source"], record)
+    stored = json.loads(result["provenance"].read_text())["record"]
+    assert stored["stages"][0]["params"] == {"fps": "30000/1001", "gain": 0.5}
+    assert stored["metrics"]["psnr_db"] == "inf"
+    assert verify_output(output, decode=False).exit_code == 0

@@ -83,11 +83,11 @@ def test_user_certificate_from_environment_is_used(clips, tmp_path, config_dir, 
     signer = json.loads(sidecar_paths(output)["provenance"].read_text())["record"]["signer"]
     assert signer["kind"] == "user" and "Example Film Archive" in signer["subject"]
     assert "statement" not in signer
-    untrusted = verify_output(output)
+    untrusted = verify_output(output, decode=False)
     assert untrusted.exit_code == 1 and [c.name for c in untrusted.checks if c.ok is False] == ["c2pa trust chain"]
     assert verify_output(output, [pki / "ca.pem"]).exit_code == 0
     monkeypatch.setenv("RESTORE_TRUST_ANCHORS", str(pki / "ca.pem"))
-    assert verify_output(output).exit_code == 0
+    assert verify_output(output, decode=False).exit_code == 0
 
 
 def test_user_certificate_from_signing_yaml(tmp_path, config_dir):
