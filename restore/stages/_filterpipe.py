@@ -200,7 +200,7 @@ def _read_exact(stream, size: int) -> bytes | None:
 
 # Frames are converted to YUV inside the graph: deinterlacers and denoisers judge
 # motion and noise on luma, and full-range BT.601 both ways keeps the RGB round
-# trip within 0.0005 (a tenth of an 8-bit step) whatever the source's own matrix was. Filters that only
+# trip within 0.0005 (an eighth of an 8-bit step) whatever the source's own matrix was. Filters that only
 # take 8-bit input (nlmeans in ffmpeg 5.1) get an explicit full-range 8-bit
 # conversion: an auto-inserted one squeezes to limited range (−14 dB measured).
 _TO_RGB = "scale=in_color_matrix=bt601:in_range=pc:out_range=pc,format=rgb48le"

@@ -11,11 +11,11 @@ from restore.stages._vapoursynth import vapoursynth_filter
 FRAMES = to_frames(moving_truth(6))
 
 
-def test_null_graph_round_trip_stays_below_a_tenth_of_an_8bit_step():
+def test_null_graph_round_trip_stays_below_a_quarter_of_an_8bit_step():
     process = ffmpeg_filter("null", stage="probe", width=160, height=120, fps=Fraction(25))
     out = list(process.run(iter(FRAMES)))
     assert [f.pts for f in out] == [f.pts for f in FRAMES]
-    assert max(float(np.abs(o.image - f.image).max()) for o, f in zip(out, FRAMES)) < 0.1 / 255
+    assert max(float(np.abs(o.image - f.image).max()) for o, f in zip(out, FRAMES)) < 0.25 / 255
 
 
 def test_upstream_failure_reaches_the_caller_unchanged():
