@@ -66,8 +66,14 @@ class SigningIdentity:
     def describe(self) -> dict:
         """Public facts only: safe for a provenance record and a log."""
         leaf = self.leaf
+        def common_name(name: x509.Name) -> str:
+            values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+            return str(values[0].value) if values else name.rfc4514_string()
+
         facts = {
             "kind": self.kind,
+            "common_name": common_name(leaf.subject),
+            "issuer_common_name": common_name(leaf.issuer),
             "alg": self.alg,
             "subject": leaf.subject.rfc4514_string(),
             "issuer": leaf.issuer.rfc4514_string(),

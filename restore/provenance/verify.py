@@ -184,7 +184,7 @@ def _check_frames(report: Report, path: Path, paths: dict, decode: bool) -> None
         digest = framemd5.content_digest(fresh)
         if digest == recorded:
             count = len(framemd5.frame_lines(fresh.read_text()))
-            report.add("decoded frames", True, f"{count} frame checksums match the record")
+            report.add("decoded frames", True, f"{count} video and audio frame checksums match the record")
             return
         where = framemd5.first_difference(stored.read_text(), fresh.read_text()) if stored.is_file() else None
         report.add("decoded frames", False, "decoded frames differ from the record" + (f": {where}" if where else ""))
@@ -275,18 +275,28 @@ def render_text(report: Report) -> str:
                          f"{_short(model.get('card_sha256'))}, trained on corpus manifest "
                          f"{_short(model.get('corpus_manifest_sha256'))}"
                          + (f" ({', '.join(f'{k}: {v}' for k, v in licences.items())})" if licences else ""))
-        energy = info.get("energy")
-        lines.append("  energy     " + (", ".join(f"{k} {v}" for k, v in energy.items()) if energy else "not measured"))
+        lines += _energy_lines(info.get("energy"))
         if info.get("metrics"):
             lines.append("  metrics    " + ", ".join(f"{k} {v}" for k, v in info["metrics"].items()))
         signer = info.get("signer")
         if signer:
-            lines.append(f"  signer     {signer['subject']} (issued by {signer['issuer']})")
+            lines.append(f"  signer     {signer.get('common_name', signer['subject'])}, issued by "
+                         f"{signer.get('issuer_common_name', signer['issuer'])} ({signer['kind']})")
             if signer.get("statement"):
                 lines.append(f"             {signer['statement']}")
     lines.append("  checks")
     lines += [f"    {marks[c.ok]} {c.name}: {c.detail}" for c in report.checks]
     return "\n".join(lines)
+
+
+def _energy_lines(energy: dict | None) -> list[str]:
+    if not energy:
+        return ["  energy     not measured"]
+    estimate = " (estimate)" if energy.get("is_estimate") or energy.get("method") == "estimate" else ""
+    lines = [f"  energy     {energy.get('kwh')} kWh, {energy.get('gco2e')} gCO2e{estimate}"]
+    if energy.get("assumptions"):
+        lines.append(f"             {energy['assumptions']}")
+    return lines
 
 
 def record_stages(record: dict | None) -> list[str]:
