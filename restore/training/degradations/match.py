@@ -1,0 +1,125 @@
+"""Centre a preset's ranges on the figures ``restore analyze`` measured on real footage.
+
+Two stages. ``centre_steps`` maps each figure to the parameter that causes it, with the
+estimators' known responses (measured on area-downscaled corpus patches, see
+benchmarks/bench_degradation_match.py). ``calibrate`` then degrades sample pictures,
+measures them with the same analysis code, and corrects each parameter by how far its
+figure landed from the footage's: what training sees is checked, not assumed.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+
+SPREAD = 0.25                 # ranges are centre × (1 ± SPREAD): near the footage, not a point
+DOWNSCALE_EDGE_PX = 0.35      # edge σ of a clean area-downscaled picture (measured: 0.32)
+# blockiness of JPEG at these qualities on 96 px corpus patches (measured)
+_BLOCKINESS_TO_JPEG = ([1.07, 1.17, 1.26, 1.41, 1.70], [95, 85, 70, 50, 30])
+_BLOCKINESS_TO_QSCALE = ([1.07, 1.17, 1.26, 1.41, 1.70], [2, 4, 7, 11, 16])
+INTERLACED_SCORE = 0.8        # `interlace` above this: combing is present
+BW_COLOURFULNESS = 1.5        # `colourfulness` below this: black-and-white
+
+
+def _around(value: float, low: float = 0.0, high: float = math.inf) -> list[float]:
+    return [float(np.clip(value * (1 - SPREAD), low, high)), float(np.clip(value * (1 + SPREAD), low, high))]
+
+
+def _steps_of(steps: list[dict], op: str) -> list[dict]:
+    return [s for s in steps if s["op"] == op]
+
+
+def _set(steps: list[dict], op: str, **params) -> None:
+    for step in _steps_of(steps, op):
+        step.update(params)
+
+
+def centre_steps(steps: list[dict], stats: dict) -> list[dict]:
+    """A copy of ``steps`` whose ranges are centred on ``stats`` (figures that are None are left alone)."""
+    steps = copy.deepcopy(steps)
+    edge = stats.get("edge_width_px")
+    if edge is not None:
+        sigma = math.sqrt(max(edge * edge - DOWNSCALE_EDGE_PX ** 2, 0.04))
+        _set(steps, "blur", prob=1.0, sigma=_around(sigma, 0.1), kernels=["iso"], kernel_probs=[1.0])
+        # the line low-pass blurs too: keep it mild so the blur step carries the softness
+        _set(steps, "luma_bandwidth", cutoff=[0.85, 1.0])
+    noise = stats.get("noise_sigma")
+    if noise is not None:
+        _set(steps, "noise", prob=1.0 if noise > 0.3 else 0.0, sigma=_around(noise, 0.0), poisson_prob=0.0, streak=0.0)
+        # grain is correlated: the Laplacian estimator sees little of it; calibrate() sets its amount
+        _set(steps, "grain", amount=_around(max(noise, 0.2) * 2.0, 0.0))
+    block = stats.get("blockiness")
+    if block is not None:
+        quality = float(np.interp(block, *_BLOCKINESS_TO_JPEG))
+        qscale = float(np.interp(block, *_BLOCKINESS_TO_QSCALE))
+        _set(steps, "codec", prob=1.0, jpeg_quality=_around(quality, 10, 98), mpeg2_qscale=_around(qscale, 2, 31),
+             h264_crf=_around(18 + qscale * 1.2, 15, 45))
+        _set(steps, "jpeg", prob=1.0, quality=_around(quality, 10, 98))
+    interlace = stats.get("interlace")
+    if interlace is not None or stats.get("field_order"):
+        interlaced = (interlace or 0) > INTERLACED_SCORE or stats.get("field_order") in ("tt", "bb", "tb", "bt")
+        _set(steps, "interlace", prob=1.0 if interlaced else 0.0)
+    flicker = stats.get("flicker")
+    if flicker is not None:
+        # the running-median residual reads ~1.1× the gain's deviation (it includes the frame itself)
+        _set(steps, "flicker", prob=1.0 if flicker > 0.002 else 0.0, amplitude=_around(flicker / 1.1, 0.0))
+    dust = stats.get("dust_per_mpx")
+    if dust is not None:
+        _set(steps, "dust", prob=1.0 if dust > 0.5 else 0.0, density=_around(dust, 0.0))
+    colour = stats.get("colourfulness")
+    if colour is not None:
+        _set(steps, "gray", prob=1.0 if colour < BW_COLOURFULNESS else 0.0)
+    return steps
+
+
+# figure → (operation, parameter, how the figure responds: "scale" ∝ parameter, "quadrature" σ adds in squares)
+_CONTROLS = [
+    ("noise_sigma", "noise", "sigma", "scale"),
+    ("noise_sigma", "grain", "amount", "scale"),
+    ("edge_width_px", "blur", "sigma", "quadrature"),
+    ("flicker", "flicker", "amplitude", "scale"),
+    ("dust_per_mpx", "dust", "density", "scale"),
+    ("blockiness", "codec", "jpeg_quality", "quality"),
+    ("blockiness", "codec", "mpeg2_qscale", "qscale"),
+    ("blockiness", "jpeg", "quality", "quality"),
+]
+
+
+def measure(model, hr_frames: list[np.ndarray], rng: np.random.Generator, scale: int) -> dict:
+    """Figures of the model's output on a clip made of ``hr_frames`` (consecutive frames)."""
+    from restore.training.analyze import analyze_frames
+
+    return analyze_frames(model.degrade_clip(iter(hr_frames), rng, scale), consecutive=True)
+
+
+def calibrate(model, stats: dict, hr_frames: list[np.ndarray], scale: int, seed: int = 0,
+              rounds: int = 2) -> list[dict]:
+    """Correct the model's centred ranges by measuring what it produces; returns each round's figures."""
+    history = []
+    for round_index in range(rounds + 1):
+        got = measure(model, hr_frames, np.random.default_rng([seed, round_index]), scale)
+        history.append(got)
+        if round_index == rounds:
+            break
+        for figure, op, param, response in _CONTROLS:
+            want, have = stats.get(figure), got.get(figure)
+            if want is None or have is None:
+                continue
+            for step in _steps_of(model.steps, op):
+                if step.get("prob", 1.0) == 0 or param not in step:
+                    continue
+                low, high = step[param]
+                centre = 0.5 * (low + high)
+                if response == "scale":
+                    factor = float(np.clip((want + 1e-3) / (have + 1e-3), 0.25, 4.0))
+                    centre *= factor
+                elif response == "quality":  # more blocking than wanted: raise the JPEG quality
+                    centre = float(np.clip(centre + 100.0 * (have - want), 10, 98))
+                elif response == "qscale":
+                    centre = float(np.clip(centre - 20.0 * (have - want), 2, 31))
+                else:
+                    centre = math.sqrt(max(centre * centre + want * want - have * have, 0.01))
+                step[param] = _around(centre, 0.0, 98.0 if response == "quality" else math.inf)
+    return history
