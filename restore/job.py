@@ -1,0 +1,224 @@
+"""One restoration job: a file in, a file out, through a pipeline.
+
+This is where the rooms meet: media decodes and encodes, the pipeline runs the
+stages, provenance records what happened. The CLI and batch both call ``run_job``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+from restore import __version__
+from restore.errors import InputError, OutputError, PipelineError
+from restore.frame import Frame, VideoFormat
+from restore.media.decode import VideoReader
+from restore.media.encode import (VideoWriter, check_output_path, choose_settings, count_video_packets,
+                                  rgb_pipe_format)
+from restore.media.framedump import FrameDumper
+from restore.media.integrity import truncation_shortfall
+from restore.media.probe import main_video_stream, probe, video_format
+from restore.media.timing import detect_variable_rate
+from restore.pipeline.runner import Pipeline, configure_threads, resolve_device
+from restore.pipeline.spec import PipelineSpec
+
+
+@dataclass
+class JobOptions:
+    device: str = "auto"
+    overwrite: bool = False
+    keep_frames: Path | None = None
+    scale: int | None = None             # --scale: overrides the pipeline's super-resolution factor
+    size: tuple[int, int] | None = None  # --size WxH: exact output size (display aspect kept)
+    codec: str | None = None             # --codec: ffv1 | h264 | h265
+    batch_size: int = 4
+    seed: int = 0
+    queue_size: int = 8
+    provenance: bool = True
+    sign: bool = True
+    progress: Callable[[dict], None] | None = None
+    events: Callable[[dict], None] | None = None
+
+
+@dataclass
+class JobResult:
+    output: Path
+    frames_in: int
+    frames_out: int
+    seconds: float
+    source_format: VideoFormat
+    output_format: VideoFormat
+    notes: list[str] = field(default_factory=list)
+    stage_timings: list[dict] = field(default_factory=list)
+    record: dict = field(default_factory=dict)
+    provenance: dict | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.frames_out / self.seconds if self.seconds else 0.0
+
+
+def inspect_input(path: Path) -> tuple[dict, VideoFormat]:
+    report = probe(path, count=False)
+    fmt = video_format(report)
+    return report, fmt
+
+
+def _stage_options(options: JobOptions) -> dict:
+    opts = {}
+    if options.scale:
+        opts["scale"] = options.scale
+    if options.size:
+        opts["size"] = options.size
+    return opts
+
+
+def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions | None = None) -> JobResult:
+    options = options or JobOptions()
+    source, output = Path(source), Path(output)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    t_start = time.perf_counter()
+    report, src_fmt = inspect_input(source)
+    video = main_video_stream(report)
+    check_output_path(output, [source], options.overwrite)
+    if (options.scale or options.size) and not any(s.name == "superres" for s in spec.stages):
+        raise PipelineError(f"--scale/--size need a superres stage, and pipeline '{spec.name}' has none")
+
+    notes: list[str] = []
+    missing = truncation_shortfall(source)
+    if missing:
+        raise InputError(f"{source}: the file is truncated ({missing} bytes missing by its container's own size)")
+    packets = count_video_packets(source)
+    conform = detect_variable_rate(source, video, packets)
+    if conform is not None:
+        notes.append(f"variable frame rate: conformed to a constant {conform} fps (frames repeated or dropped "
+                     "by timestamp so sound stays in sync)")
+        src_fmt = src_fmt.replace(fps=conform)
+    expected_in = None if conform is not None else packets
+
+    device = resolve_device(options.device)
+    configure_threads()
+    meter = _start_energy_meter()
+    pipeline = Pipeline(spec, src_fmt, device=device, batch_size=options.batch_size, seed=options.seed,
+                        options=_stage_options(options), report=options.events)
+    out_fmt = pipeline.output_format
+    settings = choose_settings(output, out_fmt, codec=options.codec or spec.output.codec,
+                               bit_depth=spec.output.bit_depth, crf=spec.output.crf)
+    native = not pipeline.stages
+    reader = VideoReader(source, src_fmt, mode="native" if native else "rgb", conform_fps=conform,
+                         queue_size=options.queue_size)
+    input_pix = reader.pix_fmt if native else rgb_pipe_format(settings, out_fmt)
+    # the source's video may start after its sound: keep that offset, or lip sync drifts by it
+    video_offset = max(0.0, (video.get("start_time") or 0.0) - (report.get("start_time") or 0.0))
+    timecode = video.get("timecode") or report.get("timecode")
+    writer = None
+    dumper = None
+    try:
+        writer = VideoWriter(output, out_fmt, settings, source=source, source_report=report, input_pix=input_pix,
+                             queue_size=options.queue_size, overwrite=options.overwrite, timecode=timecode,
+                             source_video=video, video_offset=video_offset)
+        notes += writer.stream_notes
+        if options.keep_frames is not None:
+            if native:
+                raise PipelineError("--keep-frames needs a pipeline with stages (the pass-through pipeline "
+                                    "writes no frames as images)")
+            dumper = FrameDumper(options.keep_frames, bit_depth=out_fmt.bit_depth)
+        pipeline.setup()
+        total_out = expected_in * pipeline.frame_ratio if expected_in is not None else None
+        frames_out = 0
+        t0 = time.perf_counter()
+        for frame in pipeline.run(iter(reader)):
+            writer.write(frame)
+            if dumper is not None:
+                dumper.write(frame)
+            frames_out += 1
+            if options.progress is not None:
+                elapsed = time.perf_counter() - t0
+                options.progress({"done": frames_out, "total": total_out, "elapsed": elapsed,
+                                  "fps": frames_out / elapsed if elapsed > 0 else 0.0})
+        frames_in = reader.frames_read
+        if expected_in is not None and frames_in != expected_in:
+            raise InputError(f"{source}: decoded {frames_in} of {expected_in} frames: the input is truncated "
+                             "or damaged")
+        if frames_in == 0:
+            raise InputError(f"{source}: no frame could be decoded")
+        expected_out = frames_in * pipeline.frame_ratio
+        if frames_out != expected_out:
+            raise RuntimeError(f"pipeline produced {frames_out} frames from {frames_in}, expected {expected_out}")
+        writer.finish(expected_out)
+        writer = None
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        reader.close()
+        pipeline.close()
+        if dumper is not None:
+            dumper.close()
+
+    _check_duration(report, video, output, out_fmt, frames_out, notes)
+    energy = meter.stop().as_dict() if meter is not None else None
+    finished = datetime.datetime.now(datetime.timezone.utc)
+    result = JobResult(output=output, frames_in=frames_in, frames_out=frames_out,
+                       seconds=time.perf_counter() - t_start, source_format=src_fmt, output_format=out_fmt,
+                       notes=notes, stage_timings=[t.as_dict() for t in pipeline.timings])
+    result.record = {
+        "restore_version": __version__,
+        "pipeline": {"name": spec.name, "path": spec.source, "yaml": spec.text, "spec": spec.as_dict()},
+        "stages": pipeline.describe(),
+        "device": device,
+        "started": started.isoformat(),
+        "finished": finished.isoformat(),
+        "frames": {"in": frames_in, "out": frames_out},
+        "source_probe": report,
+        "output_format": {**_format_dict(out_fmt), **settings.describe()},
+        "notes": notes,
+        "stage_timings": result.stage_timings,
+        "energy": energy,
+        "metrics": None,
+    }
+    if options.provenance:
+        result.provenance = _finalize_provenance(output, source, result.record, options.sign)
+    return result
+
+
+def _format_dict(fmt: VideoFormat) -> dict:
+    return {"width": fmt.width, "height": fmt.height, "fps": f"{fmt.fps.numerator}/{fmt.fps.denominator}",
+            "sar": f"{fmt.sar.numerator}/{fmt.sar.denominator}", "field_order": fmt.field_order,
+            "bit_depth": fmt.bit_depth, "color_primaries": fmt.color_primaries, "color_trc": fmt.color_trc,
+            "colorspace": fmt.colorspace, "color_range": fmt.color_range}
+
+
+def _check_duration(report: dict, video: dict, output: Path, fmt: VideoFormat, frames_out: int, notes: list) -> None:
+    """Output duration must match the source's video duration within one frame."""
+    src = video.get("duration")
+    if src is None:
+        return
+    out = float(Fraction(frames_out) / fmt.fps)
+    if abs(out - src) > float(1 / fmt.fps) + 1e-6:
+        notes.append(f"video duration {out:.3f} s differs from the source's {src:.3f} s by more than one frame")
+
+
+def _start_energy_meter():
+    try:
+        from restore.energy import EnergyMeter
+    except ImportError:
+        return None
+    meter = EnergyMeter()
+    start = getattr(meter, "start", None) or getattr(meter, "__enter__", None)
+    if start is not None:
+        start()
+    return meter
+
+
+def _finalize_provenance(output: Path, source: Path, record: dict, sign: bool) -> dict | None:
+    try:
+        from restore.provenance import finalize_output
+    except ImportError:
+        return None
+    return finalize_output(output=output, source=source, record=record, sign=sign, embed=True)

@@ -1,0 +1,312 @@
+"""Encoding: frames back into a file, with the source's sound, subtitles, timecode and tags.
+
+``.mkv`` → FFV1 version 3 preservation master (intra-only, slice CRCs);
+``.mp4``/``.mov`` → H.264 (or H.265) access copy. The file is written under a
+hidden temporary name beside the target and renamed only after its frame count
+has been checked, so an interrupted run never leaves a partial file under the
+final name.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import queue
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from restore.errors import OutputError
+from restore.frame import Frame, VideoFormat
+from restore.media import pixfmt
+from restore.media.decode import sws_flags
+from restore.media.streams import CONTAINERS, global_tag_args, plan_streams
+
+_END = object()
+_FIELD_MODE = {"tt": "tff", "tb": "tff", "bb": "bff", "bt": "bff", "progressive": "prog"}
+
+
+@dataclass
+class EncodeSettings:
+    container: str                 # matroska | mp4 | mov
+    codec: str                     # ffv1 | h264 | h265
+    pix_fmt: str                   # pixel format written to the file
+    crf: int = 18
+    preset: str = "medium"
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict:
+        return {"container": self.container, "codec": self.codec, "pix_fmt": self.pix_fmt,
+                **({"crf": self.crf, "preset": self.preset} if self.codec != "ffv1" else {})}
+
+
+def container_for(path: Path) -> str:
+    try:
+        return CONTAINERS[path.suffix.lower()]
+    except KeyError:
+        raise OutputError(f"unsupported output type '{path.suffix or path.name}': use .mkv (FFV1 master), "
+                          ".mp4 or .mov (H.264/H.265 access copy)") from None
+
+
+def choose_settings(path: Path, out_fmt: VideoFormat, *, codec: str | None = None, bit_depth: int | None = None,
+                    crf: int | None = None) -> EncodeSettings:
+    """Codec and pixel format for ``path`` given the frames' format and the pipeline's wishes."""
+    container = container_for(path)
+    codec = codec or ("ffv1" if container == "matroska" else "h264")
+    if codec == "ffv1" and container != "matroska":
+        raise OutputError(f"FFV1 masters go into Matroska: name the output .mkv, not {path.suffix}")
+    if codec in ("h264", "h265"):
+        if out_fmt.width % 2 or out_fmt.height % 2:
+            raise OutputError(f"odd frame size {out_fmt.width}x{out_fmt.height} cannot be encoded as 4:2:0 "
+                              f"{codec.upper()}: write an .mkv master or crop/pad to even dimensions")
+        # access copies are 8-bit 4:2:0: what every player decodes
+        return EncodeSettings(container, codec, "yuv420p", crf=crf or (18 if codec == "h264" else 20))
+    depth = max(out_fmt.bit_depth, bit_depth or 0)
+    pix = pixfmt.planar_equivalent(out_fmt.pix_fmt, depth)
+    if depth > out_fmt.bit_depth and depth > 8:
+        pix = pixfmt.planar_equivalent(_deepen(out_fmt.pix_fmt), depth)
+    return EncodeSettings(container, "ffv1", pix)
+
+
+def _deepen(pix: str) -> str:
+    # the 8-bit name of a family, so planar_equivalent can pick its deeper sibling
+    return pix.replace("yuvj", "yuv")
+
+
+def rgb_pipe_format(settings: EncodeSettings, fmt: VideoFormat) -> str:
+    """RGB layout on the pipe to the encoder: 16-bit whenever the file keeps more than 8 bits."""
+    deep = fmt.bit_depth > 8 or pixfmt.pixel_depth(settings.pix_fmt) > 8
+    return "rgb48le" if deep else "rgb24"
+
+
+def check_output_path(output: Path, inputs: list[Path], overwrite: bool) -> None:
+    parent = output.parent if str(output.parent) else Path(".")
+    for src in inputs:
+        try:
+            if src.exists() and output.exists() and os.path.samefile(src, output):
+                raise OutputError(f"refusing to write over the input {src}")
+        except OSError:
+            pass
+        if src.resolve() == output.resolve():
+            raise OutputError(f"refusing to write over the input {src}")
+    if not parent.is_dir():
+        raise OutputError(f"output folder does not exist: {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"output folder is not writable: {parent}")
+    if output.exists() and not overwrite:
+        raise OutputError(f"output exists: {output} (use --overwrite to replace it)")
+    if output.is_dir():
+        raise OutputError(f"output is a folder: {output}")
+
+
+def partial_name(output: Path) -> Path:
+    return output.with_name(f".{output.stem}.partial-{os.getpid()}{output.suffix}")
+
+
+class VideoWriter:
+    """Streams frames into ffmpeg; ``finish`` checks the result and renames it into place."""
+
+    def __init__(self, output: Path, out_fmt: VideoFormat, settings: EncodeSettings, *,
+                 source: Path | None = None, source_report: dict | None = None, input_pix: str = "rgb24",
+                 queue_size: int = 8, threads: int = 0, overwrite: bool = False, timecode: str | None = None,
+                 source_video: dict | None = None, video_offset: float = 0.0):
+        self.output = Path(output)
+        self.fmt = out_fmt
+        self.settings = settings
+        self.input_pix = input_pix
+        self.overwrite = overwrite
+        self.frames_written = 0
+        self.temp = partial_name(self.output)
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
+        self._error: BaseException | None = None
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=30)
+        self.stream_notes: list[str] = []
+        self.expected_audio = 0
+
+        cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+               "-f", "rawvideo", "-pix_fmt", input_pix, "-s", f"{out_fmt.width}x{out_fmt.height}",
+               "-framerate", f"{out_fmt.fps.numerator}/{out_fmt.fps.denominator}"]
+        if video_offset > 0:
+            cmd += ["-itsoffset", f"{video_offset:.6f}"]
+        cmd += ["-i", "pipe:0"]
+        if source is not None and source_report is not None:
+            cmd += ["-i", str(source)]
+            plan = plan_streams(source_report, settings.container, input_index=1)
+            self.stream_notes = plan.notes
+            self.expected_audio = plan.audio
+            cmd += ["-map", "0:v:0", *plan.args, "-map_metadata", "-1", "-map_chapters", "1",
+                    *global_tag_args(source_report)]
+        else:
+            cmd += ["-map", "0:v:0", "-map_metadata", "-1"]
+        cmd += ["-sws_flags", sws_flags(), "-vf", self._video_filter(), *self._codec_args(threads)]
+        if source_video:
+            for key in ("language", "title"):
+                if source_video.get(key):
+                    cmd += ["-metadata:s:v:0", f"{key}={source_video[key]}"]
+        if timecode:
+            cmd += ["-timecode", timecode]
+        cmd += ["-f", settings.container, str(self.temp)]
+        self.command = cmd
+        try:
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+        except OSError as exc:
+            raise OutputError(f"cannot start ffmpeg: {exc}") from None
+        self._err_thread = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._err_thread.start()
+        self._thread = threading.Thread(target=self._write_loop, name="restore-encode", daemon=True)
+        self._thread.start()
+
+    # --- command construction --------------------------------------------------------
+    def _video_filter(self) -> str:
+        fmt, out_pix = self.fmt, self.settings.pix_fmt
+        chain = []
+        if self.input_pix != out_pix:
+            interl = ""
+            if fmt.interlaced and not pixfmt.is_rgb(out_pix) and pixfmt.chroma_shift(out_pix)[1] > 0:
+                interl = ":interl=1"
+            if pixfmt.is_rgb(out_pix):
+                chain.append(f"format={out_pix}")
+            else:
+                chain.append(f"scale=out_color_matrix={pixfmt.colour_matrix(fmt)}:out_range={pixfmt.colour_range(fmt)}"
+                             f"{interl},format={out_pix}")
+        sar = fmt.sar
+        chain.append(f"setsar={sar.numerator}/{sar.denominator}")
+        # setparams: the only way the colour tags reach an FFV1 stream (the -color_* output options do not)
+        params = [f"field_mode={_FIELD_MODE.get(fmt.field_order, 'auto')}",
+                  f"range={'pc' if pixfmt.colour_range(fmt) == 'pc' else 'tv'}"]
+        if fmt.color_primaries:
+            params.append(f"color_primaries={fmt.color_primaries}")
+        if fmt.color_trc:
+            params.append(f"color_trc={fmt.color_trc}")
+        if fmt.colorspace:
+            params.append(f"colorspace={fmt.colorspace}")
+        chain.append("setparams=" + ":".join(params))
+        return ",".join(chain)
+
+    def _codec_args(self, threads: int) -> list[str]:
+        s, fmt = self.settings, self.fmt
+        if s.codec == "ffv1":
+            # FFV1 v3 as archives use it: intra-only, 24 slices with CRCs, range coder
+            return ["-c:v", "ffv1", "-level", "3", "-g", "1", "-slicecrc", "1", "-slices", "24",
+                    "-coder", "1", "-context", "1", "-threads", str(threads), "-pix_fmt", s.pix_fmt]
+        colour = []
+        for opt, value in (("-color_primaries", fmt.color_primaries), ("-color_trc", fmt.color_trc),
+                           ("-colorspace", fmt.colorspace)):
+            if value:
+                colour += [opt, value]
+        colour += ["-color_range", "pc" if pixfmt.colour_range(fmt) == "pc" else "tv"]
+        args = ["-pix_fmt", s.pix_fmt, *colour, "-threads", str(threads)]
+        if s.codec == "h264":
+            args = ["-c:v", "libx264", "-preset", s.preset, "-crf", str(s.crf), "-profile:v", "high", *args]
+            if fmt.interlaced:
+                args += ["-flags", "+ildct+ilme", "-x264-params", "tff=1" if fmt.top_field_first else "bff=1"]
+        else:
+            args = ["-c:v", "libx265", "-preset", s.preset, "-crf", str(s.crf), "-tag:v", "hvc1",
+                    "-x265-params", "log-level=error", *args]
+        if s.container in ("mp4", "mov"):
+            args += ["-movflags", "+faststart"]
+        return args
+
+    # --- streaming ------------------------------------------------------------------
+    def _drain_stderr(self) -> None:
+        for line in iter(self._proc.stderr.readline, b""):
+            self._stderr_tail.append(line.decode("utf-8", "replace").rstrip())
+
+    def _frame_bytes(self, frame: Frame) -> bytes:
+        if self.input_pix in ("rgb24", "rgb48le"):
+            img = frame.image
+            if img is None or img.shape != (self.fmt.height, self.fmt.width, 3):
+                got = None if img is None else img.shape
+                raise ValueError(f"frame {frame.index} has shape {got}, expected "
+                                 f"{(self.fmt.height, self.fmt.width, 3)}")
+            if self.input_pix == "rgb24":
+                return np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8).tobytes()
+            return np.clip(img * 65535.0 + 0.5, 0, 65535).astype("<u2").tobytes()
+        return frame.raw
+
+    def _write_loop(self) -> None:
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _END:
+                    break
+                self._proc.stdin.write(self._frame_bytes(item))
+                self.frames_written += 1
+        except BaseException as exc:
+            self._error = exc
+            # keep draining so the producer never blocks on a dead consumer
+            while self._queue.get() is not _END:
+                pass
+        finally:
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+
+    def write(self, frame: Frame) -> None:
+        if self._error is not None:
+            self._raise_encoder_error()
+        self._queue.put(frame)
+
+    def _raise_encoder_error(self) -> None:
+        self._proc.wait()
+        self._err_thread.join(timeout=2)
+        detail = "; ".join(ln for ln in list(self._stderr_tail)[-3:] if ln) or repr(self._error)
+        if isinstance(self._error, ValueError):
+            raise self._error
+        if any(s in detail for s in ("No space left", "Permission denied", "Read-only file system",
+                                     "Disk quota")):
+            raise OutputError(f"cannot write {self.output}: {detail}")
+        raise RuntimeError(f"encoder failed after {self.frames_written} frames: {detail}")
+
+    def finish(self, expected_frames: int) -> Path:
+        """Wait for ffmpeg, check the frame count and streams, then rename into place."""
+        self._queue.put(_END)
+        self._thread.join()
+        rc = self._proc.wait()
+        self._err_thread.join(timeout=5)
+        try:
+            if self._error is not None or rc != 0:
+                if self._error is None:
+                    self._error = RuntimeError(f"ffmpeg exit code {rc}")
+                self._raise_encoder_error()
+            if self.frames_written != expected_frames:
+                raise RuntimeError(f"wrote {self.frames_written} frames, expected {expected_frames}")
+            counted = count_video_packets(self.temp)
+            if counted != expected_frames:
+                raise RuntimeError(f"the encoded file holds {counted} frames, expected {expected_frames}")
+            if self.output.exists() and not self.overwrite:
+                raise OutputError(f"output appeared while we worked: {self.output} (use --overwrite)")
+            os.replace(self.temp, self.output)
+            return self.output
+        except BaseException:
+            self.temp.unlink(missing_ok=True)
+            raise
+
+    def abort(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        try:
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
+        self._queue.put(_END)
+        self._thread.join(timeout=5)
+        self.temp.unlink(missing_ok=True)
+
+
+def count_video_packets(path: Path) -> int:
+    """Frames in the first video stream, read from the packets (no decoding)."""
+    res = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_packets",
+                          "-show_entries", "stream=nb_read_packets", "-of", "json", str(path)],
+                         capture_output=True, text=True)
+    try:
+        return int(json.loads(res.stdout)["streams"][0]["nb_read_packets"])
+    except (KeyError, IndexError, ValueError, json.JSONDecodeError):
+        return -1

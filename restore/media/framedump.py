@@ -1,0 +1,58 @@
+"""``--keep-frames DIR``: the classic "split into frames" workflow, one lossless image per frame.
+
+8-bit output → PNG; deeper → 16-bit TIFF. ``manifest.tsv`` lists every file with its
+frame index, source frame, presentation time and sha256, so a frame folder can be
+checked and put back in order without guessing from file names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from restore.errors import OutputError
+from restore.frame import Frame
+
+
+class FrameDumper:
+    def __init__(self, folder: Path, bit_depth: int = 8):
+        self.folder = Path(folder)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create frames folder {folder}: {exc.strerror}") from None
+        if any(self.folder.iterdir()):
+            raise OutputError(f"frames folder is not empty: {folder}")
+        self.deep = bit_depth > 8
+        self._manifest_tmp = self.folder / ".manifest.tsv.partial"
+        self._manifest = open(self._manifest_tmp, "w", encoding="utf-8")
+        self._manifest.write("index\tsource_index\tpts\tfile\tsha256\n")
+        self.count = 0
+
+    def write(self, frame: Frame) -> None:
+        rgb = frame.image
+        if self.deep:
+            data = np.clip(rgb * 65535.0 + 0.5, 0, 65535).astype(np.uint16)
+            name = f"frame_{frame.index:07d}.tiff"
+        else:
+            data = np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            name = f"frame_{frame.index:07d}.png"
+        ok, encoded = cv2.imencode(os.path.splitext(name)[1], cv2.cvtColor(data, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise OutputError(f"cannot encode frame {frame.index} as {name}")
+        blob = encoded.tobytes()
+        tmp = self.folder / f".{name}.partial"
+        tmp.write_bytes(blob)
+        os.replace(tmp, self.folder / name)
+        pts = f"{frame.pts.numerator}/{frame.pts.denominator}"
+        self._manifest.write(f"{frame.index}\t{frame.source_index}\t{pts}\t{name}\t{hashlib.sha256(blob).hexdigest()}\n")
+        self.count += 1
+
+    def close(self) -> None:
+        if not self._manifest.closed:
+            self._manifest.close()
+            os.replace(self._manifest_tmp, self.folder / "manifest.tsv")

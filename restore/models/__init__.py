@@ -1,0 +1,1 @@
+"""Architectures, weights loading (safetensors / weights_only), model cards and the weights registry."""

@@ -1,0 +1,1 @@
+"""Pipelines as data: the YAML spec, the stage registry, and the streaming runner."""

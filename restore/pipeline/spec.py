@@ -1,0 +1,143 @@
+"""Pipeline files: YAML in pipelines/, validated on load.
+
+    name: default
+    description: what it does, for whom
+    output:              # optional
+      codec: ffv1        # ffv1 | h264 | h265 (default: by the output's extension)
+      bit_depth: 10      # FFV1 masters: at least this many bits
+    stages:
+      - stage: deflicker
+        radius: 5
+      - stage: superres
+        weights: restore-sr-x2
+
+Every mistake (unknown key, wrong type, missing weights) is reported as one line
+naming the file and the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from restore.errors import PipelineError
+from restore.pipeline.params import ParamError, params_to_dict, parse_params
+from restore.pipeline.registry import get_stage, stage_names
+
+PIPELINES_DIR = Path(__file__).resolve().parents[2] / "pipelines"
+
+
+@dataclass(frozen=True)
+class OutputParams:
+    codec: Literal["ffv1", "h264", "h265"] | None = None
+    bit_depth: int | None = field(default=None, metadata={"min": 8, "max": 16})
+    crf: int | None = field(default=None, metadata={"min": 0, "max": 51})
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    cls: type
+    params: Any
+
+    def as_dict(self) -> dict:
+        return {"stage": self.name, **params_to_dict(self.params)}
+
+
+@dataclass
+class PipelineSpec:
+    name: str
+    description: str
+    stages: list[StageSpec]
+    output: OutputParams
+    source: str              # file path, for messages and provenance
+    text: str                # the YAML as written (recorded in provenance)
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "description": self.description, "output": params_to_dict(self.output),
+                "stages": [s.as_dict() for s in self.stages]}
+
+
+def available_pipelines() -> list[str]:
+    return sorted(p.stem for p in PIPELINES_DIR.glob("*.yaml"))
+
+
+def resolve_pipeline(name_or_path: str) -> Path:
+    """A name from pipelines/ (``default``) or a path to a YAML file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or "/" in name_or_path or candidate.exists():
+        if not candidate.is_file():
+            raise PipelineError(f"pipeline file not found: {name_or_path}")
+        return candidate
+    path = PIPELINES_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise PipelineError(f"unknown pipeline '{name_or_path}' (available: {', '.join(available_pipelines())})")
+    return path
+
+
+def load_pipeline(name_or_path: str) -> PipelineSpec:
+    path = resolve_pipeline(name_or_path)
+    text = path.read_text(encoding="utf-8")
+    return parse_pipeline(text, source=str(path), default_name=path.stem)
+
+
+def parse_pipeline(text: str, source: str = "<pipeline>", default_name: str = "pipeline") -> PipelineSpec:
+    def fail(key: str, message: str) -> PipelineError:
+        return PipelineError(f"{source}: {key}: {message}")
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "YAML"
+        raise fail(where, f"not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise fail("top level", "must be a mapping with 'stages'")
+    allowed = {"name", "description", "output", "stages"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise fail(unknown[0], f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+    name = data.get("name", default_name)
+    description = data.get("description", "")
+    if not isinstance(name, str):
+        raise fail("name", "must be a string")
+    if not isinstance(description, str):
+        raise fail("description", "must be a string")
+    output_data = data.get("output") or {}
+    if not isinstance(output_data, dict):
+        raise fail("output", "must be a mapping")
+    try:
+        output = parse_params(OutputParams, output_data, "output")
+    except ParamError as exc:
+        raise fail(exc.key, str(exc).split(": ", 1)[1]) from None
+    stages_data = data.get("stages") or []
+    if not isinstance(stages_data, list):
+        raise fail("stages", "must be a list of stages")
+    stages = []
+    for i, entry in enumerate(stages_data):
+        where = f"stages[{i}]"
+        if isinstance(entry, str):
+            entry = {"stage": entry}
+        if not isinstance(entry, dict) or "stage" not in entry:
+            raise fail(where, "each stage is a mapping with a 'stage' key")
+        entry = dict(entry)
+        stage_name = entry.pop("stage")
+        try:
+            cls = get_stage(stage_name)
+        except KeyError:
+            raise fail(f"{where}.stage", f"unknown stage '{stage_name}' (known: {', '.join(stage_names())})") from None
+        try:
+            params = parse_params(cls.Params, entry, where)
+            problem = cls.check_params(params)
+        except ParamError as exc:
+            raise fail(exc.key, str(exc).split(": ", 1)[1]) from None
+        if problem:
+            key, message = problem
+            raise fail(f"{where}.{key}", message)
+        stages.append(StageSpec(stage_name, cls, params))
+    return PipelineSpec(name=name, description=description, stages=stages, output=output, source=source, text=text)

@@ -1,0 +1,1 @@
+"""Restoration stages: one module per stage, each registered with ``@register_stage``."""

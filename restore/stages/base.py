@@ -1,0 +1,163 @@
+"""The one stage interface.
+
+A stage turns a stream of frames into a stream of frames (VapourSynth's model of a
+filter over a clip). Three shapes cover every stage, and the plumbing for each is
+written once here, not per stage:
+
+* ``FrameStage``  — per-frame work (radius 0); frames arrive in batches of
+  ``context.batch_size`` so models can run batched;
+* ``WindowStage`` — temporal work over ±``radius`` neighbours; the window slides
+  over the stream (bounded memory) and is clamped at the clip's ends;
+* ``Stage``       — anything else (frame-rate changes, external filter processes):
+  override ``run``.
+
+Stages never touch files: they are handed frames and a ``StageContext``.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Iterable, Iterator
+
+from restore.errors import StageError
+from restore.frame import Frame, VideoFormat
+
+
+@dataclass
+class StageContext:
+    """What the runner tells a stage about the job (never a path to write to)."""
+
+    device: str = "cpu"                # resolved device: "cpu", "cuda", "cuda:1"
+    batch_size: int = 4
+    seed: int = 0
+    source_format: VideoFormat | None = None   # the decoded input's format
+    input_format: VideoFormat | None = None    # the format this stage receives
+    precision: str = "auto"            # auto | fp32 | fp16 | bf16
+    tile: int = 0                      # 0 = automatic
+    report: Any = None                 # callable(event: dict) for per-stage facts
+    options: dict = field(default_factory=dict)  # job-wide overrides (--scale, --size ...)
+
+    def emit(self, **event) -> None:
+        if self.report is not None:
+            self.report(event)
+
+
+@dataclass(frozen=True)
+class NoParams:
+    pass
+
+
+class Stage:
+    """Base class. Subclasses set ``name``, ``Params`` and, when temporal, ``radius``."""
+
+    name: ClassVar[str] = ""
+    Params: ClassVar[type] = NoParams
+    radius: ClassVar[int] = 0          # temporal window the stage needs (±k frames)
+    frame_ratio: ClassVar[int] = 1     # output frames per input frame (2: field-rate deinterlace)
+
+    def __init__(self, params: Any, context: StageContext):
+        self.params = params
+        self.context = context
+
+    # --- description -------------------------------------------------------------
+    @classmethod
+    def check_params(cls, params: Any) -> tuple[str, str] | None:
+        """Checks beyond types, run when a pipeline is loaded (e.g. that weights exist).
+
+        Returns (key, message) for the first problem, or None.
+        """
+        return None
+
+    def output_format(self, fmt: VideoFormat) -> VideoFormat:
+        """The format of the frames this stage emits, given what it receives."""
+        return fmt
+
+    def models(self) -> list[dict]:
+        """Models this stage runs: [{'name', 'sha256', 'card_sha256', ...}] for provenance."""
+        return []
+
+    def describe(self) -> dict:
+        return {"stage": self.name, "params": dataclasses.asdict(self.params), "models": self.models()}
+
+    # --- lifecycle -----------------------------------------------------------------
+    def setup(self) -> None:
+        """Load models, start helpers. Called once before the first frame."""
+
+    def close(self) -> None:
+        """Release what setup acquired (also called after an error)."""
+
+    def run(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        raise NotImplementedError
+
+
+class FrameStage(Stage):
+    """Per-frame stage: implement ``process_batch`` (or ``process`` for one frame)."""
+
+    def process(self, frame: Frame) -> Frame:
+        raise NotImplementedError
+
+    def process_batch(self, frames: list[Frame]) -> list[Frame]:
+        return [self.process(f) for f in frames]
+
+    def run(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        batch: list[Frame] = []
+        size = max(1, int(self.context.batch_size))
+        for frame in frames:
+            batch.append(frame)
+            if len(batch) >= size:
+                yield from self._guarded(batch)
+                batch = []
+        if batch:
+            yield from self._guarded(batch)
+
+    def _guarded(self, batch: list[Frame]) -> Iterable[Frame]:
+        try:
+            out = self.process_batch(batch)
+        except StageError:
+            raise
+        except Exception as exc:  # the job must stop with the stage name and frame number
+            raise StageError(self.name, batch[0].index, exc) from exc
+        if len(out) != len(batch):
+            raise StageError(self.name, batch[0].index, f"returned {len(out)} frames for {len(batch)}")
+        return out
+
+
+class WindowStage(Stage):
+    """Temporal stage: implement ``process_window(window, center)``.
+
+    ``window`` holds 2·radius+1 frames; ``window[center]`` is the frame to produce.
+    At the clip's ends the nearest real frame is repeated (clamping), so every input
+    frame yields exactly one output frame.
+    """
+
+    def process_window(self, window: list[Frame], center: int) -> Frame:
+        raise NotImplementedError
+
+    def run(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        r = self.radius
+        past: collections.deque[Frame] = collections.deque(maxlen=r)
+        ahead: collections.deque[Frame] = collections.deque()  # current frame + look-ahead
+        for frame in frames:
+            ahead.append(frame)
+            if len(ahead) > r:
+                yield self._emit(past, ahead)
+                past.append(ahead.popleft())
+        while ahead:
+            yield self._emit(past, ahead)
+            past.append(ahead.popleft())
+
+    def _emit(self, past: collections.deque[Frame], ahead: collections.deque[Frame]) -> Frame:
+        r = self.radius
+        current = ahead[0]
+        before = list(past)
+        after = list(ahead)[1 : r + 1]
+        before = [before[0] if before else current] * (r - len(before)) + before
+        after = after + [after[-1] if after else current] * (r - len(after))
+        try:
+            return self.process_window(before + [current] + after, r)
+        except StageError:
+            raise
+        except Exception as exc:
+            raise StageError(self.name, current.index, exc) from exc
