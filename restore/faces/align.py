@@ -67,17 +67,17 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, size: int = 128) -> Ali
     return AlignedFace(crop=crop, affine=affine, inverse=cv2.invertAffineTransform(affine))
 
 
-def feather_mask(size: int, border: float = 0.06, blur: float = 0.05) -> np.ndarray:
-    """Soft mask in crop space: 1 inside, falling smoothly to 0 at the crop's edge.
+def feather_mask(size: int, border: float = 0.04, feather: float = 0.12) -> np.ndarray:
+    """Soft mask in crop space: 0 on the crop's edge, rising smoothly to 1 inside.
 
-    ``border`` (fraction of the crop) is left out entirely so interpolation at the crop
-    edge never shows; ``blur`` is the feather width.
+    ``border`` (fraction of the crop) stays at 0 so interpolation at the crop edge never
+    shows; over the next ``feather`` the mask rises with a smoothstep.
     """
-    mask = np.zeros((size, size), np.float32)
-    inset = max(1, int(round(size * border)))
-    mask[inset:-inset, inset:-inset] = 1.0
-    sigma = max(1.0, size * blur)
-    return cv2.GaussianBlur(mask, (0, 0), sigma)
+    centres = np.arange(size, dtype=np.float32) + 0.5
+    to_edge = np.minimum(centres, size - centres)
+    distance = np.minimum(to_edge[:, None], to_edge[None, :])
+    ramp = np.clip((distance - size * border) / max(size * feather, 1e-6), 0.0, 1.0)
+    return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
 
 
 def _roi(inverse: np.ndarray, size: int, width: int, height: int) -> tuple[int, int, int, int] | None:
@@ -93,9 +93,12 @@ def _roi(inverse: np.ndarray, size: int, width: int, height: int) -> tuple[int, 
 
 
 def paste_back(frame: np.ndarray, face: np.ndarray, inverse: np.ndarray,
-               mask: np.ndarray | None = None) -> np.ndarray:
+               mask: np.ndarray | None = None, additive: bool = False) -> np.ndarray:
     """Blend an aligned ``face`` crop back into ``frame`` (float32 H×W×3) through ``inverse``.
 
+    With ``additive`` the crop is a correction (restored − aligned input) added under the
+    mask: detail the frame has beyond the crop's resolution (a large face after
+    super-resolution) survives, and only what the model changed is resampled.
     Returns a new frame; only the face's bounding box is touched.
     """
     size = face.shape[0]
@@ -112,12 +115,15 @@ def paste_back(frame: np.ndarray, face: np.ndarray, inverse: np.ndarray,
     local[1, 2] -= y0
     dsize = (x1 - x0, y1 - y0)
     warped = cv2.warpAffine(face.astype(np.float32), local, dsize, flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REFLECT101)
+                            borderMode=cv2.BORDER_CONSTANT if additive else cv2.BORDER_REFLECT101)
     alpha = cv2.warpAffine(mask.astype(np.float32), local, dsize, flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     if warped.ndim == 2:
         warped = warped[:, :, None]
     alpha = alpha[:, :, None]
     region = out[y0:y1, x0:x1]
-    out[y0:y1, x0:x1] = alpha * warped + (1.0 - alpha) * region
+    if additive:
+        out[y0:y1, x0:x1] = region + alpha * warped
+    else:
+        out[y0:y1, x0:x1] = alpha * warped + (1.0 - alpha) * region
     return out

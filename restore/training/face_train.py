@@ -32,8 +32,8 @@ from torch.nn import functional as F
 
 from restore.errors import UserError
 from restore.faces.align import template
-from restore.faces.model import ARCH_NAME, load_face_model, save_face_weights
-from restore.models.face_arch import build_face_model, count_macs
+from restore.models.archs import count_macs
+from restore.models.face_arch import ARCH_NAME, build_face_model
 from restore.training import face_data
 
 
@@ -181,10 +181,39 @@ def _manifest_facts(manifest: Path, images: list) -> dict:
             "people": len({im.person for im in images})}
 
 
-def _write_card(path: Path, card: dict) -> None:
+def save_face_weights(model, path: Path) -> None:
+    from safetensors.torch import save_file
+
     tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(card, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp),
+              metadata={"arch": ARCH_NAME})
     tmp.replace(path)
+
+
+def load_for_finetuning(weights: Path, device: str):
+    """A trainable copy of face weights (through the weights registry, so the card is checked)."""
+    from restore.models.registry import load_model
+
+    loaded = load_model(weights, device)
+    if loaded.arch.get("type") != ARCH_NAME:
+        raise UserError(f"{weights} holds {loaded.arch.get('type')} weights, not a {ARCH_NAME} face model")
+    return loaded.module.requires_grad_(True), loaded
+
+
+def write_face_card(weights: Path, model, name: str, origin: str, extras: dict) -> Path:
+    """The model card (restore.models.cards format) beside ``weights``, written atomically."""
+    from restore.models.cards import REFERENCE_FRAME, card_path, new_card
+    from restore.models.loading import sha256_file
+
+    arch = {"type": ARCH_NAME, **model.config}
+    card = new_card(name, arch, 1, sum(p.numel() for p in model.parameters()),
+                    count_macs(model.cpu(), *REFERENCE_FRAME),
+                    sha256_file(weights), weights.name, origin, **extras)
+    path = card_path(weights)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
 
 
 def _refuse_overwrite(path: Path, force: bool) -> None:
@@ -240,16 +269,12 @@ def train_face(config: dict, resume: bool = False, max_iters: int | None = None,
     log(f"final validation {final}")
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    save_face_weights(model, output, size)
+    save_face_weights(model, output)
     trained_on = [kept[i] for i in train_idx]
-    card = {
-        "name": config.get("name", output.stem),
+    extras = {
         "task": "face restoration (aligned crops, FFHQ five-point template, facexlib-compatible)",
-        "architecture": {"name": ARCH_NAME, "module": "restore.models.face_arch", **model.config,
-                         "crop_size": size, "parameters": sum(p.numel() for p in model.parameters()),
-                         "macs_per_face": count_macs(model.cpu(), size)},
-        "weights": {"file": output.name, "sha256": hashlib.sha256(output.read_bytes()).hexdigest(),
-                    "bytes": output.stat().st_size, "format": "safetensors, float32"},
+        "crop_size": size,
+        "macs_per_face": {f"{size}x{size}": count_macs(model.cpu(), size, size)},
         "training": {**summary, "config": {k: v for k, v in config.items() if k != "finetune"},
                      "device": device, "torch": torch.__version__, "threads": torch.get_num_threads()},
         "corpus": {**_manifest_facts(manifest, kept), "faces_found": len(kept), "trained_faces": len(trained_on),
@@ -260,12 +285,13 @@ def train_face(config: dict, resume: bool = False, max_iters: int | None = None,
                        "(seed 12345); identity = mean SFace cosine to the clean face (same person >= 0.363)"},
         "energy": meter.report.as_dict(),
         "licence": "weights: Apache-2.0 (project); training images CC-BY-4.0 (attribution in the corpus "
-                   "SOURCES.md) and public domain — see corpus.licences",
+                   "SOURCES.md) and public domain - see corpus.licences",
         "limitations": "128-px crops: restores structure lost to blur, noise and compression on faces of "
-                       "roughly 30-120 px; on larger faces it softens rather than adds detail. Trained on "
-                       "frontal studio portraits; profiles are skipped by the faces stage.",
+                       "roughly 30-120 px; on larger faces the faces stage adds the model's correction and "
+                       "keeps the frame's own detail. Trained on frontal studio portraits; profiles are "
+                       "skipped by the faces stage.",
     }
-    _write_card(output.with_name(output.stem + ".card.json"), card)
+    write_face_card(output, model, config.get("name", output.stem), "trained by restore train (task: face)", extras)
     log(f"wrote {output} and its card")
     return output
 
@@ -292,10 +318,13 @@ def _finetune(config, settings, weights: Path, corpus: Path, size, cache_dir, em
     log(f"fine-tuning on {len(train_idx)} portraits of {', '.join(people)}; {len(val_idx)} held out")
     val_lq, val_hq = validation_pairs(crops[val_idx], int(ft.get("pairs_per_face", 8)), 777, settings["degradation"])
 
-    generic, meta = load_face_model(weights, device)
+    generic, loaded = load_for_finetuning(weights, device)
+    generic.eval()
+    if int(loaded.card.get("crop_size", size)) != size:
+        raise UserError(f"{weights} was trained on {loaded.card.get('crop_size')}-px crops, the config says {size}")
     before = evaluate(generic, val_lq, val_hq, device, embedder)
-    model, _ = load_face_model(weights, device)
-    stem = weights.name.removesuffix(".safetensors")
+    model, _ = load_for_finetuning(weights, device)
+    stem = weights.name.removesuffix(weights.suffix)
     output = _path(ft.get("output_dir", weights.parent)) / f"{stem}-subject-{corpus.name}.safetensors"
     _refuse_overwrite(output, force)
     settings = {**settings, "iters": int(max_iters or ft.get("iters", 300)),
@@ -306,13 +335,11 @@ def _finetune(config, settings, weights: Path, corpus: Path, size, cache_dir, em
         after = evaluate(model, val_lq, val_hq, device, embedder)
     log(f"held-out subject faces: generic {before}; fine-tuned {after}")
     output.parent.mkdir(parents=True, exist_ok=True)
-    save_face_weights(model, output, size)
-    card = {
-        "name": output.stem,
+    save_face_weights(model, output)
+    extras = {
         "task": "face restoration, fine-tuned to one subject",
+        "crop_size": size,
         "base_weights": {"file": weights.name, "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()},
-        "architecture": {"name": ARCH_NAME, **meta.get("arch_config", {}), "crop_size": size},
-        "weights": {"file": output.name, "sha256": hashlib.sha256(output.read_bytes()).hexdigest()},
         "training": {**summary, "settings": {k: v for k, v in settings.items() if k != "degradation"}},
         "corpus": {**_manifest_facts(manifest, kept), "subject": people,
                    "trained": [kept[i].rel for i in train_idx], "heldout": [kept[i].rel for i in val_idx]},
@@ -320,6 +347,6 @@ def _finetune(config, settings, weights: Path, corpus: Path, size, cache_dir, em
                        "note": "held-out portraits of the subject, fixed degradations (seed 777)"},
         "energy": meter.report.as_dict(),
     }
-    _write_card(output.with_name(output.stem + ".card.json"), card)
+    write_face_card(output, model, output.stem, f"fine-tuned from {weights.name} on {corpus.name}", extras)
     log(f"wrote {output}")
     return output
