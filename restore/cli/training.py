@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
@@ -70,5 +69,104 @@ def corpus_check(directory: str, min_side: int) -> None:
     click.echo(f"ok; manifest sha256 {corpus.manifest_sha256}")
 
 
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+
+
+@click.command("degrade")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option("--preset", default="pal-vhs", show_default=True,
+              help="pal-broadcast, pal-vhs (vhs), ntsc-vhs, film or realesrgan.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Same seed, same pixels.")
+@click.option("--scale", default=1, show_default=True, type=click.IntRange(1, 8),
+              help="Output is 1/SCALE of the input size (training pairs use 2 or 4).")
+@click.option("--match", "match", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Centre the degradation on `restore analyze` figures of this footage.")
+@click.option("--max-frames", type=click.IntRange(1), default=None, help="Degrade only the first N frames.")
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+def degrade_command(source, output, preset, seed, scale, match, max_frames, overwrite) -> None:
+    """Show the synthetic degradation on an image or a clip (SOURCE → OUTPUT)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from restore.media.encode import check_output_path
+    from restore.training.degrade import DegradationModel
+
+    source, output = Path(source), Path(output)
+    check_output_path(output, [source], overwrite)
+    model = DegradationModel(config={"match": match} if match else None, preset=preset)
+    rng = np.random.default_rng(seed)
+    if source.suffix.lower() in IMAGE_SUFFIXES:
+        if output.suffix.lower() not in IMAGE_SUFFIXES:
+            raise UserError(f"an image degrades into an image: name the output .png, not {output.suffix}")
+        written = _degrade_image(model, source, output, rng, scale)
+        click.echo(f"wrote {written} ({model.preset}, seed {seed})")
+        return
+    frames = _degrade_clip(model, source, output, rng, scale, max_frames, overwrite)
+    click.echo(f"wrote {output}: {frames} frames ({model.preset}, seed {seed})")
+
+
+def _degrade_image(model, source, output, rng, scale):
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    try:
+        with Image.open(source) as img:
+            hr = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    except Exception as exc:
+        raise UserError(f"{source}: not a readable image ({type(exc).__name__})") from None
+    try:
+        lr = model.degrade(hr, rng, scale)
+    except ValueError as exc:
+        raise UserError(f"{source}: {exc}") from None
+    tmp = output.with_name(f".{output.stem}.partial-{os.getpid()}{output.suffix}")
+    try:
+        Image.fromarray(np.round(lr * 255).astype(np.uint8)).save(tmp, format=Image.registered_extensions()
+                                                                  [output.suffix.lower()])
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return output
+
+
+def _degrade_clip(model, source, output, rng, scale, max_frames, overwrite) -> int:
+    from restore.frame import Frame
+    from restore.media import probe, read_frames, video_format
+    from restore.media.encode import VideoWriter, choose_settings
+
+    fmt = video_format(probe(source, count=False))
+    model.fps = float(fmt.fps)
+    out_fmt = fmt.replace(width=fmt.width // scale, height=fmt.height // scale, pix_fmt="yuv444p", bit_depth=8,
+                          field_order="progressive")
+    writer = VideoWriter(output, out_fmt, choose_settings(output, out_fmt), overwrite=overwrite)
+    count = 0
+    try:
+        frames = (f.image for f in read_frames(source, max_frames=max_frames))
+        for image in model.degrade_clip(frames, rng, scale):
+            writer.write(Frame(index=count, pts=count / fmt.fps, image=image))
+            count += 1
+        writer.finish(count)
+    except BaseException:
+        writer.abort()
+        raise
+    return count
+
+
+@click.command("analyze")
+@click.argument("footage", type=click.Path(exists=True, dir_okay=False))
+@click.option("--max-frames", default=200, show_default=True, type=click.IntRange(3),
+              help="Analyse the first N frames.")
+def analyze_command(footage: str, max_frames: int) -> None:
+    """Measure noise, sharpness, blocking, interlacing, flicker and dust of FOOTAGE (JSON on stdout)."""
+    from restore.training.analyze import analyze_footage
+
+    click.echo(json.dumps(analyze_footage(footage, max_frames=max_frames), indent=2))
+
+
 def register(main: click.Group) -> None:
     main.add_command(corpus_group)
+    main.add_command(degrade_command)
+    main.add_command(analyze_command)
