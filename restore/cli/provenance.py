@@ -34,12 +34,18 @@ def verify(output: Path, as_json: bool, anchors: tuple[Path, ...], no_decode: bo
 @click.option("--access", type=click.Path(path_type=Path), help="The MP4/MOV access copy to pack beside the master.")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
               help="The bag folder to create (must not exist or be empty).")
+@click.option("--no-access", is_flag=True, help="Pack the master alone (by default an access copy is made from it).")
+@click.option("--no-sign", is_flag=True, help="Do not sign the access copy made from the master.")
 @click.option("--no-policy", is_flag=True, help="Do not check the master with MediaConch even when it is installed.")
-def package(master: Path, access: Path | None, out_dir: Path, no_policy: bool) -> None:
-    """Write a BagIt bag (sha256 + sha512) with MASTER, its access copy and all provenance files."""
+def package(master: Path, access: Path | None, out_dir: Path, no_access: bool, no_sign: bool, no_policy: bool) -> None:
+    """Write a BagIt bag (sha256 + sha512) with MASTER, its access copy and all provenance files.
+
+    Without --access, an H.264/MP4 access copy is made from MASTER and signed with MASTER as its parent.
+    """
     from restore.provenance.bagit_package import build_package
 
-    bag = build_package(master, access, out_dir, check_policy=not no_policy)
+    bag = build_package(master, access, out_dir, check_policy=not no_policy, make_access=not no_access,
+                        sign=not no_sign)
     checked = (bag / "data" / "master" / f"{master.name}.mediaconch.txt").exists()
     policy = "passed the MediaConch FFV1 policy" if checked else "MediaConch not run"
     click.echo(f"wrote {bag} (BagIt, sha256 + sha512, validated; master {policy})")

@@ -2,7 +2,9 @@
 
 Layout (inside ``data/``): ``master/`` the FFV1/Matroska preservation master with its
 provenance JSON, PREMIS XML, framemd5 files and C2PA sidecar; ``access/`` the MP4
-access copy (its C2PA manifest is embedded) with the same companions. Every file is
+access copy (its C2PA manifest is embedded) with the same companions. Without an
+access copy given, one is made from the master (H.264 CRF 18, AAC) and signed with
+the master as its C2PA parent, so the chain source → master → access is on record. Every file is
 listed in sha256 and sha512 manifests. When the ``mediaconch`` CLI is installed the
 master is first checked against ``ffv1-master.mediaconch.xml`` and the report is
 packed beside it. The bag is built under a temporary name and renamed when valid.
@@ -24,6 +26,10 @@ from restore.errors import InputError, OutputError
 from restore.provenance.record import sidecar_paths
 
 CHECKSUMS = ["sha256", "sha512"]
+MATROSKA = {".mkv", ".mka", ".mk3d"}
+# The access copy restore makes by default (restore/media/encode.py's h264 defaults).
+ACCESS_VIDEO = ["-c:v", "libx264", "-preset", "medium", "-crf", "18", "-profile:v", "high", "-pix_fmt", "yuv420p"]
+ACCESS_AUDIO = ["-c:a", "aac", "-b:a", "256k"]
 POLICY_NAME = "ffv1-master.mediaconch.xml"
 
 
@@ -53,10 +59,56 @@ def _record_digest(media: Path) -> str | None:
         return None
 
 
-def build_package(master: Path, access: Path | None, dir: Path, *, check_policy: bool = True) -> Path:
-    """Write a validated BagIt bag at dir; refuse an existing non-empty dir."""
+def _field_order(path: Path) -> str:
+    proc = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=field_order",
+                           "-of", "csv=p=0", str(path)], capture_output=True, text=True)
+    return proc.stdout.strip()
+
+
+def make_access_copy(master: Path, target: Path, *, sign: bool = True) -> Path:
+    """Encode target (MP4) from master and give it its own record, with master as its source."""
+    from restore.provenance.finalize import finalize_output
+    from restore.provenance.premis import now_iso
+
+    interlace = []
+    order = _field_order(master)
+    if order in ("tt", "bb", "tb", "bt"):  # keep fields as fields: the access copy must not invent frames
+        interlace = ["-flags", "+ildct+ilme", "-x264-params", "tff=1" if order in ("tt", "tb") else "bff=1"]
+    started = now_iso()
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.partial.mp4")
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(master), "-map", "0:v:0", "-map", "0:a?",
+           *ACCESS_VIDEO, *interlace, *ACCESS_AUDIO, "-movflags", "+faststart", "-y", str(tmp)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise OutputError(f"cannot make the access copy of {master.name}: {last}")
+    os.replace(tmp, target)
+    record = {
+        "restore_version": __version__,
+        "pipeline": {"name": "access copy", "yaml": None, "path": None},
+        "stages": [],
+        "device": "cpu",
+        "started": started,
+        "finished": now_iso(),
+        "derived_from": {"name": master.name, "record_sha256": _record_digest(master)},
+        "output_format": {"codec": "h264", "crf": 18, "preset": "medium", "pix_fmt": "yuv420p", "audio": "aac"},
+    }
+    finalize_output(target, master, record, sign=sign)
+    return target
+
+
+def build_package(master: Path, access: Path | None, dir: Path, *, check_policy: bool = True,
+                  make_access: bool = True, sign: bool = True) -> Path:
+    """Write a validated BagIt bag at dir; refuse an existing non-empty dir.
+
+    Without ``access``, an access copy is made from the master (``make_access=False`` packs the
+    master alone). ``sign`` applies to that access copy.
+    """
     master, dir = Path(master), Path(dir)
     access = Path(access) if access is not None else None
+    if master.suffix.lower() not in MATROSKA:
+        raise InputError(f"the preservation master must be FFV1 in Matroska (.mkv), got {master.name}")
     for media in (master, access):
         if media is not None and not media.is_file():
             raise InputError(f"cannot package {media}: no such file")
@@ -64,7 +116,8 @@ def build_package(master: Path, access: Path | None, dir: Path, *, check_policy:
         raise OutputError(f"package folder {dir} exists and is not empty")
     bag_info = {
         "External-Description": f"restore preservation package: master {master.name}"
-                                + (f", access copy {access.name}" if access else "")
+                                + (f", access copy {access.name}" if access else
+                                   f", access copy {master.stem}.mp4 made from the master" if make_access else "")
                                 + "; provenance JSON, PREMIS XML, framemd5, C2PA",
         "Bag-Software-Agent": f"restore {__version__} (bagit {bagit.VERSION})",
     }
@@ -90,6 +143,10 @@ def build_package(master: Path, access: Path | None, dir: Path, *, check_policy:
             (staging / "access").mkdir()
             for path in _companions(access):
                 shutil.copy2(path, staging / "access" / path.name)
+        elif make_access:
+            (staging / "access").mkdir()
+            make_access_copy(staging / "master" / master.name,
+                             staging / "access" / f"{master.stem}.mp4", sign=sign)
         bag = bagit.make_bag(str(staging), bag_info=bag_info, checksums=CHECKSUMS)
         bag.validate()
         if dir.exists():

@@ -40,5 +40,5 @@ def test_package_command(signed, tmp_path):
                                        "-o", str(tmp_path / "bag")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "bag" / "bagit.txt").is_file()
-    again = CliRunner().invoke(main, ["package", str(signed["master"]), "-o", str(tmp_path / "bag")])
+    again = CliRunner().invoke(main, ["package", str(signed["master"]), "--no-access", "-o", str(tmp_path / "bag")])
     assert again.exit_code == 2 and "not empty" in again.output

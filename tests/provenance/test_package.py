@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import bagit
@@ -41,7 +42,7 @@ def test_existing_non_empty_folder_is_refused(signed, tmp_path):
     target.mkdir()
     (target / "keep.txt").write_text("mine")
     with pytest.raises(OutputError, match="not empty"):
-        build_package(signed["master"], None, target)
+        build_package(signed["master"], None, target, make_access=False)
     assert (target / "keep.txt").read_text() == "mine"
     assert not list(tmp_path.glob(".bag.partial-*"))
 
@@ -50,7 +51,7 @@ def test_existing_non_empty_folder_is_refused(signed, tmp_path):
 def test_mediaconch_policy_passes_our_master_and_rejects_a_long_gop(signed, clips, tmp_path):
     passed, report = mediaconch_check(signed["master"])
     assert passed, report
-    bag_dir = build_package(signed["master"], None, tmp_path / "bag")
+    bag_dir = build_package(signed["master"], None, tmp_path / "bag", make_access=False)
     assert "pass!" in (bag_dir / "data" / "master" / "film.mkv.mediaconch.txt").read_text()
 
     long_gop = tmp_path / "gop" / "film.mkv"
@@ -59,12 +60,33 @@ def test_mediaconch_policy_passes_our_master_and_rejects_a_long_gop(signed, clip
     passed, report = mediaconch_check(long_gop)
     assert not passed and "Intra-only" in report
     with pytest.raises(OutputError, match="FFV1 master policy"):
-        build_package(long_gop, None, tmp_path / "bag2")
+        build_package(long_gop, None, tmp_path / "bag2", make_access=False)
     assert not (tmp_path / "bag2").exists()
 
 
 def test_package_without_provenance_files_still_bags_the_media(clips, tmp_path):
     bare = copy_with_sidecars(clips["master"], tmp_path / "bare")
-    bag_dir = build_package(bare, None, tmp_path / "bag", check_policy=False)
+    bag_dir = build_package(bare, None, tmp_path / "bag", check_policy=False, make_access=False)
     bagit.Bag(str(bag_dir)).validate()
     assert "Restore-Master-Record-SHA256" not in bagit.Bag(str(bag_dir)).info
+
+
+def test_access_copy_is_made_from_the_master_and_signed(signed, tmp_path, config_dir):
+    bag_dir = build_package(signed["master"], None, tmp_path / "bag", check_policy=False)
+    bagit.Bag(str(bag_dir)).validate()
+    access = bag_dir / "data" / "access" / "film.mp4"
+    report = verify_output(access)          # signed by this test's own local CA (the autouse config folder)
+    assert report.exit_code == 0, [c.as_dict() for c in report.checks]
+    record = report.record
+    assert record["source"]["name"] == "film.mkv" and record["pipeline"]["name"] == "access copy"
+    master_record = json.loads((bag_dir / "data" / "master" / "film.mkv.provenance.json").read_text())
+    assert record["derived_from"]["record_sha256"] == master_record["record_sha256"]
+    assert "migration" in [e["eventType"] for e in record["events"]]
+    assert [i["title"] for i in report.manifest["ingredients"]] == ["film.mkv"]
+
+
+def test_master_must_be_matroska(signed, tmp_path):
+    from restore.errors import InputError
+
+    with pytest.raises(InputError, match="Matroska"):
+        build_package(signed["access"], None, tmp_path / "bag")
