@@ -19,7 +19,7 @@ from restore.frame import Frame, VideoFormat
 from restore.media.decode import VideoReader
 from restore.media.encode import (VideoWriter, check_output_path, choose_settings, count_video_packets,
                                   rgb_pipe_format)
-from restore.media.framedump import FrameDumper
+from restore.media.framedump import FrameDumper, FrameLog
 from restore.media.integrity import truncation_shortfall
 from restore.media.probe import main_video_stream, probe, video_format
 from restore.media.timing import detect_variable_rate
@@ -117,6 +117,7 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
     timecode = video.get("timecode") or report.get("timecode")
     writer = None
     dumper = None
+    frame_log = FrameLog(frames_log_path(output)) if pipeline.stages else None
     try:
         writer = VideoWriter(output, out_fmt, settings, source=source, source_report=report, input_pix=input_pix,
                              queue_size=options.queue_size, overwrite=options.overwrite, timecode=timecode,
@@ -133,6 +134,8 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
         t0 = time.perf_counter()
         for frame in pipeline.run(iter(reader)):
             writer.write(frame)
+            if frame_log is not None:
+                frame_log.write(frame)
             if dumper is not None:
                 dumper.write(frame)
             frames_out += 1
@@ -151,9 +154,13 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
             raise RuntimeError(f"pipeline produced {frames_out} frames from {frames_in}, expected {expected_out}")
         writer.finish(expected_out)
         writer = None
+        if frame_log is not None:
+            frame_log.commit()
     except BaseException:
         if writer is not None:
             writer.abort()
+        if frame_log is not None:
+            frame_log.discard()
         raise
     finally:
         reader.close()
@@ -179,12 +186,17 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
         "output_format": {**_format_dict(out_fmt), **settings.describe()},
         "notes": notes,
         "stage_timings": result.stage_timings,
+        "frames_log": str(frames_log_path(output)) if frame_log is not None else None,
         "energy": energy,
         "metrics": None,
     }
     if options.provenance:
         result.provenance = _finalize_provenance(output, source, result.record, options.sign)
     return result
+
+
+def frames_log_path(output: Path) -> Path:
+    return output.with_name(output.name + ".frames.jsonl")
 
 
 def _format_dict(fmt: VideoFormat) -> dict:

@@ -8,6 +8,7 @@ checked and put back in order without guessing from file names.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -16,6 +17,39 @@ import numpy as np
 
 from restore.errors import OutputError
 from restore.frame import Frame
+
+
+class FrameLog:
+    """``OUTPUT.frames.jsonl``: one line per output frame with what the stages noted about it
+    (time spent, faces found and their identity scores). The review report reads it."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._tmp = self.path.with_name(f".{self.path.name}.partial")
+        self._fh = open(self._tmp, "w", encoding="utf-8")
+
+    def write(self, frame: Frame) -> None:
+        pts = f"{frame.pts.numerator}/{frame.pts.denominator}"
+        self._fh.write(json.dumps({"index": frame.index, "source_index": frame.source_index, "pts": pts,
+                                   "notes": frame.notes}, default=_jsonable, separators=(",", ":")) + "\n")
+
+    def commit(self) -> Path:
+        self._fh.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
 
 
 class FrameDumper:

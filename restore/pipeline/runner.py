@@ -155,8 +155,11 @@ def _timed(stage: Stage, timing: StageTiming, upstream: Iterator[Frame]) -> Iter
             raise
         except Exception as exc:
             raise StageError(stage.name, timing.frames_in, exc) from exc
-        timing.seconds += (time.perf_counter() - t0) - (pulled[0] - before)
+        spent = (time.perf_counter() - t0) - (pulled[0] - before)
+        timing.seconds += spent
         timing.frames_out += 1
+        # per-frame cost, for the review report (batched stages charge the batch to its first frame)
+        frame.notes.setdefault("stage_seconds", {})[stage.name] = round(spent, 5)
         yield frame
     expected = timing.frames_in * stage.frame_ratio
     if timing.frames_out != expected:

@@ -1,0 +1,89 @@
+"""Super-resolution: geometry with display aspect, strength blend, real checkpoints."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from restore.frame import Frame, VideoFormat
+from restore.models.loading import save_safetensors
+from restore.pipeline.spec import parse_pipeline
+from restore.stages.base import StageContext
+from restore.stages.superres import SuperResParams, SuperResolution, target_geometry
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+
+
+def test_pal_geometry_to_square_pixels():
+    pal43 = VideoFormat(720, 576, Fraction(25), sar=Fraction(16, 15))
+    assert target_geometry(pal43, 2, None, None, True) == (1536, 1152, Fraction(1))
+    assert target_geometry(pal43, 2, None, (1440, 1080), True) == (1440, 1080, Fraction(1))
+    pal169 = VideoFormat(720, 576, Fraction(25), sar=Fraction(64, 45))
+    w, h, sar = target_geometry(pal169, 2, None, None, True)
+    assert (h, sar) == (1152, 1) and abs(w / h - 16 / 9) < 0.01
+    assert target_geometry(pal43, 4, 2, None, False) == (1440, 1152, Fraction(16, 15))
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory) -> Path:
+    import restore.models.compat  # noqa: F401
+    from basicsr.archs.srvgg_arch import SRVGGNetCompact
+
+    torch.manual_seed(1)
+    net = SRVGGNetCompact(3, 3, num_feat=8, num_conv=2, upscale=2, act_type="prelu")
+    path = tmp_path_factory.mktemp("w") / "tiny-x2.safetensors"
+    save_safetensors(net.state_dict(), path)
+    return path
+
+
+def _frames(n, h=24, w=32):
+    rng = np.random.default_rng(0)
+    return [Frame(i, Fraction(i, 25), image=rng.random((h, w, 3), dtype=np.float32)) for i in range(n)]
+
+
+def _stage(weights, fmt, **params):
+    spec = parse_pipeline(f"stages:\n  - stage: superres\n    weights: {weights}\n" +
+                          "".join(f"    {k}: {v}\n" for k, v in params.items()))
+    p = spec.stages[0].params
+    ctx = StageContext(batch_size=2, input_format=fmt, source_format=fmt)
+    stage = SuperResolution(p, ctx)
+    stage.setup()
+    return stage
+
+
+def test_output_size_batching_and_determinism(tiny_weights):
+    fmt = VideoFormat(32, 24, Fraction(25))
+    stage = _stage(tiny_weights, fmt)
+    assert stage.output_format(fmt).width == 64
+    a = list(stage.run(iter(_frames(3))))
+    b = list(stage.run(iter(_frames(3))))
+    assert [f.image.shape for f in a] == [(48, 64, 3)] * 3
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b))
+    assert stage.models()[0]["sha256"] and stage.models()[0]["scale"] == 2
+
+
+def test_strength_zero_is_lanczos_and_tiles_do_not_change_the_picture(tiny_weights):
+    import cv2
+
+    fmt = VideoFormat(64, 48, Fraction(25))
+    frames = _frames(1, 48, 64)
+    zero = list(_stage(tiny_weights, fmt, strength=0.0).run(iter(frames)))[0].image
+    lanczos = np.clip(cv2.resize(frames[0].image, (128, 96), interpolation=cv2.INTER_LANCZOS4), 0, 1)
+    assert np.allclose(zero, lanczos, atol=1e-6)
+    whole = list(_stage(tiny_weights, fmt).run(iter(frames)))[0].image
+    tiles = list(_stage(tiny_weights, fmt, tile=32, tile_overlap=16).run(iter(frames)))[0].image
+    assert np.abs(whole - tiles).max() < 2e-3
+
+
+@pytest.mark.skipif(not (SHARED / "weights").is_dir(), reason="../shared/weights not present")
+def test_realesrgan_checkpoint_runs_at_x4_resized_to_x2():
+    path = SHARED / "weights" / "realesr-animevideov3.pth"
+    fmt = VideoFormat(32, 24, Fraction(25))
+    stage = _stage(path, fmt, scale=2)
+    out = list(stage.run(iter(_frames(1))))[0].image
+    assert out.shape == (48, 64, 3)
+    assert stage.model.scale == 4
