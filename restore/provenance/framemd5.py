@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -36,7 +37,8 @@ def write_framemd5(media: Path, destination: Path) -> list[str]:
         os.replace(tmp, destination)
     finally:
         tmp.unlink(missing_ok=True)
-    return [line for line in proc.stderr.splitlines() if line.strip()]
+    # "[ffv1 @ 0x55d…] slice CRC mismatch" → "ffv1: slice CRC mismatch" (addresses differ per run)
+    return [re.sub(r"^\[(\w+) @ 0x[0-9a-f]+\] ", r"\1: ", line) for line in proc.stderr.splitlines() if line.strip()]
 
 
 def frame_lines(text: str) -> list[str]:

@@ -264,6 +264,9 @@ def render_text(report: Report) -> str:
         lines.append(f"  source     {info['source']['name']}  sha256 {_short(info['source']['sha256'])}")
         lines.append(f"  when       {info['started']} → {info['finished']} on {info['device']}"
                      f" (restore {info['software'].get('restore')}, pipeline {info['pipeline']})")
+        derived = (report.record or {}).get("derived_from")
+        if derived:
+            lines.append(f"  made from  {derived.get('name')} (its record {_short(derived.get('record_sha256'))})")
         frames = info.get("frames") or {}
         if frames:
             lines.append(f"  frames     {frames.get('in')} in, {frames.get('out')} out")
@@ -293,7 +296,10 @@ def _energy_lines(energy: dict | None) -> list[str]:
     if not energy:
         return ["  energy     not measured"]
     estimate = " (estimate)" if energy.get("is_estimate") or energy.get("method") == "estimate" else ""
-    lines = [f"  energy     {energy.get('kwh')} kWh, {energy.get('gco2e')} gCO2e{estimate}"]
+    def number(value) -> str:
+        return f"{value:.3g}" if isinstance(value, (int, float)) else str(value)
+
+    lines = [f"  energy     {number(energy.get('kwh'))} kWh, {number(energy.get('gco2e'))} gCO2e{estimate}"]
     if energy.get("assumptions"):
         lines.append(f"             {energy['assumptions']}")
     return lines
