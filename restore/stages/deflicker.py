@@ -95,7 +95,9 @@ class Deflicker(WindowStage):
 
     def process_window(self, window: list[Frame], center: int) -> Frame:
         frame = window[center]
-        members = self._same_shot(window, center)
+        # at the clip's ends the window repeats the edge frame: count each real frame once
+        members = [i for i in self._same_shot(window, center)
+                   if i == center or window[i].index != window[i - (1 if i > center else -1)].index]
         stats = np.stack([self._facts(window[i])[0] for i in members])  # (n, cells, 3)
         own = self._facts(frame)[0]
         target = np.median(stats, axis=0)
