@@ -101,8 +101,8 @@ class TrainConfig:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
 
 
-def load_config(path: str | Path) -> TrainConfig:
-    path = Path(path)
+def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+    """The file's mapping; ``extends: OTHER.yaml`` (same folder) supplies defaults, merged per section."""
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
@@ -111,7 +111,24 @@ def load_config(path: str | Path) -> TrainConfig:
         raise UserError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(raw, dict):
         raise UserError(f"{path}: expected a mapping at the top level")
-    data = dict(raw)
+    parent_name = raw.pop("extends", None)
+    if parent_name is None:
+        return raw
+    parent_path = (path.parent / str(parent_name)).resolve()
+    if parent_path in chain or parent_path.parent != path.resolve().parent:
+        raise UserError(f"{path}: extends {parent_name}: must name another config in the same folder, without cycles")
+    merged = _read_yaml(parent_path, chain + (path.resolve(),))
+    for key, value in raw.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    path = Path(path)
+    data = _read_yaml(path)
     missing = [k for k in ("name", "output", "work_dir", "model", "corpora") if k not in data]
     if missing:
         raise UserError(f"{path}: missing key(s) {', '.join(missing)}")

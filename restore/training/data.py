@@ -85,7 +85,10 @@ def to_tensor(images: Sequence[np.ndarray]) -> torch.Tensor:
 
 
 def checked_degrade(degrader: Degrader, hr: np.ndarray, rng: np.random.Generator, scale: int) -> np.ndarray:
-    lr = degrader.degrade(hr, rng, scale)
+    return _checked(hr, degrader.degrade(hr, rng, scale), scale)
+
+
+def _checked(hr: np.ndarray, lr: np.ndarray, scale: int) -> np.ndarray:
     expected = (hr.shape[0] // scale, hr.shape[1] // scale, 3)
     if lr.shape != expected:
         raise RuntimeError(f"degradation returned {lr.shape}, expected {expected} for scale {scale}")
@@ -131,11 +134,12 @@ class PatchSampler:
 
     def batch(self, iteration: int, batch_size: int, rank: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, iteration, rank])
-        hrs, lrs = [], []
-        for _ in range(batch_size):
-            hr = augment(self._crop(rng), rng)
-            lrs.append(checked_degrade(self.degrader, hr, rng, self.scale))
-            hrs.append(hr)
+        hrs = [augment(self._crop(rng), rng) for _ in range(batch_size)]
+        if hasattr(self.degrader, "degrade_batch"):
+            # One ffmpeg run for the whole batch when the preset ends in a video codec.
+            lrs = [_checked(hr, lr, self.scale) for hr, lr in zip(hrs, self.degrader.degrade_batch(hrs, rng, self.scale))]
+        else:
+            lrs = [checked_degrade(self.degrader, hr, rng, self.scale) for hr in hrs]
         return to_tensor(lrs), to_tensor(hrs)
 
 

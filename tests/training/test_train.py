@@ -114,3 +114,16 @@ def test_cli_finetune_on_another_corpus(tmp_path, corpus_dir):
     assert card["training"]["finetuned_from"]["sha256"] == json.loads(
         base_cfg.output.with_suffix(".card.json").read_text())["weights_sha256"]
     assert card["corpora"][0]["train_images"] == 2
+
+
+def test_extends_merges_sections_and_refuses_cycles(tmp_path, corpus_dir):
+    base = write_config(tmp_path, corpus_dir)
+    child = tmp_path / "child.yaml"
+    child.write_text(f"extends: {base.name}\nname: child\nlosses: {{structure: 0.0}}\ntrain: {{gan_iters: 5}}\n")
+    config = load_config(child)
+    assert config.name == "child" and config.losses.structure == 0.0 and config.losses.gan == 0.005
+    assert config.train.gan_iters == 5 and config.train.pretrain_iters == 2
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("extends: loop.yaml\n")
+    with pytest.raises(UserError, match="without cycles"):
+        load_config(loop)

@@ -1,0 +1,161 @@
+"""×2 super-resolution: quality and speed of our default model against its baselines, in one run.
+
+1. Held-out images of the general corpus (never trained on: split ``heldout`` in its manifest),
+   centre crops degraded by the synthetic archival model (``pal-broadcast``, fixed seeds):
+   PSNR-Y and SSIM-Y against the clean crop, NIQE of the output (lower is better).
+2. Frames of the real old films in ../shared/media/old-film (no ground truth): NIQE only.
+3. Seconds per 720×576 frame on this machine with 2 threads (inference_mode, channels-last).
+4. When ``weights/restore-sr-x2-venue`` exists: generic vs venue-fine-tuned model on held-out
+   tiles of the venue photograph (the region right of x = 2560, never trained on).
+
+Methods: bicubic, Lanczos, ``restore-sr-x2`` and Real-ESRGAN general v3 (×4, area-resized to ×2).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+
+from benchmarks._archival import SHARED, print_table, read_old_film
+from restore.training.evaluate import niqe, psnr_y, resize_upscale, ssim_y, upscale_with
+
+REPO = Path(__file__).resolve().parents[1]
+SCALE = 2
+CROP = 768            # HR side of the held-out crops (LR 384×384)
+SEED = 4242
+OLD_FILM_FRAMES = {"oldfilm-001.mkv": (0, 12), "oldfilm-002.mkv": (0, 40), "oldfilm-003.mkv": (0, 30)}
+REALESRGAN = SHARED / "weights" / "realesr-general-x4v3.fp16-ncnn-conversion.pth"
+
+Upscaler = Callable[[np.ndarray], np.ndarray]
+
+
+def network(module: torch.nn.Module, scale: int) -> Upscaler:
+    def run(lr: np.ndarray) -> np.ndarray:
+        out = upscale_with(module, lr)
+        if scale != SCALE:  # a ×4 model: resize its output to the ×2 grid
+            h, w = lr.shape[:2]
+            out = cv2.resize(out, (w * SCALE, h * SCALE), interpolation=cv2.INTER_AREA)
+        return out
+
+    return run
+
+
+def methods() -> dict[str, Upscaler]:
+    from restore.models.registry import load_model
+
+    found = {"bicubic": resize_upscale(SCALE, cv2.INTER_CUBIC), "lanczos": resize_upscale(SCALE, cv2.INTER_LANCZOS4)}
+    ours = load_model("restore-sr-x2")
+    found["restore-sr-x2"] = network(ours.module.to(memory_format=torch.channels_last), ours.scale)
+    if REALESRGAN.is_file():
+        peer = load_model(REALESRGAN)
+        found["realesr-general-x4v3 (x4→x2)"] = network(peer.module.to(memory_format=torch.channels_last), peer.scale)
+    return found
+
+
+def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    ch, cw = (min(size, h) // SCALE) * SCALE, (min(size, w) // SCALE) * SCALE
+    y, x = (h - ch) // 2, (w - cw) // 2
+    return np.ascontiguousarray(image[y:y + ch, x:x + cw])
+
+
+def synthetic_pairs(images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    from restore.training.degrade import DegradationModel
+
+    model = DegradationModel(preset="pal-broadcast")
+    return [(model.degrade(hr, np.random.default_rng([SEED, i]), SCALE), hr) for i, hr in enumerate(images)]
+
+
+def score(upscale: Upscaler, pairs) -> tuple[float, float, float]:
+    results = []
+    for lr, hr in pairs:
+        sr = upscale(lr)
+        results.append((psnr_y(sr, hr, SCALE), ssim_y(sr, hr, SCALE), niqe(sr, SCALE)))
+    return tuple(float(v) for v in np.mean(results, axis=0))
+
+
+def seconds_per_frame(upscale: Upscaler, frame: np.ndarray, repeats: int) -> float:
+    upscale(frame)  # warm-up: allocator and oneDNN primitive caches
+    start = time.perf_counter()
+    for _ in range(repeats):
+        upscale(frame)
+    return (time.perf_counter() - start) / repeats
+
+
+def old_film_frames() -> list[np.ndarray]:
+    frames = []
+    for name, picks in OLD_FILM_FRAMES.items():
+        clip, _ = read_old_film(name, max(picks) + 1)
+        frames += [clip[i] for i in picks if i < len(clip)]
+    return frames
+
+
+def heldout_general() -> list[np.ndarray]:
+    from restore.training.corpus import Corpus
+
+    corpus = Corpus.load(REPO / "corpora" / "general")
+    return [centre_crop(entry.load_rgb(), CROP) for entry in corpus.select(split="heldout")]
+
+
+def venue_tiles(size: int = 512) -> list[np.ndarray]:
+    """Held-out tiles of the venue photograph: three down the middle of its held-out region."""
+    from restore.training.corpus import Corpus
+
+    corpus = Corpus.load(REPO / "corpora" / "venue")
+    region = corpus.select(split="heldout")[0].load_rgb()
+    h, w = region.shape[:2]
+    x = (w - size) // 2
+    return [np.ascontiguousarray(region[y:y + size, x:x + size]) for y in np.linspace(0, h - size, 3).astype(int)]
+
+
+def bench_venue() -> None:
+    from restore.models.registry import PROJECT_WEIGHTS, load_model
+
+    if not (PROJECT_WEIGHTS / "restore-sr-x2-venue.safetensors").is_file():
+        print("\n(venue: weights/restore-sr-x2-venue.safetensors absent, comparison skipped)")
+        return
+    pairs = synthetic_pairs(venue_tiles())
+    rows = []
+    for name in ("restore-sr-x2", "restore-sr-x2-venue"):
+        model = load_model(name)
+        rows.append([name, *score(network(model.module, model.scale), pairs)])
+    rows.insert(0, ["bicubic", *score(resize_upscale(SCALE, cv2.INTER_CUBIC), pairs)])
+    print_table("SR ×2 on held-out venue tiles (3 × 512², pal-broadcast degradation)",
+                ["model", "PSNR-Y dB", "SSIM-Y", "NIQE"], rows,
+                "The venue model is restore-sr-x2 fine-tuned on the training region of the same photograph "
+                "(x < 2496); these tiles lie right of x = 2560.")
+
+
+def main() -> None:
+    if not (SHARED / "corpora" / "general").is_dir():
+        print("bench_sr_quality: ../shared is absent, skipped")
+        return
+    from restore.models.registry import PROJECT_WEIGHTS
+
+    if not (PROJECT_WEIGHTS / "restore-sr-x2.safetensors").is_file():
+        print("bench_sr_quality: weights/restore-sr-x2.safetensors absent (run `make weights`), skipped")
+        return
+    torch.set_num_threads(2)
+    pairs = synthetic_pairs(heldout_general())
+    film = old_film_frames()
+    frame = cv2.resize(film[len(film) // 2], (720, 576), interpolation=cv2.INTER_AREA)
+    rows = []
+    for name, upscale in methods().items():
+        p, s, n = score(upscale, pairs)
+        film_niqe = float(np.mean([niqe(upscale(f), SCALE) for f in film]))
+        repeats = 1 if "realesr" in name else 3
+        rows.append([name, p, s, n, film_niqe, seconds_per_frame(upscale, frame, repeats)])
+    print_table(
+        f"SR ×2: {len(pairs)} held-out crops ({CROP}² HR, pal-broadcast degradation) and {len(film)} old-film frames",
+        ["method", "PSNR-Y dB", "SSIM-Y", "NIQE", "old-film NIQE", "s / 720×576 frame"], rows,
+        "PSNR/SSIM on Y with a 2-px border crop, NIQE (basicsr) lower is better; 2 threads on this machine.")
+    bench_venue()
+
+
+if __name__ == "__main__":
+    main()
