@@ -89,16 +89,7 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
         raise PipelineError(f"--scale/--size need a superres stage, and pipeline '{spec.name}' has none")
 
     notes: list[str] = []
-    missing = truncation_shortfall(source)
-    if missing:
-        raise InputError(f"{source}: the file is truncated ({missing} bytes missing by its container's own size)")
-    packets = count_video_packets(source)
-    conform = detect_variable_rate(source, video, packets)
-    if conform is not None:
-        notes.append(f"variable frame rate: conformed to a constant {conform} fps (frames repeated or dropped "
-                     "by timestamp so sound stays in sync)")
-        src_fmt = src_fmt.replace(fps=conform)
-    expected_in = None if conform is not None else packets
+    src_fmt, conform, expected_in = check_source(source, video, src_fmt, notes)
 
     device = resolve_device(options.device)
     configure_threads()
@@ -112,16 +103,11 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
     reader = VideoReader(source, src_fmt, mode="native" if native else "rgb", conform_fps=conform,
                          queue_size=options.queue_size)
     input_pix = reader.pix_fmt if native else rgb_pipe_format(settings, out_fmt)
-    # the source's video may start after its sound: keep that offset, or lip sync drifts by it
-    video_offset = max(0.0, (video.get("start_time") or 0.0) - (report.get("start_time") or 0.0))
-    timecode = video.get("timecode") or report.get("timecode")
     writer = None
     dumper = None
     frame_log = FrameLog(frames_log_path(output)) if pipeline.stages else None
     try:
-        writer = VideoWriter(output, out_fmt, settings, source=source, source_report=report, input_pix=input_pix,
-                             queue_size=options.queue_size, overwrite=options.overwrite, timecode=timecode,
-                             source_video=video, video_offset=video_offset)
+        writer = open_output_writer(output, out_fmt, settings, source, report, input_pix, options)
         notes += writer.stream_notes
         if options.keep_frames is not None:
             if native:
@@ -168,16 +154,54 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
         if dumper is not None:
             dumper.close()
 
-    _check_duration(report, video, output, out_fmt, frames_out, notes)
     energy = meter.stop().as_dict() if meter is not None else None
+    return finish_job(source, output, spec, options, pipeline.describe(), device, started, t_start, frames_in,
+                      frames_out, report, src_fmt, out_fmt, settings, notes,
+                      [t.as_dict() for t in pipeline.timings], energy,
+                      frames_log_path(output) if frame_log is not None else None)
+
+
+def check_source(source: Path, video: dict, src_fmt: VideoFormat, notes: list[str]
+                 ) -> tuple[VideoFormat, Fraction | None, int | None]:
+    """Refuse truncated files; conform variable-rate video. Returns (format, conform fps, expected frames)."""
+    missing = truncation_shortfall(source)
+    if missing:
+        raise InputError(f"{source}: the file is truncated ({missing} bytes missing by its container's own size)")
+    packets = count_video_packets(source)
+    conform = detect_variable_rate(source, video, packets)
+    if conform is not None:
+        notes.append(f"variable frame rate: conformed to a constant {conform} fps (frames repeated or dropped "
+                     "by timestamp so sound stays in sync)")
+        src_fmt = src_fmt.replace(fps=conform)
+    return src_fmt, conform, None if conform is not None else packets
+
+
+def open_output_writer(output: Path, out_fmt: VideoFormat, settings, source: Path, report: dict, input_pix: str,
+                       options: JobOptions) -> VideoWriter:
+    """The final file's writer, carrying the source's sound, subtitles, timecode and tags."""
+    video = main_video_stream(report)
+    # the source's video may start after its sound: keep that offset, or lip sync drifts by it
+    video_offset = max(0.0, (video.get("start_time") or 0.0) - (report.get("start_time") or 0.0))
+    timecode = video.get("timecode") or report.get("timecode")
+    return VideoWriter(output, out_fmt, settings, source=source, source_report=report, input_pix=input_pix,
+                       queue_size=options.queue_size, overwrite=options.overwrite, timecode=timecode,
+                       source_video=video, video_offset=video_offset)
+
+
+def finish_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions, stages: list[dict],
+               device: str, started: datetime.datetime, t_start: float, frames_in: int, frames_out: int,
+               report: dict, src_fmt: VideoFormat, out_fmt: VideoFormat, settings, notes: list[str],
+               stage_timings: list[dict], energy: dict | None, frames_log: Path | None = None) -> JobResult:
+    """The run record and provenance of a written output (shared by whole-file and segmented runs)."""
+    _check_duration(report, main_video_stream(report), output, out_fmt, frames_out, notes)
     finished = datetime.datetime.now(datetime.timezone.utc)
     result = JobResult(output=output, frames_in=frames_in, frames_out=frames_out,
                        seconds=time.perf_counter() - t_start, source_format=src_fmt, output_format=out_fmt,
-                       notes=notes, stage_timings=[t.as_dict() for t in pipeline.timings])
+                       notes=notes, stage_timings=stage_timings)
     result.record = {
         "restore_version": __version__,
         "pipeline": {"name": spec.name, "path": spec.source, "yaml": spec.text, "spec": spec.as_dict()},
-        "stages": pipeline.describe(),
+        "stages": stages,
         "device": device,
         "started": started.isoformat(),
         "finished": finished.isoformat(),
@@ -185,8 +209,8 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
         "source_probe": report,
         "output_format": {**_format_dict(out_fmt), **settings.describe()},
         "notes": notes,
-        "stage_timings": result.stage_timings,
-        "frames_log": str(frames_log_path(output)) if frame_log is not None else None,
+        "stage_timings": stage_timings,
+        "frames_log": str(frames_log) if frames_log is not None else None,
         "energy": energy,
         "metrics": None,
     }
