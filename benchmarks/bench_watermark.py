@@ -104,7 +104,8 @@ def main() -> None:
     frames, width, height = read_yuv(clip, FRAMES)
     grid = pattern(width, height)
     originals = [f[:width * height].reshape(height, width) for f in frames]
-    encode_cost = {name: np.mean([psnr(d, o) for d, o in zip(encode_and_decode(frames, width, height, args), originals)])
+    encode_cost = {name: np.mean([psnr(d, o) for d, o in
+                                  zip(encode_and_decode(frames, width, height, args), originals, strict=True)])
                    for name, args in ENCODES.items() if args is not None}
     wrong_keys = [pattern(width, height, KEY + 1 + k) for k in range(200)]
     rows = []

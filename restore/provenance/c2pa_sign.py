@@ -17,7 +17,7 @@ import c2pa
 
 from restore import __version__
 from restore.provenance.identity import SigningIdentity
-from restore.provenance.record import C2PA_EMBEDDING_SUFFIXES
+from restore.provenance.record import C2PA_EMBEDDING_SUFFIXES, write_atomic
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 PROVENANCE_ASSERTION = "org.restore.provenance"
@@ -76,7 +76,10 @@ def _stage_action(stage: dict, started: str | None) -> dict:
 def manifest_definition(record: dict, record_sha256: str, output: Path, provenance_name: str) -> dict:
     """The manifest: opened (source as parent) → one action per stage → transcoded, plus our assertions."""
     started = _iso_time(record.get("started"))
-    actions = [{"action": "c2pa.opened", "parameters": {"ingredientIds": ["source"]}, **({"when": started} if started else {})}]
+    opened = {"action": "c2pa.opened", "parameters": {"ingredientIds": ["source"]}}
+    if started:
+        opened["when"] = started
+    actions = [opened]
     actions += [_stage_action(stage, started) for stage in record.get("stages") or []]
     actions.append({
         "action": "c2pa.transcoded",
@@ -170,12 +173,7 @@ def sign(output: Path, source: Path, manifest: dict, identity: SigningIdentity, 
         builder.set_no_embed()
         with open(output, "rb") as src:
             manifest_bytes = builder.sign(signer, media_type(output), src, _Discard())
-        tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_bytes(manifest_bytes)
-            os.replace(tmp, sidecar)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomic(sidecar, manifest_bytes)
         return {"embedded": False, "sidecar": sidecar, "manifest_bytes": len(manifest_bytes)}
     finally:
         signer.close()

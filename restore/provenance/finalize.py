@@ -7,8 +7,16 @@ from pathlib import Path
 
 from restore.errors import InputError, OutputError
 from restore.provenance import framemd5, matroska, premis
-from restore.provenance.record import (SCHEMA, build_record, plain, record_digest, sha256_file, sidecar_paths,
-                                       software_versions, write_json_atomic)
+from restore.provenance.record import (
+    SCHEMA,
+    build_record,
+    plain,
+    record_digest,
+    sha256_file,
+    sidecar_paths,
+    software_versions,
+    write_json_atomic,
+)
 
 MATROSKA_SUFFIXES = {".mkv", ".mka", ".mk3d"}
 
@@ -39,9 +47,9 @@ def _agents(record: dict, software: dict, identity) -> tuple[list[dict], dict]:
             model_id = f"model:{model.get('name')}@{(model.get('sha256') or '')[:16]}"
             if model_id not in {a["agentIdentifier"] for a in agents}:
                 corpus = ((model.get("card") or {}).get("corpus") or {}).get("manifest_sha256")
-                agents.append(premis.agent(model_id, model.get("name") or "model", "software",
-                                           note=f"weights sha256 {model.get('sha256')}; model card sha256 "
-                                                f"{model.get('card_sha256')}; training corpus manifest sha256 {corpus}"))
+                note = (f"weights sha256 {model.get('sha256')}; model card sha256 {model.get('card_sha256')}; "
+                        f"training corpus manifest sha256 {corpus}")
+                agents.append(premis.agent(model_id, model.get("name") or "model", "software", note=note))
             ids["models"].setdefault(stage.get("stage"), []).append(model_id)
     if identity is not None:
         facts = identity.describe()

@@ -72,7 +72,7 @@ def summarize(path: Path) -> dict:
 def first_difference(expected: str, actual: str) -> str | None:
     """None when the frame lines agree; otherwise where they first part, in words."""
     want, got = frame_lines(expected), frame_lines(actual)
-    for number, (a, b) in enumerate(zip(want, got)):
+    for number, (a, b) in enumerate(zip(want, got, strict=False)):  # lengths compared below
         if a != b:
             stream, _, rest = b.partition(",")
             pts = rest.split(",")[1].strip() if rest.count(",") >= 1 else "?"

@@ -16,9 +16,9 @@ from __future__ import annotations
 import datetime
 import importlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import yaml
 from cryptography import x509
@@ -158,7 +158,8 @@ def user_identity() -> SigningIdentity | None:
         raise UserError(f"cannot parse the signing certificate {settings['cert']}: {exc}") from None
     alg = (settings.get("alg") or algorithm_for_key(leaf.public_key())).lower()
     if not alg:
-        raise UserError("cannot tell the signing algorithm from the certificate's key: set alg (es256, ps256, ed25519 …)")
+        raise UserError("cannot tell the signing algorithm from the certificate's key: "
+                        "set alg (es256, ps256, ed25519 …)")
     tsa_url = settings.get("tsa_url")
     if settings.get("callback"):
         return SigningIdentity("user-callback", alg, chain_pem, callback=_load_callback(settings["callback"]),

@@ -10,10 +10,11 @@ encode to FFV1 a *normalization* (to another codec a *migration*), checksums a
 from __future__ import annotations
 
 import datetime
-import os
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+from restore.provenance.record import write_atomic
 
 PREMIS_NS = "http://www.loc.gov/premis/v3"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
@@ -153,10 +154,4 @@ def premis_xml(objects: list[dict], events: list[dict], agents: list[dict]) -> b
 
 
 def write_premis_xml(path: Path, objects: list[dict], events: list[dict], agents: list[dict]) -> Path:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(premis_xml(objects, events, agents))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_atomic(path, premis_xml(objects, events, agents))

@@ -183,14 +183,19 @@ def build_record(runner_record: dict, *, source: Path, output: Path, source_sha2
     return record
 
 
-def write_json_atomic(path: Path, value) -> Path:
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write under a temporary name and rename: a reader never sees half a file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        tmp.write_bytes(data)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def write_json_atomic(path: Path, value) -> Path:
+    return write_atomic(path, (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
 
 
 def load_provenance(path: Path) -> dict:

@@ -145,7 +145,8 @@ def _check_sealed(report: Report, path: Path, paths: dict) -> None:
     expected = (report.sealed.get("output") or {}).get("sha256")
     actual = sha256_file(path)
     report.add("file sha256", actual == expected,
-               f"sha256 {actual[:16]}… " + ("matches the record" if actual == expected else f"≠ recorded {str(expected)[:16]}…"))
+               f"sha256 {actual[:16]}… "
+               + ("matches the record" if actual == expected else f"≠ recorded {str(expected)[:16]}…"))
     c2pa_facts = report.sealed.get("c2pa") or {}
     if c2pa_facts.get("sidecar"):
         sidecar = paths["c2pa"]
@@ -162,7 +163,8 @@ def _check_frames(report: Report, path: Path, paths: dict, decode: bool) -> None
     stored = paths["framemd5"]
     if stored.is_file():
         same = framemd5.content_digest(stored) == recorded
-        report.add("framemd5 file", same, f"{stored.name} " + ("matches the record" if same else "differs from the record"))
+        report.add("framemd5 file", same,
+                   f"{stored.name} " + ("matches the record" if same else "differs from the record"))
     source_stored = paths["source_framemd5"]
     source_recorded = (((report.record.get("source") or {}).get("framemd5")) or {}).get("content_sha256")
     if source_stored.is_file():

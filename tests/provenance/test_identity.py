@@ -13,8 +13,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from restore.errors import UserError
 from restore.provenance import finalize_output
-from restore.provenance.identity import (LOCAL_CA_STATEMENT, create_local_ca, local_identity, signing_identity,
-                                         user_identity)
+from restore.provenance.identity import (
+    LOCAL_CA_STATEMENT,
+    create_local_ca,
+    local_identity,
+    signing_identity,
+    user_identity,
+)
 from restore.provenance.record import sidecar_paths
 from restore.provenance.verify import verify_output
 from tests.provenance.conftest import fresh_copy, runner_record
