@@ -1,0 +1,462 @@
+"""Crash-safe restoration: a file is restored in segments of frames, each committed on its own.
+
+Every segment is decoded with the look-behind and look-ahead its pipeline needs (the sum
+of the stages' temporal radii, plus ``warmup`` frames for stages with recursive state),
+run through the pipeline, and only its own frames are kept: a frame near a border sees
+the same neighbours as in a whole-file run, so borders are invisible. The kept frames are
+written losslessly (FFV1, in the exact RGB or native samples the final encoder would have
+received) into ``.OUTPUT.work/``; a segment counts as done only once the journal lists it
+with its sha256, and the journal is written after the segment file is on disk. After
+``kill -9``, power loss or a reboot, the same command re-checks the committed segments
+and continues with the rest. The final file is then assembled by streaming the
+concatenated segments into the same writer a whole-file run uses (sound, subtitles,
+timecode and tags mapped from the source), so its decoded frames are identical.
+
+Work folder layout: ``lock`` (flock: one writer), ``journal.json``, ``seg-NNNNNN.mkv``,
+``segments.ffconcat`` while assembling. It is removed once the output is finalized.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from restore import __version__
+from restore.batch.durable import fsync_path, write_json_durably
+from restore.batch.lock import WorkLock
+from restore.errors import InputError, OutputError, UserError
+from restore.frame import VideoFormat
+from restore.job import (JobOptions, JobResult, _stage_options, _start_energy_meter, check_source, finish_job,
+                         inspect_input, open_output_writer)
+from restore.media import pixfmt
+from restore.media.decode import VideoReader
+from restore.media.encode import EncodeSettings, VideoWriter, check_output_path, choose_settings, rgb_pipe_format
+from restore.media.probe import main_video_stream
+from restore.pipeline.runner import Pipeline, resolve_device
+from restore.pipeline.spec import PipelineSpec
+from restore.provenance.record import sha256_file
+
+DEFAULT_SEGMENT_FRAMES = 250        # 10 s of PAL: minutes of SR work per segment, little lost to a crash
+JOURNAL_FORMAT = "restore-segment-journal"
+
+
+class WorkMismatchError(UserError):
+    """The work folder was started for another source, pipeline or setting."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    index: int
+    start: int      # first input frame kept
+    count: int      # input frames kept
+
+    @property
+    def end(self) -> int:
+        return self.start + self.count
+
+
+def plan_segments(total_frames: int, segment_frames: int) -> list[Segment]:
+    if segment_frames < 1:
+        raise ValueError("segment_frames must be at least 1")
+    return [Segment(i, start, min(segment_frames, total_frames - start))
+            for i, start in enumerate(range(0, total_frames, segment_frames))]
+
+
+def pipeline_margins(pipeline: Pipeline) -> tuple[int, int]:
+    """(look-behind, look-ahead) in input frames that make segment borders invisible.
+
+    Radii add up: stage 2 needs ``r2`` correct frames of stage 1, each of which needed
+    ``r1`` more. A stage after a frame-rate doubler counts its radius in its own (denser)
+    frames, so summing over-estimates there, which is safe.
+    """
+    behind = sum(int(stage.radius) + int(getattr(stage, "warmup", 0)) for stage in pipeline.stages)
+    ahead = sum(int(stage.radius) for stage in pipeline.stages)
+    return behind, ahead
+
+
+def segment_name(index: int) -> str:
+    return f"seg-{index:06d}.mkv"     # plain characters: the concat demuxer's safe mode accepts them
+
+
+@dataclass
+class SegmentTask:
+    """Everything a worker (this process, a pool process, a Ray task) needs: picklable, no callables."""
+
+    job_id: str
+    source: str
+    work_dir: str
+    segment: Segment
+    spec: PipelineSpec
+    source_format: VideoFormat
+    total_frames: int
+    behind: int
+    ahead: int
+    device: str
+    batch_size: int
+    seed: int
+    stage_options: dict
+    pipe_pix: str          # raw layout the final encoder reads: rgb24 / rgb48le, or native planar samples
+    segment_pix: str       # FFV1 pixel format of the segment file (lossless for pipe_pix)
+    native: bool
+
+
+@dataclass
+class SegmentResult:
+    job_id: str
+    index: int
+    file: str
+    sha256: str
+    frames_in: int          # frames decoded, overlap included
+    frames_out: int         # frames kept
+    seconds: float
+    energy: dict | None
+    stage_timings: list[dict] = field(default_factory=list)
+    stages: list[dict] = field(default_factory=list)
+
+    def journal_entry(self) -> dict:
+        return {"file": self.file, "sha256": self.sha256, "frames_in": self.frames_in,
+                "frames_out": self.frames_out, "seconds": round(self.seconds, 3), "energy": self.energy,
+                "stage_timings": self.stage_timings}
+
+
+def process_segment(task: SegmentTask, progress: Callable[[int], None] | None = None) -> SegmentResult:
+    """Restore one segment into its own lossless file (written under a temp name, renamed when complete)."""
+    t0 = time.perf_counter()
+    meter = _start_energy_meter()
+    seg = task.segment
+    lead = min(task.behind, seg.start)
+    tail = min(task.ahead, task.total_frames - seg.end)
+    pipeline = Pipeline(task.spec, task.source_format, device=task.device, batch_size=task.batch_size,
+                        seed=task.seed, options=dict(task.stage_options))
+    ratio = pipeline.frame_ratio
+    skip, keep = lead * ratio, seg.count * ratio
+    target = Path(task.work_dir) / segment_name(seg.index)
+    reader = VideoReader(task.source, task.source_format, mode="native" if task.native else "rgb",
+                         start_frame=seg.start - lead, max_frames=lead + seg.count + tail)
+    writer = None
+    try:
+        writer = VideoWriter(target, pipeline.output_format, EncodeSettings("matroska", "ffv1", task.segment_pix),
+                             input_pix=task.pipe_pix, overwrite=True)
+        pipeline.setup()
+        produced = 0
+        for frame in pipeline.run(iter(reader)):
+            if skip <= produced < skip + keep:
+                writer.write(frame)
+                if progress is not None:
+                    progress(produced - skip + 1)
+            produced += 1
+        wanted = lead + seg.count + tail
+        if reader.frames_read != wanted:
+            raise InputError(f"{task.source}: decoded {reader.frames_read} of {wanted} frames from frame "
+                             f"{seg.start - lead}: the input is truncated or damaged")
+        writer.finish(keep)
+        writer = None
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        reader.close()
+        pipeline.close()
+    fsync_path(target)
+    energy = meter.stop().as_dict() if meter is not None else None
+    return SegmentResult(job_id=task.job_id, index=seg.index, file=target.name, sha256=sha256_file(target),
+                         frames_in=reader.frames_read, frames_out=keep, seconds=time.perf_counter() - t0,
+                         energy=energy, stage_timings=[t.as_dict() for t in pipeline.timings],
+                         stages=pipeline.describe())
+
+
+def _quick_fingerprint(path: Path) -> str:
+    """Size, mtime and the first and last MiB: catches a replaced source without reading hours of video."""
+    st = path.stat()
+    digest = hashlib.sha256(f"{st.st_size}:{st.st_mtime_ns}".encode())
+    with open(path, "rb") as fh:
+        digest.update(fh.read(1 << 20))
+        if st.st_size > 2 << 20:
+            fh.seek(-(1 << 20), 2)
+            digest.update(fh.read())
+    return digest.hexdigest()
+
+
+def sum_energy(parts: list[dict | None]) -> dict | None:
+    parts = [p for p in parts if p]
+    if not parts:
+        return None
+    methods = sorted({p["method"] for p in parts})
+    return {"kwh": sum(p["kwh"] for p in parts), "gco2e": sum(p["gco2e"] for p in parts),
+            "method": methods[0] if len(methods) == 1 else "+".join(methods),
+            "seconds": sum(p.get("seconds", 0.0) for p in parts),
+            "cpu_seconds": sum(p.get("cpu_seconds", 0.0) for p in parts),
+            "grid_gco2_per_kwh": parts[0].get("grid_gco2_per_kwh"),
+            "assumptions": f"{parts[0].get('assumptions', '')} (summed over {len(parts)} metered parts: "
+                           "segments, possibly in other processes or nodes, and the final assembly)",
+            "is_estimate": any(p.get("is_estimate", True) for p in parts)}
+
+
+def _sum_timings(entries: list[list[dict]]) -> list[dict]:
+    totals: dict[str, dict] = {}
+    for timings in entries:
+        for t in timings:
+            acc = totals.setdefault(t["stage"], {"stage": t["stage"], "seconds": 0.0, "frames_in": 0,
+                                                 "frames_out": 0})
+            for key in ("seconds", "frames_in", "frames_out"):
+                acc[key] += t[key]
+    for acc in totals.values():
+        acc["seconds"] = round(acc["seconds"], 4)
+        # frames_out includes the overlap frames each segment re-computes: the honest cost per frame
+        acc["seconds_per_frame"] = round(acc["seconds"] / acc["frames_out"], 5) if acc["frames_out"] else None
+    return list(totals.values())
+
+
+class SegmentedJob:
+    """One file's segments: plan, journal, commit, assembly. Only the process holding the lock writes."""
+
+    def __init__(self, source: Path, output: Path, spec: PipelineSpec, options: JobOptions | None = None, *,
+                 segment_frames: int = DEFAULT_SEGMENT_FRAMES, job_id: str | None = None):
+        self.options = options = options or JobOptions()
+        self.source, self.output, self.spec = Path(source), Path(output), spec
+        self.job_id = job_id or self.output.name
+        self.segment_frames = segment_frames
+        self.started = datetime.datetime.now(datetime.timezone.utc)
+        self.t_start = time.perf_counter()
+        self.work_dir = self.output.parent / f".{self.output.name}.work"
+        self.journal_path = self.work_dir / "journal.json"
+        self.lock = WorkLock(self.work_dir / "lock", f"the output {self.output}")
+        self.journal: dict = {}
+        if (options.scale or options.size) and not any(s.name == "superres" for s in spec.stages):
+            raise UserError(f"--scale/--size need a superres stage, and pipeline '{spec.name}' has none")
+        if options.keep_frames is not None:
+            raise UserError("--keep-frames is not available for segmented (resumable) runs")
+
+        self.report, fmt = inspect_input(self.source)
+        self.notes: list[str] = []
+        self.source_format, conform, expected = check_source(self.source, main_video_stream(self.report), fmt,
+                                                             self.notes)
+        if conform is not None:
+            raise InputError(f"{self.source}: variable frame rate: segments need a constant rate; run it "
+                             "without --resume, or conform it first")
+        if not expected or expected < 0:
+            raise InputError(f"{self.source}: no video frame could be counted")
+        self.frames_in = expected
+        self.device = resolve_device(options.device)
+        pipeline = Pipeline(spec, self.source_format, device=self.device, batch_size=options.batch_size,
+                            seed=options.seed, options=_stage_options(options))
+        try:
+            self.output_format = pipeline.output_format
+            self.frame_ratio = pipeline.frame_ratio
+            self.behind, self.ahead = pipeline_margins(pipeline)
+            self.native = not pipeline.stages
+        finally:
+            pipeline.close()
+        self.settings = choose_settings(self.output, self.output_format, codec=options.codec or spec.output.codec,
+                                        bit_depth=spec.output.bit_depth, crf=spec.output.crf)
+        if self.native:
+            self.pipe_pix = pixfmt.planar_equivalent(self.source_format.pix_fmt, self.source_format.bit_depth)
+            self.segment_pix = self.pipe_pix
+        else:
+            self.pipe_pix = rgb_pipe_format(self.settings, self.output_format)
+            self.segment_pix = "gbrp" if self.pipe_pix == "rgb24" else "gbrp16le"
+        self.segments = plan_segments(self.frames_in, segment_frames)
+
+    # --- identity of the work ---------------------------------------------------------
+    def fingerprint(self) -> dict:
+        spec_hash = hashlib.sha256(self.spec.text.encode()).hexdigest()
+        return {"restore_version": __version__, "source": str(self.source.resolve()),
+                "source_quick_sha256": _quick_fingerprint(self.source), "pipeline_sha256": spec_hash,
+                "device": self.device, "batch_size": self.options.batch_size, "seed": self.options.seed,
+                "stage_options": {k: list(v) if isinstance(v, tuple) else v
+                                  for k, v in _stage_options(self.options).items()},
+                "frames_in": self.frames_in, "segment_frames": self.segment_frames,
+                "behind": self.behind, "ahead": self.ahead, "pipe_pix": self.pipe_pix,
+                "segment_pix": self.segment_pix}
+
+    # --- lifecycle --------------------------------------------------------------------
+    def open(self) -> list[SegmentTask]:
+        """Take the lock, check or start the journal, and return the segments still to do."""
+        assembled = self._read_journal().get("assembled", False) if self.journal_path.exists() else False
+        if not (assembled and self.output.exists()):
+            check_output_path(self.output, [self.source], self.options.overwrite)
+        try:
+            self.work_dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the work folder {self.work_dir}: {exc.strerror}") from None
+        self.lock.acquire()
+        try:
+            return self._open_locked()
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _open_locked(self) -> list[SegmentTask]:
+        fingerprint = self.fingerprint()
+        if self.journal_path.exists():
+            self.journal = self._read_journal()
+            old = self.journal.get("fingerprint", {})
+            changed = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+            if changed:
+                raise WorkMismatchError(f"{self.work_dir} holds work for a different run ({', '.join(changed)} "
+                                        "changed): remove that folder to start again")
+        else:
+            self.journal = {"format": JOURNAL_FORMAT, "version": 1, "fingerprint": fingerprint,
+                            "segments": {}, "stages": None, "assembled": False}
+            write_json_durably(self.journal_path, self.journal)
+        self._remove_leftovers()
+        return [self._task(seg) for seg in self.segments if not self._committed(seg)]
+
+    def _read_journal(self) -> dict:
+        import json
+
+        try:
+            data = json.loads(self.journal_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise WorkMismatchError(f"{self.journal_path} is unreadable ({exc}): remove {self.work_dir} "
+                                    "to start again") from None
+        if not isinstance(data, dict) or data.get("format") != JOURNAL_FORMAT:
+            raise WorkMismatchError(f"{self.journal_path} is not a restore segment journal")
+        return data
+
+    def _remove_leftovers(self) -> None:
+        """Temp files of a killed run: segment partials, and our final output's partials."""
+        for path in self.work_dir.glob(".seg-*.partial-*"):
+            path.unlink(missing_ok=True)
+        for path in self.work_dir.glob("seg-*.mkv"):
+            index = path.stem.split("-")[-1]
+            if str(int(index)) not in self.journal["segments"]:
+                path.unlink(missing_ok=True)     # renamed but never journalled: redo it
+        stem, suffix = self.output.stem, self.output.suffix
+        for path in self.output.parent.glob(f".{stem}.partial-*{suffix}"):
+            path.unlink(missing_ok=True)
+
+    def _committed(self, seg: Segment) -> bool:
+        entry = self.journal["segments"].get(str(seg.index))
+        if entry is None:
+            return False
+        path = self.work_dir / entry["file"]
+        if path.is_file() and sha256_file(path) == entry["sha256"]:
+            return True
+        # a committed segment that no longer matches its checksum (disk damage, tampering): redo it
+        del self.journal["segments"][str(seg.index)]
+        write_json_durably(self.journal_path, self.journal)
+        path.unlink(missing_ok=True)
+        return False
+
+    def _task(self, seg: Segment) -> SegmentTask:
+        return SegmentTask(job_id=self.job_id, source=str(self.source), work_dir=str(self.work_dir), segment=seg,
+                           spec=self.spec, source_format=self.source_format, total_frames=self.frames_in,
+                           behind=self.behind, ahead=self.ahead, device=self.device,
+                           batch_size=self.options.batch_size, seed=self.options.seed,
+                           stage_options=_stage_options(self.options), pipe_pix=self.pipe_pix,
+                           segment_pix=self.segment_pix, native=self.native)
+
+    def commit(self, result: SegmentResult) -> None:
+        path = self.work_dir / result.file
+        if sha256_file(path) != result.sha256:
+            raise OutputError(f"segment {result.index} of {self.output.name} changed on disk after it was written")
+        self.journal["segments"][str(result.index)] = result.journal_entry()
+        if self.journal.get("stages") is None:
+            self.journal["stages"] = result.stages
+        write_json_durably(self.journal_path, self.journal)
+
+    @property
+    def frames_done(self) -> int:
+        return sum(e["frames_out"] for e in self.journal.get("segments", {}).values())
+
+    @property
+    def frames_out(self) -> int:
+        return self.frames_in * self.frame_ratio
+
+    @property
+    def complete(self) -> bool:
+        return len(self.journal.get("segments", {})) == len(self.segments)
+
+    def assemble(self, progress: Callable[[dict], None] | None = None) -> JobResult:
+        """Stream the committed segments, in order, into the final writer; then provenance."""
+        if not self.complete:
+            raise RuntimeError(f"{self.output.name}: {len(self.segments) - len(self.journal['segments'])} "
+                               "segments are not committed yet")
+        meter = _start_energy_meter()
+        if not (self.journal.get("assembled") and self.output.exists()):
+            self._write_output(progress)
+            self.journal["assembled"] = True
+            write_json_durably(self.journal_path, self.journal)
+        entries = [self.journal["segments"][str(seg.index)] for seg in self.segments]
+        assembly = meter.stop().as_dict() if meter is not None else None
+        energy = sum_energy([e.get("energy") for e in entries] + [assembly])
+        timings = _sum_timings([e.get("stage_timings", []) for e in entries])
+        notes = self.notes + [f"restored in {len(self.segments)} segments of up to {self.segment_frames} frames "
+                              f"(overlap {self.behind} behind, {self.ahead} ahead), resumable"]
+        result = finish_job(self.source, self.output, self.spec, self.options, self.journal.get("stages") or [],
+                            self.device, self.started, self.t_start, self.frames_in, self.frames_out, self.report,
+                            self.source_format, self.output_format, self.settings, notes, timings, energy)
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+        return result
+
+    def _write_output(self, progress: Callable[[dict], None] | None) -> None:
+        listing = self.work_dir / "segments.ffconcat"
+        listing.write_text("ffconcat version 1.0\n" + "".join(
+            f"file {self.journal['segments'][str(seg.index)]['file']}\n" for seg in self.segments))
+        if self.native:
+            seg_fmt = self.source_format
+        else:
+            seg_fmt = self.output_format.replace(pix_fmt=self.segment_pix,
+                                                 bit_depth=8 if self.segment_pix == "gbrp" else 16)
+        reader = VideoReader(listing, seg_fmt, mode="native" if self.native else "rgb",
+                             queue_size=self.options.queue_size)
+        writer = None
+        try:
+            writer = open_output_writer(self.output, self.output_format, self.settings, self.source, self.report,
+                                        self.pipe_pix, self.options)
+            self.notes += writer.stream_notes
+            t0 = time.perf_counter()
+            for done, frame in enumerate(reader, start=1):
+                writer.write(frame)
+                if progress is not None:
+                    elapsed = time.perf_counter() - t0
+                    progress({"phase": "assemble", "done": done, "total": self.frames_out, "elapsed": elapsed,
+                              "fps": done / elapsed if elapsed > 0 else 0.0})
+            if reader.frames_read != self.frames_out:
+                raise OutputError(f"the committed segments hold {reader.frames_read} frames, expected "
+                                  f"{self.frames_out}: remove {self.work_dir} and run again")
+            writer.finish(self.frames_out)
+            writer = None
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+        finally:
+            reader.close()
+        fsync_path(self.output)
+        fsync_path(self.output.parent)
+
+    def close(self) -> None:
+        self.lock.release()
+
+
+def run_resumable(source: Path, output: Path, spec: PipelineSpec, options: JobOptions | None = None, *,
+                  segment_frames: int = DEFAULT_SEGMENT_FRAMES) -> JobResult:
+    """``restore run --resume``: the whole file in this process, one segment after another."""
+    options = options or JobOptions()
+    job = SegmentedJob(source, output, spec, options, segment_frames=segment_frames)
+    pending = job.open()
+    try:
+        t0 = time.perf_counter()
+        done_before = job.frames_done
+        for task in pending:
+            base = job.frames_done
+
+            def report(kept: int, base: int = base) -> None:
+                if options.progress is not None:
+                    elapsed = time.perf_counter() - t0
+                    fresh = base + kept - done_before
+                    options.progress({"done": base + kept, "total": job.frames_out, "elapsed": elapsed,
+                                      "fps": fresh / elapsed if elapsed > 0 else 0.0})
+
+            job.commit(process_segment(task, report))
+        return job.assemble()
+    finally:
+        job.close()
