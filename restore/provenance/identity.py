@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import importlib
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from restore.errors import UserError
 
+log = logging.getLogger(__name__)
 LOCAL_CA_STATEMENT = (
     "signed with a local certificate made by restore on this machine: "
     "it proves the file is unchanged since signing (integrity), not who signed it (identity)"
@@ -167,6 +169,8 @@ def user_identity() -> SigningIdentity | None:
     if not settings.get("key"):
         raise UserError("a signing certificate was given without its key (RESTORE_SIGN_KEY or 'key' in signing.yaml)")
     key_path = Path(settings["key"]).expanduser()
+    if key_path.exists() and key_path.stat().st_mode & 0o077:
+        log.warning("signing key %s is readable by other users: chmod 600 it", key_path)
     return SigningIdentity("user", alg, chain_pem, key_pem=_read_pem(key_path, "key"), tsa_url=tsa_url)
 
 
@@ -222,7 +226,9 @@ def create_local_ca(folder: Path, *, host_label: str | None = None) -> None:
         .issuer_name(ca_name).public_key(signer_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=825))
+        # As long as the CA: without a timestamp authority, a signature is judged against
+        # the certificate's validity, and archives keep files for longer than two years.
+        .not_valid_after(now + datetime.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(signing=True), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING_EKU]),

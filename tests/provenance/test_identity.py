@@ -95,13 +95,17 @@ def test_user_certificate_from_environment_is_used(clips, tmp_path, config_dir, 
     assert verify_output(output, decode=False).exit_code == 0
 
 
-def test_user_certificate_from_signing_yaml(tmp_path, config_dir):
+def test_user_certificate_from_signing_yaml(tmp_path, config_dir, caplog):
     pki = _institution(tmp_path)
     config_dir.mkdir(parents=True)
     (config_dir / "signing.yaml").write_text(
         f"cert: {pki / 'signer-chain.pem'}\nkey: {pki / 'signer.key'}\ntrust_anchors: [{pki / 'ca.pem'}]\n")
     identity = user_identity()
     assert identity.kind == "user" and identity.alg == "es256"
+    assert not caplog.records
+    (pki / "signer.key").chmod(0o644)
+    user_identity()
+    assert "readable by other users" in caplog.text
     (config_dir / "signing.yaml").write_text("cert: x.pem\nkee: y.pem\n")
     with pytest.raises(UserError, match="unknown key"):
         user_identity()
