@@ -68,6 +68,9 @@ def restoration_loss(out: torch.Tensor, target: torch.Tensor, weights: dict) -> 
 # --- validation ------------------------------------------------------------------------
 
 def validation_pairs(crops: np.ndarray, pairs_per_face: int, seed: int, degradation: dict):
+    if len(crops) == 0 or pairs_per_face < 1:
+        empty = np.zeros((0,) + crops.shape[1:3] + (3,), np.float32)
+        return empty, empty
     rng = np.random.default_rng(seed)
     lq, hq = [], []
     for crop in crops:
@@ -91,6 +94,8 @@ def evaluate(model, lq: np.ndarray, hq: np.ndarray, device: str, embedder=None) 
     """PSNR/SSIM and SFace identity of the degraded input and of the output, against the clean face."""
     from skimage.metrics import structural_similarity
 
+    if len(lq) == 0:
+        return {"faces": 0}
     out = restore_crops(model, lq, device)
 
     def psnr(a, b):
@@ -123,32 +128,42 @@ def _lr(progress: float, lr: float, lr_min: float) -> float:
 
 def _loop(model, train_crops: np.ndarray, settings: dict, device: str, state_path: Path | None,
           resume: bool, log, validate=None) -> dict:
-    """Runs until ``iters`` or ``max_minutes`` (whichever first). Returns a summary."""
+    """Runs until ``iters``, ``max_cpu_minutes`` or ``max_minutes`` runs out. Returns a summary.
+
+    The budget is CPU time (this process's, all threads): on a shared machine the
+    wall clock measures the neighbours, CPU time measures the work done. The learning-
+    rate schedule follows whichever budget is closest to its end, so a run cut short
+    by its budget still ends on a low learning rate.
+    """
     iters, max_seconds = int(settings["iters"]), float(settings["max_minutes"]) * 60.0
+    max_cpu = float(settings.get("max_cpu_minutes", settings["max_minutes"])) * 60.0
     lr, lr_min = float(settings["lr"]), float(settings.get("lr_min", settings["lr"] / 30))
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.99))
-    start_iter, elapsed_before, history = 0, 0.0, []
+    start_iter, elapsed_before, cpu_before, history = 0, 0.0, 0.0, []
     if resume and state_path is not None and state_path.is_file():
         state = torch.load(state_path, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         start_iter, elapsed_before = int(state["iter"]), float(state["elapsed"])
+        cpu_before = float(state.get("cpu", 0.0))
         history = json.loads(state.get("history", "[]")) if isinstance(state.get("history"), str) else []
         log(f"resumed at iteration {start_iter} ({elapsed_before / 60:.1f} min done)")
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), time.process_time()
     it = start_iter
     losses: list[float] = []
     seed = int(settings.get("seed", 0))
     model.train()
     while True:
         elapsed = elapsed_before + time.monotonic() - t0
-        progress = max(it / max(iters, 1), elapsed / max(max_seconds, 1e-9))
+        cpu = cpu_before + time.process_time() - c0
+        progress = max(it / max(iters, 1), elapsed / max(max_seconds, 1e-9), cpu / max(max_cpu, 1e-9))
         if progress >= 1.0:
             break
         for group in optimiser.param_groups:
             group["lr"] = _lr(progress, lr, lr_min)
         rng = np.random.default_rng([seed, it])   # reproducible per iteration, so resume continues the same stream
-        lq, hq = face_data.batch(train_crops, rng, int(settings["batch_size"]), settings.get("degradation"))
+        lq, hq = face_data.batch(train_crops, rng, int(settings["batch_size"]), settings.get("degradation"),
+                                 settings.get("patch_size"))
         x, y = torch.from_numpy(lq).to(device), torch.from_numpy(hq).to(device)
         loss, parts = restoration_loss(model(x), y, settings.get("loss", {}))
         optimiser.zero_grad(set_to_none=True)
@@ -158,7 +173,8 @@ def _loop(model, train_crops: np.ndarray, settings: dict, device: str, state_pat
         it += 1
         if it % 25 == 0:
             log(f"iter {it} loss {np.mean(losses[-25:]):.4f} lr {optimiser.param_groups[0]['lr']:.2e} "
-                f"{(elapsed_before + time.monotonic() - t0) / 60:.1f} min")
+                f"{(elapsed_before + time.monotonic() - t0) / 60:.1f} min, "
+                f"{(cpu_before + time.process_time() - c0) / 60:.1f} CPU-min")
         if validate is not None and settings.get("validate_every") and it % int(settings["validate_every"]) == 0:
             model.eval()
             history.append({"iter": it, **validate(model)})
@@ -168,10 +184,12 @@ def _loop(model, train_crops: np.ndarray, settings: dict, device: str, state_pat
             state_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = state_path.with_suffix(".partial")
             torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "iter": it,
-                        "elapsed": elapsed_before + time.monotonic() - t0, "history": json.dumps(history)}, tmp)
+                        "elapsed": elapsed_before + time.monotonic() - t0,
+                        "cpu": cpu_before + time.process_time() - c0, "history": json.dumps(history)}, tmp)
             tmp.replace(state_path)
     model.eval()
     return {"iterations": it, "minutes": round((elapsed_before + time.monotonic() - t0) / 60, 2),
+            "cpu_minutes": round((cpu_before + time.process_time() - c0) / 60, 2),
             "final_loss": round(float(np.mean(losses[-50:])), 5) if losses else None, "history": history}
 
 
@@ -235,7 +253,8 @@ def train_face(config: dict, resume: bool = False, max_iters: int | None = None,
     cache_dir = _path(config["cache_dir"]) if config.get("cache_dir") else None
     embedder = IdentityEmbedder()
     degradation = _section(config, "degradation")
-    settings = {k: config[k] for k in ("iters", "max_minutes", "lr", "lr_min", "batch_size", "seed",
+    settings = {k: config[k] for k in ("iters", "max_minutes", "max_cpu_minutes", "lr", "lr_min", "batch_size",
+                                       "patch_size", "seed",
                                        "validate_every", "checkpoint_every") if k in config}
     settings.update(loss=_section(config, "loss"), degradation=degradation)
     if finetune is not None:
@@ -328,7 +347,9 @@ def _finetune(config, settings, weights: Path, corpus: Path, size, cache_dir, em
     output = _path(ft.get("output_dir", weights.parent)) / f"{stem}-subject-{corpus.name}.safetensors"
     _refuse_overwrite(output, force)
     settings = {**settings, "iters": int(max_iters or ft.get("iters", 300)),
-                "max_minutes": float(ft.get("max_minutes", 8)), "lr": float(ft.get("lr", 1e-4)),
+                "max_minutes": float(ft.get("max_minutes", 8)),
+                "max_cpu_minutes": float(ft.get("max_cpu_minutes", ft.get("max_minutes", 8))),
+                "lr": float(ft.get("lr", 1e-4)),
                 "lr_min": float(ft.get("lr", 1e-4)) / 10, "validate_every": 0}
     with EnergyMeter() as meter:
         summary = _loop(model, crops[train_idx], settings, device, None, False, log)
