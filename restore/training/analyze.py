@@ -35,6 +35,7 @@ import numpy as np
 from restore.errors import InputError
 
 _LAPLACE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+BLOCK_STEP_CAP = 0.04     # luma steps above ~10 levels are picture edges, not block boundaries
 DUST_THRESHOLD = 0.12     # luma step (of 1.0) for a speck to count
 DUST_NEIGHBOUR_AGREE = 0.04
 DUST_MAX_AREA = 400       # px: larger one-frame changes are cuts or motion, not dust
@@ -148,7 +149,9 @@ def edge_spreads(luma: np.ndarray, fine: float = 0.5, coarse: float = 1.5, min_s
 
 
 def _block_profile(luma: np.ndarray) -> np.ndarray:
-    steps = np.abs(np.diff(luma, axis=1)).mean(axis=0)  # step between column x and x+1
+    # step between column x and x+1; capped so that a few strong picture edges that happen to
+    # share a column phase cannot outweigh the small, ubiquitous steps of coding blocks
+    steps = np.minimum(np.abs(np.diff(luma, axis=1)), BLOCK_STEP_CAP).mean(axis=0)
     usable = len(steps) - len(steps) % 8
     if usable < 8:
         return np.zeros(8)

@@ -72,6 +72,7 @@ PRESETS: dict[str, list[dict]] = {
         _TO_TARGET,
         {"op": "blur", "prob": 0.9, "sigma": [0.6, 2.2]},
         {"op": "gray", "prob": 0.6},
+        {"op": "saturation", "prob": 0.3, "amount": [0.2, 0.9], "tint": [0.0, 1.0]},
         {"op": "flicker", "prob": 0.8, "amplitude": [0.005, 0.04], "drift": [0.0, 0.05]},
         {"op": "grain", "prob": 0.9, "amount": [1.0, 8.0], "size": [0.4, 1.2], "mono_prob": 0.7},
         {"op": "dust", "prob": 0.8, "density": [5.0, 120.0], "radius": [0.6, 2.5], "dark_prob": 0.8},

@@ -179,6 +179,7 @@ def _shared_manifest(name):
 
 
 @pytest.mark.shared
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["general", "venue"])
 def test_committed_manifests_pass_check(name):
     corpus = Corpus.load(_shared_manifest(name))

@@ -45,6 +45,22 @@ def gray(images, p, ctx: Context):
     return [np.repeat(to_luma(img)[..., None], 3, axis=2).astype(np.float32) for img in images]
 
 
+@register("saturation")
+def saturation(images, p, ctx: Context):
+    """Faded or tinted colour: chroma scaled by ``amount`` (0 grey … 1 unchanged), optionally
+    toward a warm ``tint`` (sepia-toned prints, faded dye layers)."""
+    amount = ctx.once("amount", lambda: float(draw(p.get("amount", [0.3, 1.0]), ctx.rng)))
+    tint = ctx.once("tint", lambda: float(draw(p.get("tint", 0.0), ctx.rng)))
+    out = []
+    for img in images:
+        luma = to_luma(img)[..., None]
+        faded = luma + amount * (img - luma)
+        if tint:
+            faded = faded + tint * luma * np.array([0.06, 0.0, -0.08], np.float32)
+        out.append(np.clip(faded, 0, 1).astype(np.float32))
+    return out
+
+
 @register("luma_bandwidth")
 def luma_bandwidth(images, p, ctx: Context):
     """The line signal's limited bandwidth: a horizontal-only low-pass of luma."""

@@ -16,9 +16,16 @@ import numpy as np
 
 SPREAD = 0.25                 # ranges are centre × (1 ± SPREAD): near the footage, not a point
 DOWNSCALE_EDGE_PX = 0.35      # edge σ of a clean area-downscaled picture (measured: 0.32)
-# blockiness of JPEG at these qualities on 96 px corpus patches (measured)
-_BLOCKINESS_TO_JPEG = ([1.07, 1.17, 1.26, 1.41, 1.70], [95, 85, 70, 50, 30])
-_BLOCKINESS_TO_QSCALE = ([1.07, 1.17, 1.26, 1.41, 1.70], [2, 4, 7, 11, 16])
+# `blockiness` of 24 area-downscaled 96 px patches of corpora/general (clean: 1.02) after
+# JPEG at these qualities, and after MPEG-2 intra at these qscales (measured, one run)
+_BLOCKINESS_TO_JPEG = ([1.07, 1.17, 1.28, 1.40, 1.60], [95, 85, 70, 50, 30])
+_BLOCKINESS_TO_QSCALE = ([1.14, 1.29, 1.52, 1.75, 1.89], [2, 4, 7, 11, 16])
+# what the analysis reads of the film chain's own settings (benchmarks/bench_degradation_match.py,
+# first round): edge σ ≈ 0.65 × the blur σ (grain sharpens the fine-scale gradient), and about
+# 0.38 of drawn specks are found on real content (more on smooth pictures) (1-px specks and those on texture are not)
+EDGE_PER_BLUR = 0.65
+DUST_FOUND = 0.38
+CLEAN_COLOURFULNESS = 30.0    # `colourfulness` of a typical colour photo of the corpus (30–36)
 INTERLACED_SCORE = 0.8        # `interlace` above this: combing is present
 BW_COLOURFULNESS = 1.5        # `colourfulness` below this: black-and-white
 
@@ -41,7 +48,7 @@ def centre_steps(steps: list[dict], stats: dict) -> list[dict]:
     steps = copy.deepcopy(steps)
     edge = stats.get("edge_width_px")
     if edge is not None:
-        sigma = math.sqrt(max(edge * edge - DOWNSCALE_EDGE_PX ** 2, 0.04))
+        sigma = math.sqrt(max(edge * edge - DOWNSCALE_EDGE_PX ** 2, 0.04)) / EDGE_PER_BLUR
         _set(steps, "blur", prob=1.0, sigma=_around(sigma, 0.1), kernels=["iso"], kernel_probs=[1.0])
         # the line low-pass blurs too: keep it mild so the blur step carries the softness
         _set(steps, "luma_bandwidth", cutoff=[0.85, 1.0])
@@ -54,8 +61,10 @@ def centre_steps(steps: list[dict], stats: dict) -> list[dict]:
     if block is not None:
         quality = float(np.interp(block, *_BLOCKINESS_TO_JPEG))
         qscale = float(np.interp(block, *_BLOCKINESS_TO_QSCALE))
-        _set(steps, "codec", prob=1.0, jpeg_quality=_around(quality, 10, 98), mpeg2_qscale=_around(qscale, 2, 31),
-             h264_crf=_around(18 + qscale * 1.2, 15, 45))
+        # below MPEG-2's mildest blocking only the JPEG path can be that clean
+        ffmpeg_prob = 0.3 if block >= _BLOCKINESS_TO_QSCALE[0][0] else 0.0
+        _set(steps, "codec", prob=1.0, ffmpeg_prob=ffmpeg_prob, jpeg_quality=_around(quality, 10, 98),
+             mpeg2_qscale=_around(qscale, 2, 31), h264_crf=_around(18 + qscale * 1.2, 15, 45))
         _set(steps, "jpeg", prob=1.0, quality=_around(quality, 10, 98))
     interlace = stats.get("interlace")
     if interlace is not None or stats.get("field_order"):
@@ -67,10 +76,13 @@ def centre_steps(steps: list[dict], stats: dict) -> list[dict]:
         _set(steps, "flicker", prob=1.0 if flicker > 0.002 else 0.0, amplitude=_around(flicker / 1.1, 0.0))
     dust = stats.get("dust_per_mpx")
     if dust is not None:
-        _set(steps, "dust", prob=1.0 if dust > 0.5 else 0.0, density=_around(dust, 0.0))
+        _set(steps, "dust", prob=1.0 if dust > 0.5 else 0.0, density=_around(dust / DUST_FOUND, 0.0))
     colour = stats.get("colourfulness")
     if colour is not None:
-        _set(steps, "gray", prob=1.0 if colour < BW_COLOURFULNESS else 0.0)
+        black_and_white = colour < BW_COLOURFULNESS
+        _set(steps, "gray", prob=1.0 if black_and_white else 0.0)
+        faded = min(colour / CLEAN_COLOURFULNESS, 1.0)
+        _set(steps, "saturation", prob=0.0 if black_and_white else 1.0, amount=_around(faded, 0.0, 1.0))
     return steps
 
 
@@ -81,6 +93,7 @@ _CONTROLS = [
     ("edge_width_px", "blur", "sigma", "quadrature"),
     ("flicker", "flicker", "amplitude", "scale"),
     ("dust_per_mpx", "dust", "density", "scale"),
+    ("colourfulness", "saturation", "amount", "scale"),
     ("blockiness", "codec", "jpeg_quality", "quality"),
     ("blockiness", "codec", "mpeg2_qscale", "qscale"),
     ("blockiness", "jpeg", "quality", "quality"),
@@ -105,21 +118,24 @@ def calibrate(model, stats: dict, hr_frames: list[np.ndarray], scale: int, seed:
             break
         for figure, op, param, response in _CONTROLS:
             want, have = stats.get(figure), got.get(figure)
-            if want is None or have is None:
-                continue
+            if want is None or have is None or (response == "scale" and have == 0):
+                continue  # nothing measured yet: no evidence of how the figure responds
             for step in _steps_of(model.steps, op):
                 if step.get("prob", 1.0) == 0 or param not in step:
                     continue
                 low, high = step[param]
                 centre = 0.5 * (low + high)
+                # half steps: a dozen frames measure a figure only roughly, so a full
+                # correction would chase the measurement noise
                 if response == "scale":
                     factor = float(np.clip((want + 1e-3) / (have + 1e-3), 0.25, 4.0))
-                    centre *= factor
+                    centre *= math.sqrt(factor)
                 elif response == "quality":  # more blocking than wanted: raise the JPEG quality
-                    centre = float(np.clip(centre + 100.0 * (have - want), 10, 98))
+                    centre = float(np.clip(centre + 50.0 * (have - want), 10, 98))
                 elif response == "qscale":
-                    centre = float(np.clip(centre - 20.0 * (have - want), 2, 31))
+                    centre = float(np.clip(centre - 10.0 * (have - want), 2, 31))
                 else:
-                    centre = math.sqrt(max(centre * centre + want * want - have * have, 0.01))
+                    wanted = centre * centre + (want * want - have * have) / (EDGE_PER_BLUR ** 2)
+                    centre = 0.5 * (centre + math.sqrt(max(wanted, 0.01)))
                 step[param] = _around(centre, 0.0, 98.0 if response == "quality" else math.inf)
     return history

@@ -1,0 +1,73 @@
+"""Do synthetic training degradations land near real archival footage? (issue 3, item 3)
+
+For each clip of ../shared/media/old-film: `restore analyze` figures of the real footage,
+then the same figures measured (same code) on synthetic clips made from a corpus photo
+panned over 12 frames and degraded ×2 by
+  * the plain `film` preset (baseline),
+  * the preset centred on the footage (`match:`, DegradationModel.from_analysis),
+  * that model after one calibration round (degrade, measure, correct).
+"dist" is the mean over figures of |synthetic − real| / (|real| + floor).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CLIPS = ["oldfilm-001.mkv", "oldfilm-002.mkv", "oldfilm-003.mkv"]
+FIGURES = ["noise_sigma", "edge_width_px", "blockiness", "flicker", "dust_per_mpx", "colourfulness"]
+# a floor per figure so that a near-zero real figure does not blow the relative distance up
+FLOORS = {"noise_sigma": 0.5, "edge_width_px": 0.2, "blockiness": 0.05, "flicker": 0.005,
+          "dust_per_mpx": 10.0, "colourfulness": 2.0}
+FRAMES = 12
+SCALE = 2
+
+
+def _hr_clip() -> list[np.ndarray]:
+    from restore.training.corpus import Corpus
+
+    corpus = Corpus.load(REPO / "corpora" / "general")
+    entry = next(e for e in corpus.select(split="train") if e.rel.endswith("casa-mila.jpg"))
+    image = entry.load_rgb()
+    h, w = 640, 960
+    return [image[20 + i:20 + i + h, 30 + 2 * i:30 + 2 * i + w] for i in range(FRAMES)]
+
+
+def _distance(stats: dict, real: dict) -> float:
+    terms = [abs(stats[k] - real[k]) / (abs(real[k]) + FLOORS[k]) for k in FIGURES
+             if stats.get(k) is not None and real.get(k) is not None]
+    return float(np.mean(terms))
+
+
+def main() -> None:
+    if not (SHARED / "media" / "old-film").is_dir() or not (SHARED / "corpora" / "general").is_dir():
+        print("bench_degradation_match: ../shared/media/old-film or ../shared/corpora absent, skipped")
+        return
+    from restore.training.analyze import analyze_footage
+    from restore.training.degrade import DegradationModel
+    from restore.training.degradations.match import calibrate, measure
+
+    hr = _hr_clip()
+    header = f"{'clip':<16}{'model':<14}" + "".join(f"{k:>15}" for k in FIGURES) + f"{'dist':>8}"
+    print("\nSynthetic degradation vs real footage (figures from restore.training.analyze)")
+    print(header)
+    print("-" * len(header))
+    for name in CLIPS:
+        real = analyze_footage(SHARED / "media" / "old-film" / name, max_frames=60)
+        baseline = measure(DegradationModel(preset="film"), hr, np.random.default_rng(0), SCALE)
+        model = DegradationModel.from_analysis(real, preset="film")
+        history = calibrate(model, real, hr, SCALE, seed=0, rounds=1)
+        for label, stats in (("real", real), ("film preset", baseline), ("match:", history[0]),
+                             ("calibrated", history[-1])):
+            cells = "".join(f"{stats.get(k) if stats.get(k) is not None else '-':>15}" for k in FIGURES)
+            dist = "" if label == "real" else f"{_distance(stats, real):8.2f}"
+            print(f"{name if label == 'real' else '':<16}{label:<14}{cells}{dist}")
+    print("dist: mean relative distance to the real clip's figures (lower is nearer); "
+          f"{FRAMES} synthetic frames of {hr[0].shape[1] // SCALE}x{hr[0].shape[0] // SCALE}")
+
+
+if __name__ == "__main__":
+    main()
