@@ -94,8 +94,13 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
     device = resolve_device(options.device)
     configure_threads()
     meter = _start_energy_meter()
+    stage_options = _stage_options(options)
+    preview = max((s.cls.preview_frames(s.params) for s in spec.stages), default=0)
+    if preview:
+        stage_options["preview_frames"] = [f.image for f in VideoReader(source, src_fmt, max_frames=preview)]
     pipeline = Pipeline(spec, src_fmt, device=device, batch_size=options.batch_size, seed=options.seed,
-                        options=_stage_options(options), report=options.events)
+                        options=stage_options, report=options.events)
+    stage_options.pop("preview_frames", None)
     out_fmt = pipeline.output_format
     settings = choose_settings(output, out_fmt, codec=options.codec or spec.output.codec,
                                bit_depth=spec.output.bit_depth, crf=spec.output.crf)

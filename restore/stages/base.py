@@ -70,6 +70,13 @@ class Stage:
         """
         return None
 
+    @classmethod
+    def preview_frames(cls, params: Any) -> int:
+        """How many of the clip's first frames the stage must see before it can say its output
+        format (e.g. border detection); the job decodes them once and passes them in
+        ``context.options["preview_frames"]``."""
+        return 0
+
     def output_format(self, fmt: VideoFormat) -> VideoFormat:
         """The format of the frames this stage emits, given what it receives."""
         return fmt
