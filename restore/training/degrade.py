@@ -54,19 +54,6 @@ PRESETS: dict[str, list[dict]] = {
         {"op": "codec", "prob": 1.0, "ffmpeg_prob": 0.3, "codec": {"choices": ["mpeg2"]},
          "mpeg2_qscale": [3, 14], "jpeg_quality": [40, 90]},
     ],
-    # NTSC VHS: as PAL but no delay-line averaging, 4:1:1 (DV transfers) and noisier colour.
-    "ntsc-vhs": [
-        _TO_TARGET,
-        {"op": "blur", "prob": 0.9, "sigma": [0.5, 1.8]},
-        {"op": "interlace", "prob": 0.3, "motion": [0.5, 3.0], "blend_prob": 0.2, "blend": [0.2, 0.5]},
-        {"op": "luma_bandwidth", "prob": 1.0, "cutoff": [0.35, 0.6]},
-        {"op": "chroma", "prob": 1.0, "bandwidth": [0.05, 0.12], "subsampling": {"choices": ["411", "420"]},
-         "shift": [0.5, 3.0]},
-        {"op": "vhs", "prob": 0.8, "jitter": [0.1, 1.0], "head_switch": [0, 8]},
-        {"op": "noise", "prob": 1.0, "sigma": [2.0, 12.0], "streak": [0.8, 2.5], "gray_prob": 0.3},
-        {"op": "codec", "prob": 1.0, "ffmpeg_prob": 0.3, "codec": {"choices": ["mpeg2", "h264"]},
-         "mpeg2_qscale": [3, 14], "h264_crf": [22, 36], "jpeg_quality": [40, 90]},
-    ],
     # Film (often black-and-white) scanned or telecined: grain, dust, scratches, flicker.
     "film": [
         _TO_TARGET,
@@ -102,6 +89,23 @@ PRESETS: dict[str, list[dict]] = {
         {"op": "jpeg", "prob": 1.0, "quality": [30, 95]},
     ],
 }
+
+def _variant(base: list[dict], **changes: dict) -> list[dict]:
+    """A preset that differs from ``base`` only in some steps' parameters."""
+    steps = copy.deepcopy(base)
+    for step in steps:
+        step.update(changes.get(step["op"], {}))
+    return steps
+
+
+# NTSC VHS: as PAL but no delay-line averaging, 4:1:1 (DV transfers) and noisier colour.
+PRESETS["ntsc-vhs"] = _variant(
+    PRESETS["pal-vhs"],
+    chroma={"pal_line_average_prob": 0.0, "subsampling": {"choices": ["411", "420"]}, "shift": [0.5, 3.0]},
+    vhs={"jitter": [0.1, 1.0]},
+    noise={"sigma": [2.0, 12.0], "gray_prob": 0.3},
+    codec={"codec": {"choices": ["mpeg2", "h264"]}, "h264_crf": [22, 36]},
+)
 PRESET_ALIASES = {"vhs": "pal-vhs"}
 BATCHED_OPS = {"codec"}  # operations that serve a whole batch at once (one ffmpeg run)
 
