@@ -319,6 +319,9 @@ class Corpus:
         resolved = src.resolve()
         if resolved.is_relative_to(self.root):
             return resolved
+        if self.root != self.manifest.parent:
+            # the root is someone else's folder (a shared corpus): never write into it
+            raise UserError(f"{src} lies outside this corpus's root {self.root}; put it there first")
         target = self.root / src.name
         if target.exists():
             if sha256_file(target) != sha256_file(resolved):

@@ -170,6 +170,10 @@ def test_manifest_is_plain_text_with_root(tmp_path):
     assert "# root: ../elsewhere" in text and "\na.png\t" in text
     assert not (folder / "a.png").exists()  # referenced in place, not copied
     assert _check(folder)[0].exit_code == 0
+    outside = _picture(tmp_path / "b.png", 2)
+    refused = _cli("corpus", "add", folder, outside, "--kind", "general", "--source", "s", "--license", "CC0-1.0")
+    assert refused.exit_code == 2 and "outside" in refused.stderr
+    assert not (images / "b.png").exists()  # nothing written into a root the corpus does not own
 
 
 def _shared_manifest(name):
