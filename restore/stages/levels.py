@@ -42,14 +42,20 @@ class Levels(FrameStage):
         p = self.params
         small = img[::4, ::4]
         y = luma(small)
-        black, white = np.percentile(y, [p.black_percentile, p.white_percentile])
         gains = np.ones(3, np.float32)
         if p.white_balance:
-            sat = small.max(axis=2) - small.min(axis=2)
-            neutral = (sat < 0.12) & (y > 0.25) & (y < 0.95)
-            if neutral.sum() > 0.01 * y.size:
+            # what is grey under the current correction, refined: each pass trusts fewer,
+            # greyer pixels, converging on the neutral surfaces rather than the scene's average
+            for limit in (0.12, 0.06, 0.03):
+                balanced = small * gains
+                sat = balanced.max(axis=2) - balanced.min(axis=2)
+                neutral = (sat < limit) & (y > 0.25) & (y < 0.95)
+                if neutral.sum() < 0.005 * y.size:
+                    break
                 mean = small[neutral].mean(axis=0)
                 gains = np.clip(mean.mean() / np.maximum(mean, 1e-4), 1 - p.max_cast, 1 + p.max_cast)
+        # black and white points of the balanced picture, which is what gets stretched
+        black, white = np.percentile(luma(small * gains), [p.black_percentile, p.white_percentile])
         return np.array([black, white, *gains], dtype=np.float64)
 
     def process(self, frame: Frame) -> Frame:
