@@ -17,7 +17,7 @@ import c2pa
 
 from restore import __version__
 from restore.provenance.identity import SigningIdentity
-from restore.provenance.record import C2PA_EMBEDDING_SUFFIXES, write_atomic
+from restore.provenance.record import C2PA_EMBEDDING_SUFFIXES, model_summary, write_atomic
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 PROVENANCE_ASSERTION = "org.restore.provenance"
@@ -53,11 +53,11 @@ def _iso_time(value) -> str | None:
 
 
 def _stage_action(stage: dict, started: str | None) -> dict:
-    models = [
-        {"name": m.get("name"), "sha256": m.get("sha256"), "card_sha256": m.get("card_sha256"),
-         "corpus_manifest_sha256": ((m.get("card") or {}).get("corpus") or {}).get("manifest_sha256")}
-        for m in stage.get("models") or []
-    ]
+    models = []
+    for model in stage.get("models") or []:
+        summary = model_summary(model)
+        models.append({"name": summary["name"], "sha256": summary["sha256"], "card_sha256": summary["card_sha256"],
+                       "corpus_manifest_sha256": [c["manifest_sha256"] for c in summary["corpora"]]})
     action = {
         "action": "c2pa.edited" if models else "c2pa.filtered",
         "softwareAgent": {"name": "restore", "version": __version__},
@@ -103,7 +103,8 @@ def manifest_definition(record: dict, record_sha256: str, output: Path, provenan
                 "source_sha256": record["source"]["sha256"],
                 "framemd5_content_sha256": record["output"]["framemd5"]["content_sha256"],
                 "models": [{"name": m["name"], "sha256": m["sha256"],
-                            "corpus_manifest_sha256": m["corpus_manifest_sha256"]} for m in record["models"]],
+                            "corpus_manifest_sha256": [c["manifest_sha256"] for c in m["corpora"]]}
+                           for m in record["models"]],
             }},
         ],
     }

@@ -10,6 +10,7 @@ from restore.provenance import framemd5, matroska, premis
 from restore.provenance.record import (
     SCHEMA,
     build_record,
+    model_summary,
     plain,
     record_digest,
     sha256_file,
@@ -46,9 +47,9 @@ def _agents(record: dict, software: dict, identity) -> tuple[list[dict], dict]:
         for model in stage.get("models") or []:
             model_id = f"model:{model.get('name')}@{(model.get('sha256') or '')[:16]}"
             if model_id not in {a["agentIdentifier"] for a in agents}:
-                corpus = ((model.get("card") or {}).get("corpus") or {}).get("manifest_sha256")
-                note = (f"weights sha256 {model.get('sha256')}; model card sha256 {model.get('card_sha256')}; "
-                        f"training corpus manifest sha256 {corpus}")
+                corpora = "; ".join(f"training corpus {c['name']} manifest sha256 {c['manifest_sha256']}"
+                                    for c in model_summary(model)["corpora"]) or "no training corpus on its card"
+                note = f"weights sha256 {model.get('sha256')}; model card sha256 {model.get('card_sha256')}; {corpora}"
                 agents.append(premis.agent(model_id, model.get("name") or "model", "software", note=note))
             ids["models"].setdefault(stage.get("stage"), []).append(model_id)
     if identity is not None:

@@ -133,26 +133,48 @@ def software_versions() -> dict:
     }
 
 
+def card_corpora(card: dict | None) -> list[dict]:
+    """The training corpora a model card names: [{name, manifest_sha256, licences}].
+
+    restore's cards list ``corpora`` (with ``licence_counts``); a single ``corpus`` mapping
+    (with ``licences``) is read too. Imported weights have none: their card's ``origin``
+    and ``source`` say where they came from instead.
+    """
+    card = card or {}
+    entries = list(card.get("corpora") or [])
+    if isinstance(card.get("corpus"), dict):
+        entries.append(card["corpus"])
+    return [{"name": c.get("name"), "manifest_sha256": c.get("manifest_sha256"),
+             "licences": c.get("licence_counts") or c.get("licences")} for c in entries if isinstance(c, dict)]
+
+
+def model_summary(model: dict) -> dict:
+    """What the record, PREMIS and C2PA say about one model."""
+    card = model.get("card") or {}
+    corpora = card_corpora(card)
+    arch = card.get("arch")
+    return {
+        "name": model.get("name"),
+        "sha256": model.get("sha256"),
+        "card_sha256": model.get("card_sha256"),
+        "architecture": card.get("architecture") or (arch.get("type") if isinstance(arch, dict) else arch),
+        "origin": card.get("origin"),
+        "source": card.get("source"),
+        "corpora": corpora,
+        # the first corpus's manifest, for one-line summaries; all of them are in "corpora"
+        "corpus_manifest_sha256": corpora[0]["manifest_sha256"] if corpora else None,
+    }
+
+
 def models_used(stages: list[dict]) -> list[dict]:
-    """Every model once, with its weights hash, card digest and training corpus manifest."""
+    """Every model once, with its weights hash, card digest and training corpus manifests."""
     seen: dict[str, dict] = {}
     for stage in stages:
         for model in stage.get("models") or []:
             key = model.get("sha256") or model.get("name")
-            if key in seen:
-                seen[key]["stages"].append(stage.get("stage"))
-                continue
-            card = model.get("card") or {}
-            corpus = card.get("corpus") or {}
-            seen[key] = {
-                "name": model.get("name"),
-                "sha256": model.get("sha256"),
-                "card_sha256": model.get("card_sha256"),
-                "architecture": card.get("architecture"),
-                "corpus_manifest_sha256": corpus.get("manifest_sha256"),
-                "corpus_licences": corpus.get("licences"),
-                "stages": [stage.get("stage")],
-            }
+            if key not in seen:
+                seen[key] = {**model_summary(model), "stages": []}
+            seen[key]["stages"].append(stage.get("stage"))
     return list(seen.values())
 
 

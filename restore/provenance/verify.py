@@ -275,11 +275,15 @@ def render_text(report: Report) -> str:
         for number, stage in enumerate(record_stages(report.record), start=1):
             lines.append(f"  stage {number:<4} {stage}")
         for model in info["models"] or []:
-            licences = model.get("corpus_licences") or {}
-            lines.append(f"  model      {model['name']}: weights sha256 {_short(model['sha256'])}, card "
-                         f"{_short(model.get('card_sha256'))}, trained on corpus manifest "
-                         f"{_short(model.get('corpus_manifest_sha256'))}"
-                         + (f" ({', '.join(f'{k}: {v}' for k, v in licences.items())})" if licences else ""))
+            lines.append(f"  model      {model['name']}: weights sha256 {_short(model['sha256'])}, "
+                         f"card {_short(model.get('card_sha256'))}")
+            for corpus in model.get("corpora") or []:
+                licences = corpus.get("licences") or {}
+                lines.append(f"             trained on {corpus.get('name') or 'corpus'}, manifest sha256 "
+                             f"{_short(corpus.get('manifest_sha256'))}"
+                             + (f" ({', '.join(f'{k}: {v}' for k, v in licences.items())})" if licences else ""))
+            if not model.get("corpora"):
+                lines.append(f"             no training corpus on its card (origin: {model.get('origin') or '—'})")
         lines += _energy_lines(info.get("energy"))
         if info.get("metrics"):
             lines.append("  metrics    " + ", ".join(f"{k} {v}" for k, v in info["metrics"].items()))

@@ -11,8 +11,12 @@ import pytest
 
 from restore.provenance.record import sidecar_paths
 
-CARD = {"name": "sr-test", "architecture": "SRVGGNetCompact", "scale": 2, "params": 12345,
-        "corpus": {"manifest_sha256": "c0" * 32, "licences": {"CC0-1.0": 12, "CC-BY-4.0": 3}}}
+# A card as restore/models/cards.py writes it for weights we trained.
+CARD = {"format": "restore-model-card/1", "name": "sr-test", "origin": "trained",
+        "arch": {"type": "SRVGGNetCompact", "num_feat": 16}, "scale": 2, "parameters": 12345,
+        "corpora": [{"name": "general", "manifest_sha256": "c0" * 32,
+                     "licence_counts": {"CC0-1.0": 12, "CC-BY-4.0": 3}}]}
+CORPUS_SHA256 = "c0" * 32
 WEIGHTS_SHA256 = "ab" * 32
 CARD_SHA256 = "cd" * 32
 # What restore/media/encode.py writes for a master (FFV1 v3, intra-only, slice CRCs).

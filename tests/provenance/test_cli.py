@@ -17,7 +17,7 @@ def test_verify_prints_a_summary_and_exits_0(signed, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.startswith("film.mkv: VALID")
     assert "superres (scale=2) — AI: sr-test" in result.output
-    assert "trained on corpus manifest c0c0" in result.output
+    assert "trained on general, manifest sha256 c0c0c0c0c0c0c0c0… (CC-BY-4.0: 3, CC0-1.0: 12)" in result.output
     assert "integrity" in result.output and "energy" in result.output
 
 

@@ -9,7 +9,7 @@ from restore.provenance import framemd5, matroska
 from restore.provenance.c2pa_sign import PROVENANCE_ASSERTION, TRAINED_ALGORITHMIC_MEDIA, read_manifest
 from restore.provenance.record import record_digest, sha256_file
 from restore.provenance.verify import verify_output
-from tests.provenance.conftest import CARD, CARD_SHA256, WEIGHTS_SHA256
+from tests.provenance.conftest import CARD_SHA256, CORPUS_SHA256, WEIGHTS_SHA256
 
 
 def _document(result) -> dict:
@@ -40,6 +40,7 @@ def test_mp4_manifest_is_embedded_and_describes_the_run(signed):
     edited = actions[2]
     assert edited["digitalSourceType"] == TRAINED_ALGORITHMIC_MEDIA
     assert edited["parameters"]["models"][0]["sha256"] == WEIGHTS_SHA256
+    assert edited["parameters"]["models"][0]["corpus_manifest_sha256"] == [CORPUS_SHA256]
     assert set(assertions["c2pa.training-mining"]["entries"]) >= {"c2pa.ai_training", "c2pa.data_mining"}
     document = _document(result)
     assert assertions[PROVENANCE_ASSERTION]["record_sha256"] == document["record_sha256"]
@@ -52,7 +53,9 @@ def test_record_names_models_corpus_and_hashes(signed, clips):
     assert record_digest(record) == document["record_sha256"]
     model = record["models"][0]
     assert model["sha256"] == WEIGHTS_SHA256 and model["card_sha256"] == CARD_SHA256
-    assert model["corpus_manifest_sha256"] == CARD["corpus"]["manifest_sha256"]
+    assert model["corpora"] == [{"name": "general", "manifest_sha256": CORPUS_SHA256,
+                                 "licences": {"CC0-1.0": 12, "CC-BY-4.0": 3}}]
+    assert model["architecture"] == "SRVGGNetCompact" and model["origin"] == "trained"
     assert record["source"]["sha256"] == sha256_file(clips["source"])
     assert document["sealed"]["output"]["sha256"] == sha256_file(signed["master"])
     assert record["pipeline"]["yaml"].startswith("stages:")
@@ -140,3 +143,14 @@ def test_runner_values_that_json_cannot_hold(clips, tmp_path):
     assert stored["stages"][0]["params"] == {"fps": "30000/1001", "gain": 0.5}
     assert stored["metrics"]["psnr_db"] == "inf"
     assert verify_output(output, decode=False).exit_code == 0
+
+
+def test_cards_name_corpora_in_either_form():
+    from restore.provenance.record import card_corpora
+
+    listed = {"corpora": [{"name": "faces", "manifest_sha256": "aa", "licence_counts": {"CC-BY-4.0": 5}}]}
+    single = {"corpus": {"manifest_sha256": "bb", "licences": {"CC0-1.0": 1}}}
+    assert card_corpora(listed) == [{"name": "faces", "manifest_sha256": "aa", "licences": {"CC-BY-4.0": 5}}]
+    assert card_corpora(single) == [{"name": None, "manifest_sha256": "bb", "licences": {"CC0-1.0": 1}}]
+    assert card_corpora({"origin": "imported", "source": "Real-ESRGAN release"}) == []
+    assert card_corpora(None) == []
