@@ -198,6 +198,15 @@ def sum_energy(parts: list[dict | None]) -> dict | None:
             "is_estimate": any(p.get("is_estimate", True) for p in parts)}
 
 
+def per_restored_minute(energy: dict | None, frames_out: int, fmt: VideoFormat) -> dict | None:
+    """Energy per minute of restored picture: what an archive budgets a digitisation project by."""
+    if not energy or not frames_out:
+        return energy
+    minutes = float(frames_out / fmt.fps) / 60.0
+    return {**energy, "restored_minutes": minutes, "kwh_per_minute": energy["kwh"] / minutes,
+            "gco2e_per_minute": energy["gco2e"] / minutes}
+
+
 def _sum_timings(entries: list[list[dict]]) -> list[dict]:
     totals: dict[str, dict] = {}
     for timings in entries:
@@ -386,7 +395,8 @@ class SegmentedJob:
             write_json_durably(self.journal_path, self.journal)
         entries = [self.journal["segments"][str(seg.index)] for seg in self.segments]
         assembly = meter.stop().as_dict() if meter is not None else None
-        energy = sum_energy([e.get("energy") for e in entries] + [assembly])
+        energy = per_restored_minute(sum_energy([e.get("energy") for e in entries] + [assembly]),
+                                     self.frames_out, self.output_format)
         timings = _sum_timings([e.get("stage_timings", []) for e in entries])
         notes = self.notes + [f"restored in {len(self.segments)} segments of up to {self.segment_frames} frames "
                               f"(overlap {self.behind} behind, {self.ahead} ahead), resumable"]
