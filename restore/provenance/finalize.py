@@ -137,8 +137,7 @@ def finalize_output(output: Path, source: Path, record: dict, sign: bool = True,
                 "RESTORE_PIPELINE": str((record.get("pipeline") or {}).get("name") or ""),
                 "RESTORE_MODELS": ", ".join(f"{m['name']} {str(m['sha256'])[:12]}" for m in body["models"]),
                 "RESTORE_PROVENANCE": f"attached as {matroska.ATTACHMENT_NAME}; sidecar {paths['provenance'].name}"}
-        matroska.embed_record(output, {"schema": SCHEMA, "record": body, "record_sha256": digest}, tags,
-                              paths["framemd5"])
+        matroska.embed_record(output, {"schema": SCHEMA, "record": body, "record_sha256": digest}, tags)
         embedded = True
 
     sealed_events: list[dict] = []

@@ -41,6 +41,21 @@ def write_framemd5(media: Path, destination: Path) -> list[str]:
     return [re.sub(r"^\[(\w+) @ 0x[0-9a-f]+\] ", r"\1: ", line) for line in proc.stderr.splitlines() if line.strip()]
 
 
+def packet_lines(media: Path) -> list[str]:
+    """md5 of every compressed video and audio packet, without decoding (``-c copy``).
+
+    Identical packets decode to identical frames, so a remux that keeps these lines keeps
+    every decoded frame — checked at a fraction of the cost of decoding a film again.
+    """
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(media), "-map", "0:v?", "-map", "0:a?",
+           "-c", "copy", "-f", "framemd5", "-"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise InputError(f"cannot read the packets of {media.name}: {last}")
+    return frame_lines(proc.stdout)
+
+
 def frame_lines(text: str) -> list[str]:
     """The per-frame lines of a framemd5 file (headers and comments dropped)."""
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]

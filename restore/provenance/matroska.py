@@ -1,7 +1,7 @@
 """Carry the provenance record inside a Matroska file: an attachment plus global tags.
 
 A record that travels inside the file survives being separated from its sidecars.
-The remux copies every stream as is; it is checked against the frame checksums
+The remux copies every stream as is; its packets are compared with the original's
 before it replaces the output, so it can never change a decoded frame.
 """
 
@@ -26,11 +26,12 @@ def _attachment_count(path: Path) -> int:
     return len([line for line in proc.stdout.splitlines() if line.strip()])
 
 
-def embed_record(output: Path, embedded: dict, tags: dict[str, str], expected_framemd5: Path) -> None:
-    """Remux output with the record attached and tags set; replace it only if frames are unchanged."""
+def embed_record(output: Path, embedded: dict, tags: dict[str, str]) -> None:
+    """Remux output with the record attached and tags set; replace it only if every
+    video and audio packet is byte-identical (so every decoded frame is too)."""
     new_index = _attachment_count(output)  # existing attachments (fonts, …) keep their own tags
+    before = framemd5.packet_lines(output)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.embed{output.suffix}")
-    check = output.with_name(f".{output.name}.{os.getpid()}.embed.framemd5")
     with tempfile.TemporaryDirectory() as folder:
         attachment = Path(folder) / ATTACHMENT_NAME
         attachment.write_text(json.dumps(embedded, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
@@ -46,15 +47,12 @@ def embed_record(output: Path, embedded: dict, tags: dict[str, str], expected_fr
             if proc.returncode != 0:
                 last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
                 raise OutputError(f"cannot embed the provenance record into {output.name}: {last}")
-            framemd5.write_framemd5(tmp, check)
-            difference = framemd5.first_difference(expected_framemd5.read_text(), check.read_text())
-            if difference:
-                raise OutputError(f"embedding provenance would change {output.name}'s frames ({difference}); "
+            if framemd5.packet_lines(tmp) != before:
+                raise OutputError(f"embedding provenance would change {output.name}'s video or audio packets; "
                                   "left the output as it was")
             os.replace(tmp, output)
         finally:
             tmp.unlink(missing_ok=True)
-            check.unlink(missing_ok=True)
 
 
 def extract_record(path: Path) -> dict | None:
