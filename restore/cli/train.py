@@ -70,8 +70,14 @@ def train_command(config_path: Path, resume: bool, force: bool, max_iters: int |
         override_corpus(config, corpus)
     if output is not None:
         config.output = output.resolve()
-    result = train(config, resume=resume, force=force, max_iters=max_iters, device=device, finetune=finetune,
-                   threads=threads, progress=not quiet, echo=click.echo)
+    try:
+        result = train(config, resume=resume, force=force, max_iters=max_iters, device=device, finetune=finetune,
+                       threads=threads, progress=not quiet, echo=click.echo)
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
     if result.validation:
         metrics = ", ".join(f"{k} {v}" for k, v in result.validation.items() if k != "iteration")
         click.echo(f"validation (EMA, held-out): {metrics}")

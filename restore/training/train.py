@@ -248,7 +248,7 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False, max
         if gan_phase and it == schedule.pretrain_iters and schedule.pretrain_iters > 0:
             # Start adversarial training from the averaged pre-trained weights, as Real-ESRGAN
             # starts from RealESRNet's params_ema.
-            generator.load_state_dict(ema.state_dict())
+            generator.load_state_dict(ema.module.state_dict())
         generator.train()
         lr_batch, hr_batch = (t.to(dev) for t in sampler.batch(it, schedule.batch_size, dist_ctx.rank))
         sr = g_train(lr_batch)
