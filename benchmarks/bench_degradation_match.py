@@ -19,27 +19,17 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CLIPS = ["oldfilm-001.mkv", "oldfilm-002.mkv", "oldfilm-003.mkv"]
 FIGURES = ["noise_sigma", "edge_width_px", "blockiness", "flicker", "dust_per_mpx", "colourfulness"]
-# a floor per figure so that a near-zero real figure does not blow the relative distance up
-FLOORS = {"noise_sigma": 0.5, "edge_width_px": 0.2, "blockiness": 0.05, "flicker": 0.005,
-          "dust_per_mpx": 10.0, "colourfulness": 2.0}
 FRAMES = 12
 SCALE = 2
 
 
 def _hr_clip() -> list[np.ndarray]:
     from restore.training.corpus import Corpus
+    from restore.training.degradations.match import panned_clip
 
     corpus = Corpus.load(REPO / "corpora" / "general")
     entry = next(e for e in corpus.select(split="train") if e.rel.endswith("casa-mila.jpg"))
-    image = entry.load_rgb()
-    h, w = 640, 960
-    return [image[20 + i:20 + i + h, 30 + 2 * i:30 + 2 * i + w] for i in range(FRAMES)]
-
-
-def _distance(stats: dict, real: dict) -> float:
-    terms = [abs(stats[k] - real[k]) / (abs(real[k]) + FLOORS[k]) for k in FIGURES
-             if stats.get(k) is not None and real.get(k) is not None]
-    return float(np.mean(terms))
+    return panned_clip(entry.load_rgb(), FRAMES)
 
 
 def main() -> None:
@@ -48,7 +38,7 @@ def main() -> None:
         return
     from restore.training.analyze import analyze_footage
     from restore.training.degrade import DegradationModel
-    from restore.training.degradations.match import calibrate, measure
+    from restore.training.degradations.match import calibrate, figure_distance, measure
 
     hr = _hr_clip()
     header = f"{'clip':<16}{'model':<14}" + "".join(f"{k:>15}" for k in FIGURES) + f"{'dist':>8}"
@@ -63,7 +53,7 @@ def main() -> None:
         for label, stats in (("real", real), ("film preset", baseline), ("match:", history[0]),
                              ("calibrated", history[-1])):
             cells = "".join(f"{stats.get(k) if stats.get(k) is not None else '-':>15}" for k in FIGURES)
-            dist = "" if label == "real" else f"{_distance(stats, real):8.2f}"
+            dist = "" if label == "real" else f"{figure_distance(stats, real):8.2f}"
             print(f"{name if label == 'real' else '':<16}{label:<14}{cells}{dist}")
     print("dist: mean relative distance to the real clip's figures (lower is nearer); "
           f"{FRAMES} synthetic frames of {hr[0].shape[1] // SCALE}x{hr[0].shape[0] // SCALE}")

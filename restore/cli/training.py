@@ -159,11 +159,33 @@ def _degrade_clip(model, source, output, rng, scale, max_frames, overwrite) -> i
 @click.argument("footage", type=click.Path(exists=True, dir_okay=False))
 @click.option("--max-frames", default=200, show_default=True, type=click.IntRange(3),
               help="Analyse the first N frames.")
-def analyze_command(footage: str, max_frames: int) -> None:
+@click.option("--against", "corpus_dir", type=click.Path(exists=True), default=None,
+              help="Also degrade a pan over this corpus's first training picture with --preset, plain and "
+                   "centred on FOOTAGE (match:), and report their figures and distances to FOOTAGE's.")
+@click.option("--preset", default="film", show_default=True, help="Preset for --against.")
+@click.option("--scale", default=2, show_default=True, type=click.IntRange(1, 8), help="Scale for --against.")
+def analyze_command(footage: str, max_frames: int, corpus_dir: str | None, preset: str, scale: int) -> None:
     """Measure noise, sharpness, blocking, interlacing, flicker and dust of FOOTAGE (JSON on stdout)."""
     from restore.training.analyze import analyze_footage
 
-    click.echo(json.dumps(analyze_footage(footage, max_frames=max_frames), indent=2))
+    stats = analyze_footage(footage, max_frames=max_frames)
+    if corpus_dir is None:
+        click.echo(json.dumps(stats, indent=2))
+        return
+    from restore.training.corpus import require_valid_corpus
+    from restore.training.degradations.match import panned_clip, synthetic_vs_real
+
+    corpus = require_valid_corpus(corpus_dir)
+    entries = corpus.select(split="train") or corpus.entries
+    if not entries:
+        raise UserError(f"corpus {corpus_dir} is empty")
+    try:
+        frames = panned_clip(entries[0].load_rgb())
+    except ValueError as exc:
+        raise UserError(f"{entries[0].rel}: {exc}") from None
+    comparison = synthetic_vs_real(stats, frames, preset=preset, scale=scale)
+    comparison["picture"] = entries[0].label()
+    click.echo(json.dumps({"footage": stats, "synthetic": comparison}, indent=2))
 
 
 def register(main: click.Group) -> None:

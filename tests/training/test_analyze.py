@@ -131,3 +131,20 @@ def test_calibrated_match_on_real_old_film():
     history = calibrate(model, real, hr, 2, rounds=1)
     for key in ("dust_per_mpx", "edge_width_px"):
         assert abs(history[-1][key] - real[key]) <= abs(history[0][key] - real[key]) + 0.25 * abs(real[key])
+
+
+def test_cli_against_corpus_reports_synthetic_figures(tmp_path):
+    clip = _dusty_flickering_clip(tmp_path / "footage.mkv")
+    picture = tmp_path / "p.png"
+    cv2.imwrite(str(picture), (natural_image(10, 200, 240)[..., ::-1] * 255).astype(np.uint8))
+    corpus = tmp_path / "corpus"
+    runner = CliRunner()
+    assert runner.invoke(main, ["corpus", "init", str(corpus)]).exit_code == 0
+    assert runner.invoke(main, ["corpus", "add", str(corpus), str(picture), "--kind", "general",
+                                "--source", "test", "--license", "CC0-1.0"]).exit_code == 0
+    result = runner.invoke(main, ["analyze", str(clip), "--against", str(corpus), "--preset", "film"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    synthetic = report["synthetic"]
+    assert report["footage"]["dust_per_mpx"] > 100 and synthetic["frames"] == 12
+    assert synthetic["distance"]["matched"] < synthetic["distance"]["plain"]

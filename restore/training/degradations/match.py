@@ -139,3 +139,38 @@ def calibrate(model, stats: dict, hr_frames: list[np.ndarray], scale: int, seed:
                     centre = 0.5 * (centre + math.sqrt(max(wanted, 0.01)))
                 step[param] = _around(centre, 0.0, 98.0 if response == "quality" else math.inf)
     return history
+
+
+# A floor per figure so that a near-zero real figure does not blow a relative distance up.
+DISTANCE_FLOORS = {"noise_sigma": 0.5, "edge_width_px": 0.2, "blockiness": 0.05, "flicker": 0.005,
+                   "dust_per_mpx": 10.0, "colourfulness": 2.0}
+
+
+def figure_distance(stats: dict, real: dict) -> float:
+    """Mean over the figures both sides have of |synthetic − real| / (|real| + floor)."""
+    terms = [abs(stats[k] - real[k]) / (abs(real[k]) + floor) for k, floor in DISTANCE_FLOORS.items()
+             if stats.get(k) is not None and real.get(k) is not None]
+    return round(float(np.mean(terms)), 3) if terms else float("nan")
+
+
+def panned_clip(image: np.ndarray, frames: int = 12, height: int = 640, width: int = 960) -> list[np.ndarray]:
+    """Consecutive HR frames from one still: a slow pan (1 px down, 2 px right per frame), so
+    temporal figures (dust, flicker) can be measured on synthetic footage."""
+    h, w = image.shape[:2]
+    height, width = min(height, h - frames - 1), min(width, w - 2 * frames - 1)
+    if height < 64 or width < 64:
+        raise ValueError(f"picture {w}x{h} is too small for a {frames}-frame pan")
+    return [image[i:i + height, 2 * i:2 * i + width] for i in range(frames)]
+
+
+def synthetic_vs_real(real: dict, hr_frames: list[np.ndarray], preset: str = "film", scale: int = 2,
+                      seed: int = 0) -> dict:
+    """Figures of synthetic clips from the plain preset and from the preset centred on ``real``."""
+    from restore.training.degrade import DegradationModel
+
+    plain = measure(DegradationModel(preset=preset), hr_frames, np.random.default_rng(seed), scale)
+    matched_model = DegradationModel.from_analysis(real, preset=preset)
+    matched = measure(matched_model, hr_frames, np.random.default_rng(seed), scale)
+    return {"preset": preset, "scale": scale, "frames": len(hr_frames),
+            "plain": plain, "matched": matched,
+            "distance": {"plain": figure_distance(plain, real), "matched": figure_distance(matched, real)}}
