@@ -132,12 +132,15 @@ def _provenance_summary(after: Path, record: dict | None, provenance: dict | Non
             body = json.load(fh)
     except (OSError, json.JSONDecodeError, TypeError):
         body = None
+    if isinstance(body, dict) and isinstance(body.get("record"), dict):  # the sealed form: {"record", "record_sha256"}
+        body = body["record"]
     body = body or record
     if not body:
         return None
     stages = [{"stage": s.get("name") or s.get("stage"), "params": s.get("params")} for s in body.get("stages") or []]
     return {"record": str(path) if body is not record else None,
-            "tool": body.get("tool") or (body.get("software") or {}).get("restore"),
+            "tool": f"restore {body['restore_version']}" if body.get("restore_version") else None,
+            "device": body.get("device"), "pipeline": body.get("pipeline"),
             "stages": stages, "models": body.get("models") or [], "energy": body.get("energy"),
             "signer": body.get("signer"), "c2pa": (provenance or {}).get("c2pa"),
             "started": body.get("started"), "finished": body.get("finished"),

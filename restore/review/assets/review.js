@@ -260,11 +260,17 @@
     const row = (k, v) => { if (v !== null && v !== undefined && v !== "") dl.append(el("dt", { textContent: k }), el("dd", { textContent: v })); };
     row("record", P.record);
     row("software", P.tool);
-    row("stages", (P.stages || []).map((s) => s.stage).join(" → "));
-    (P.models || []).forEach((m) => row(`model ${m.name || m.id || ""}`,
-      [m.weights_sha256 && `weights sha256 ${m.weights_sha256}`, m.corpus_manifest_sha256 && `corpus manifest sha256 ${m.corpus_manifest_sha256}`,
-        m.corpus_licences && `licences ${[].concat(m.corpus_licences).join(", ")}`].filter(Boolean).join(" · ") || JSON.stringify(m)));
-    if (P.energy) row("energy", `${fmt(P.energy.kwh, 6)} kWh · ${fmt(P.energy.gco2e, 3)} gCO2e (${P.energy.method || "method not stated"})`);
+    row("pipeline", typeof P.pipeline === "string" ? P.pipeline : P.pipeline && (P.pipeline.name || JSON.stringify(P.pipeline)));
+    row("stages", (P.stages || []).map((s) => `${s.stage} ${JSON.stringify(s.params || {})}`).join(" → "));
+    row("device", P.device);
+    (P.models || []).forEach((m) => {
+      const corpora = (m.corpora || []).map((c) => `${c.name || "corpus"} manifest sha256 ${c.manifest_sha256}` +
+        (c.licences ? ` (${typeof c.licences === "string" ? c.licences : JSON.stringify(c.licences)})` : ""));
+      row(`model ${m.name || ""}`, [m.architecture, m.sha256 && `weights sha256 ${m.sha256}`, m.origin, ...corpora]
+        .filter(Boolean).join(" · "));
+    });
+    if (P.energy) row("energy", `${fmt(P.energy.kwh, 6)} kWh · ${fmt(P.energy.gco2e, 4)} gCO2e (${P.energy.method || "method not stated"})` +
+      (P.energy.assumptions ? ` — ${P.energy.assumptions}` : ""));
     if (P.signer) row("signed by", typeof P.signer === "string" ? P.signer : (P.signer.common_name || JSON.stringify(P.signer)));
     row("C2PA", P.c2pa);
     row("source sha256", P.source_sha256);
