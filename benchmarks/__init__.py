@@ -1,0 +1,1 @@
+"""``make bench``: throughput, memory and quality measurements, each against a baseline in the same run."""
