@@ -1,10 +1,11 @@
 """Centre a preset's ranges on the figures ``restore analyze`` measured on real footage.
 
-Two stages. ``centre_steps`` maps each figure to the parameter that causes it, with the
-estimators' known responses (measured on area-downscaled corpus patches, see
-benchmarks/bench_degradation_match.py). ``calibrate`` then degrades sample pictures,
-measures them with the same analysis code, and corrects each parameter by how far its
-figure landed from the footage's: what training sees is checked, not assumed.
+``centre_steps`` maps each figure to the parameter that causes it, using the analysis
+code's measured response to each parameter (on area-downscaled corpus pictures, see
+benchmarks/bench_degradation_match.py, which also checks where the synthetic figures land).
+An iterative correction (degrade, measure, adjust) was tried and dropped: on 16 synthetic
+frames the figures are too noisy for it to beat the direct mapping (mean distance 0.11–0.20
+against 0.06–0.15).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ DOWNSCALE_EDGE_PX = 0.35      # edge σ of a clean area-downscaled picture (meas
 # JPEG at these qualities, and after MPEG-2 intra at these qscales (measured, one run)
 _BLOCKINESS_TO_JPEG = ([1.07, 1.17, 1.28, 1.40, 1.60], [95, 85, 70, 50, 30])
 _BLOCKINESS_TO_QSCALE = ([1.14, 1.29, 1.52, 1.75, 1.89], [2, 4, 7, 11, 16])
-# what the analysis reads of the film chain's own settings (benchmarks/bench_degradation_match.py,
-# first round): edge σ ≈ 0.65 × the blur σ (grain sharpens the fine-scale gradient), and about
-# 0.38 of drawn specks are found on real content (more on smooth pictures) (1-px specks and those on texture are not)
+# what the analysis reads of the film chain's own settings (benchmarks/bench_degradation_match.py):
+# edge σ ≈ 0.65 × the blur σ (grain sharpens the fine-scale gradient), and 0.38 of the drawn
+# specks are found on photographs (1-px specks and specks on texture are missed; more are
+# found on smooth pictures)
 EDGE_PER_BLUR = 0.65
 DUST_FOUND = 0.38
 CLEAN_COLOURFULNESS = 30.0    # `colourfulness` of a typical colour photo of the corpus (30–36)
@@ -55,7 +57,7 @@ def centre_steps(steps: list[dict], stats: dict) -> list[dict]:
     noise = stats.get("noise_sigma")
     if noise is not None:
         _set(steps, "noise", prob=1.0 if noise > 0.3 else 0.0, sigma=_around(noise, 0.0), poisson_prob=0.0, streak=0.0)
-        # grain is correlated: the Laplacian estimator sees little of it; calibrate() sets its amount
+        # grain is correlated: the Laplacian estimator sees about half of it
         _set(steps, "grain", amount=_around(max(noise, 0.2) * 2.0, 0.0))
     block = stats.get("blockiness")
     if block is not None:
@@ -72,8 +74,9 @@ def centre_steps(steps: list[dict], stats: dict) -> list[dict]:
         _set(steps, "interlace", prob=1.0 if interlaced else 0.0)
     flicker = stats.get("flicker")
     if flicker is not None:
-        # the running-median residual reads ~1.1× the gain's deviation (it includes the frame itself)
-        _set(steps, "flicker", prob=1.0 if flicker > 0.002 else 0.0, amplitude=_around(flicker / 1.1, 0.0))
+        # the residual from a 5-frame running median reads ~0.9× the gain's deviation (the median
+        # follows the frame a little; simulated: 0.84 on 12 frames, 0.91 on 60, 0.94 on 500)
+        _set(steps, "flicker", prob=1.0 if flicker > 0.002 else 0.0, amplitude=_around(flicker / 0.9, 0.0))
     dust = stats.get("dust_per_mpx")
     if dust is not None:
         _set(steps, "dust", prob=1.0 if dust > 0.5 else 0.0, density=_around(dust / DUST_FOUND, 0.0))
@@ -82,22 +85,9 @@ def centre_steps(steps: list[dict], stats: dict) -> list[dict]:
         black_and_white = colour < BW_COLOURFULNESS
         _set(steps, "gray", prob=1.0 if black_and_white else 0.0)
         faded = min(colour / CLEAN_COLOURFULNESS, 1.0)
-        _set(steps, "saturation", prob=0.0 if black_and_white else 1.0, amount=_around(faded, 0.0, 1.0))
+        # a tint would add colour the figure did not see
+        _set(steps, "saturation", prob=0.0 if black_and_white else 1.0, amount=_around(faded, 0.0, 1.0), tint=0.0)
     return steps
-
-
-# figure → (operation, parameter, how the figure responds: "scale" ∝ parameter, "quadrature" σ adds in squares)
-_CONTROLS = [
-    ("noise_sigma", "noise", "sigma", "scale"),
-    ("noise_sigma", "grain", "amount", "scale"),
-    ("edge_width_px", "blur", "sigma", "quadrature"),
-    ("flicker", "flicker", "amplitude", "scale"),
-    ("dust_per_mpx", "dust", "density", "scale"),
-    ("colourfulness", "saturation", "amount", "scale"),
-    ("blockiness", "codec", "jpeg_quality", "quality"),
-    ("blockiness", "codec", "mpeg2_qscale", "qscale"),
-    ("blockiness", "jpeg", "quality", "quality"),
-]
 
 
 def measure(model, hr_frames: list[np.ndarray], rng: np.random.Generator, scale: int) -> dict:
@@ -105,40 +95,6 @@ def measure(model, hr_frames: list[np.ndarray], rng: np.random.Generator, scale:
     from restore.training.analyze import analyze_frames
 
     return analyze_frames(model.degrade_clip(iter(hr_frames), rng, scale), consecutive=True)
-
-
-def calibrate(model, stats: dict, hr_frames: list[np.ndarray], scale: int, seed: int = 0,
-              rounds: int = 2) -> list[dict]:
-    """Correct the model's centred ranges by measuring what it produces; returns each round's figures."""
-    history = []
-    for round_index in range(rounds + 1):
-        got = measure(model, hr_frames, np.random.default_rng([seed, round_index]), scale)
-        history.append(got)
-        if round_index == rounds:
-            break
-        for figure, op, param, response in _CONTROLS:
-            want, have = stats.get(figure), got.get(figure)
-            if want is None or have is None or (response == "scale" and have == 0):
-                continue  # nothing measured yet: no evidence of how the figure responds
-            for step in _steps_of(model.steps, op):
-                if step.get("prob", 1.0) == 0 or param not in step:
-                    continue
-                low, high = step[param]
-                centre = 0.5 * (low + high)
-                # half steps: a dozen frames measure a figure only roughly, so a full
-                # correction would chase the measurement noise
-                if response == "scale":
-                    factor = float(np.clip((want + 1e-3) / (have + 1e-3), 0.25, 4.0))
-                    centre *= math.sqrt(factor)
-                elif response == "quality":  # more blocking than wanted: raise the JPEG quality
-                    centre = float(np.clip(centre + 50.0 * (have - want), 10, 98))
-                elif response == "qscale":
-                    centre = float(np.clip(centre - 10.0 * (have - want), 2, 31))
-                else:
-                    wanted = centre * centre + (want * want - have * have) / (EDGE_PER_BLUR ** 2)
-                    centre = 0.5 * (centre + math.sqrt(max(wanted, 0.01)))
-                step[param] = _around(centre, 0.0, 98.0 if response == "quality" else math.inf)
-    return history
 
 
 # A floor per figure so that a near-zero real figure does not blow a relative distance up.
