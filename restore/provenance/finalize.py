@@ -91,6 +91,35 @@ def _run_events(record: dict, source: Path, output: Path, source_sha256: str, so
     return events
 
 
+def _embed(output: Path, body: dict, digest: str, record: dict, paths: dict) -> None:
+    """Attach the record to a Matroska output and summarise it in global tags."""
+    tags = {"RESTORE_PROVENANCE_SHA256": digest, "RESTORE_VERSION": str(body["software"].get("restore")),
+            "RESTORE_SOURCE_SHA256": body["source"]["sha256"],
+            "RESTORE_PIPELINE": str((record.get("pipeline") or {}).get("name") or ""),
+            "RESTORE_MODELS": ", ".join(f"{m['name']} {str(m['sha256'])[:12]}" for m in body["models"]),
+            "RESTORE_PROVENANCE": f"attached as {matroska.ATTACHMENT_NAME}; sidecar {paths['provenance'].name}"}
+    matroska.embed_record(output, {"schema": SCHEMA, "record": body, "record_sha256": digest}, tags)
+
+
+def _sign(output: Path, source: Path, body: dict, digest: str, identity, paths: dict, ids: dict) -> tuple[dict, dict]:
+    """Sign with C2PA (the last write to output); return the facts for 'sealed' and the PREMIS event."""
+    from restore.provenance import c2pa_sign
+
+    manifest = c2pa_sign.manifest_definition(body, digest, output, paths["provenance"].name)
+    signed = c2pa_sign.sign(output, source, manifest, identity, paths["c2pa"])
+    facts = {"embedded": signed["embedded"],
+             "sidecar": signed["sidecar"].name if signed["sidecar"] else None,
+             "sidecar_sha256": sha256_file(signed["sidecar"]) if signed["sidecar"] else None,
+             "manifest_bytes": signed["manifest_bytes"]}
+    signer = identity.describe()
+    event = premis.event(
+        "digital signature generation", agents=[ids["restore"], ids["signer"]], outcomes=[output.name],
+        detail=(f"C2PA manifest signed ({identity.alg.upper()}), "
+                + ("embedded in the file" if signed["embedded"] else f"sidecar {paths['c2pa'].name}")),
+        outcome_detail=signer.get("statement") or f"signer {signer['subject']}")
+    return facts, event
+
+
 def finalize_output(output: Path, source: Path, record: dict, sign: bool = True, embed: bool = True) -> dict:
     """Write OUTPUT's provenance next to it, embed it (Matroska), and sign last (C2PA).
 
@@ -130,33 +159,14 @@ def finalize_output(output: Path, source: Path, record: dict, sign: bool = True,
         body["signer"] = identity.describe()
     digest = record_digest(body)
 
-    embedded = False
-    if embed and output.suffix.lower() in MATROSKA_SUFFIXES:
-        tags = {"RESTORE_PROVENANCE_SHA256": digest, "RESTORE_VERSION": str(software.get("restore")),
-                "RESTORE_SOURCE_SHA256": source_sha256,
-                "RESTORE_PIPELINE": str((record.get("pipeline") or {}).get("name") or ""),
-                "RESTORE_MODELS": ", ".join(f"{m['name']} {str(m['sha256'])[:12]}" for m in body["models"]),
-                "RESTORE_PROVENANCE": f"attached as {matroska.ATTACHMENT_NAME}; sidecar {paths['provenance'].name}"}
-        matroska.embed_record(output, {"schema": SCHEMA, "record": body, "record_sha256": digest}, tags)
-        embedded = True
-
+    embedded = embed and output.suffix.lower() in MATROSKA_SUFFIXES
+    if embedded:
+        _embed(output, body, digest, record, paths)
     sealed_events: list[dict] = []
     c2pa_facts = None
     if identity is not None:
-        from restore.provenance import c2pa_sign
-
-        manifest = c2pa_sign.manifest_definition(body, digest, output, paths["provenance"].name)
-        signed = c2pa_sign.sign(output, source, manifest, identity, paths["c2pa"])
-        c2pa_facts = {"embedded": signed["embedded"],
-                      "sidecar": signed["sidecar"].name if signed["sidecar"] else None,
-                      "sidecar_sha256": sha256_file(signed["sidecar"]) if signed["sidecar"] else None,
-                      "manifest_bytes": signed["manifest_bytes"]}
-        sealed_events.append(premis.event(
-            "digital signature generation", agents=[ids["restore"], ids["signer"]], outcomes=[output.name],
-            detail=(f"C2PA manifest signed ({identity.alg.upper()}), "
-                    + ("embedded in the file" if signed["embedded"] else f"sidecar {paths['c2pa'].name}")),
-            outcome_detail=(identity.describe().get("statement")
-                            or f"signer {identity.describe()['subject']}")))
+        c2pa_facts, signature_event = _sign(output, source, body, digest, identity, paths, ids)
+        sealed_events.append(signature_event)
     final_sha256 = sha256_file(output)
     sealed_events.append(premis.event(
         "message digest calculation", agents=[ids["restore"]], sources=[output.name],
