@@ -31,6 +31,8 @@ class BatchOutcome:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, UserError):
         return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
     # a bug or a crashed worker: one line here, the traceback in the status file's notes
     return f"{type(exc).__name__}: {exc}".splitlines()[0]
 

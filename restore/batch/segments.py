@@ -19,6 +19,7 @@ Work folder layout: ``lock`` (flock: one writer), ``journal.json``, ``seg-NNNNNN
 from __future__ import annotations
 
 import datetime
+import errno
 import hashlib
 import shutil
 import time
@@ -156,6 +157,13 @@ def process_segment(task: SegmentTask, progress: Callable[[int], None] | None = 
                              f"{seg.start - lead}: the input is truncated or damaged")
         writer.finish(keep)
         writer = None
+    except Exception as exc:
+        full = _out_of_space(target.parent, exc)   # measured before abort() frees the temp file
+        if writer is not None:
+            writer.abort()
+        if full is not None:
+            raise full from exc
+        raise
     except BaseException:
         if writer is not None:
             writer.abort()
@@ -169,6 +177,21 @@ def process_segment(task: SegmentTask, progress: Callable[[int], None] | None = 
                          frames_in=reader.frames_read, frames_out=keep, seconds=time.perf_counter() - t0,
                          energy=energy, stage_timings=[t.as_dict() for t in pipeline.timings],
                          stages=pipeline.describe())
+
+
+def _out_of_space(folder: Path, exc: Exception, reserve: int = 1 << 20) -> OutputError | None:
+    """A clear reason when a write failed because the disk is full (ffmpeg does not always say so)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "No space left" in str(exc):
+        free = 0
+    else:
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            return None
+        if free >= reserve:
+            return None
+    return OutputError(f"no space left on the device holding {folder} ({free} bytes free): free some space "
+                       "and run the same command again (committed segments are kept)")
 
 
 def _quick_fingerprint(path: Path) -> str:
@@ -434,6 +457,13 @@ class SegmentedJob:
                                   f"{self.frames_out}: remove {self.work_dir} and run again")
             writer.finish(self.frames_out)
             writer = None
+        except Exception as exc:
+            full = _out_of_space(self.output.parent, exc)
+            if writer is not None:
+                writer.abort()
+            if full is not None:
+                raise full from exc
+            raise
         except BaseException:
             if writer is not None:
                 writer.abort()

@@ -77,6 +77,7 @@ class BatchStatus:
         self.state = "running"
         self._t0 = time.monotonic()
         self._written = 0.0
+        self.write_error: str | None = None
 
     def add(self, job_id: str, source: Path, output: Path) -> JobStatus:
         self.jobs[job_id] = JobStatus(job_id, str(source), str(output))
@@ -100,6 +101,14 @@ class BatchStatus:
         if not force and now - self._written < 1.0:
             return
         self._written = now
+        try:
+            self._write()
+        except OSError as exc:   # a full disk must fail the jobs that need space, not the whole batch
+            self.write_error = f"cannot write the status file {self.path}: {exc.strerror}"
+        else:
+            self.write_error = None
+
+    def _write(self) -> None:
         write_json_durably(self.path, {
             "format": STATUS_FORMAT, "version": 1, "job_file": str(self.job_file), "executor": self.executor,
             "started": self.started, "updated": _now(), "state": self.state, "overall": self.overall(),

@@ -49,6 +49,8 @@ def batch(job_file: Path, workers: int, executor_kind: str, ray_address: str | N
         outcome = run_batch(jf, executor, display)
     for line in summary_table(outcome.status):
         click.echo(line)
+    if outcome.status.write_error:
+        click.echo(f"restore: warning: {outcome.status.write_error}", err=True)
     if outcome.failed:
         click.echo(f"restore: {len(outcome.failed)} of {len(outcome.status.jobs)} jobs failed "
                    f"(reasons above and in {jf.status_path}); run the same command again to retry them", err=True)
