@@ -91,13 +91,13 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
     notes: list[str] = []
     src_fmt, conform, expected_in = check_source(source, video, src_fmt, notes)
 
-    device = resolve_device(options.device)
-    configure_threads()
     meter = _start_energy_meter()
     stage_options = _stage_options(options)
     preview = max((s.cls.preview_frames(s.params) for s in spec.stages), default=0)
     if preview:
         stage_options["preview_frames"] = [f.image for f in VideoReader(source, src_fmt, max_frames=preview)]
+    device = resolve_device(options.device)  # after the stage modules are imported (they bring torch)
+    configure_threads()
     pipeline = Pipeline(spec, src_fmt, device=device, batch_size=options.batch_size, seed=options.seed,
                         options=stage_options, report=options.events)
     stage_options.pop("preview_frames", None)

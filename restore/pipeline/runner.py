@@ -8,6 +8,7 @@ and checks that every stage keeps the promised frame count.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -20,6 +21,10 @@ from restore.stages.base import Stage, StageContext
 
 def resolve_device(requested: str = "auto") -> str:
     if requested in ("", "auto"):
+        if "torch" not in sys.modules:
+            # no stage of this pipeline runs a model (model stages import torch when loaded):
+            # importing it only to ask about CUDA would cost half a gigabyte of memory
+            return "cpu"
         try:
             import torch
 
@@ -42,12 +47,9 @@ def configure_threads() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count() or 1
-    try:
-        import torch
-
+    torch = sys.modules.get("torch")
+    if torch is not None:
         torch.set_num_threads(max(1, cores))
-    except ImportError:
-        pass
     return cores
 
 
