@@ -24,6 +24,7 @@ exits with status 3; the parent turns that into a StageError.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import sys
@@ -260,11 +261,19 @@ def main(argv=None) -> int:
         out = OPERATIONS[job["op"]](core, vs, clip, job)
         out = core.resize.Bicubic(out, format=vs.RGBS, matrix_in_s=MATRIX)
         ratio = output_length_ratio(job)
+        # Ask for a few frames ahead so VapourSynth's threads work on several at once;
+        # requests past the end of the stream get clamped frames and are dropped.
+        ahead = max(2, core.num_threads)
+        pending = collections.deque()
+        requested = 0
         while True:
+            while len(pending) < ahead and not (src.eof and requested // ratio >= src.read_count):
+                pending.append(out.get_frame_async(requested))
+                requested += 1
             src.ensure(frame_index // ratio)
-            if src.eof and frame_index // ratio >= src.read_count:
+            if not pending or (src.eof and frame_index // ratio >= src.read_count):
                 break
-            frame = out.get_frame(frame_index)
+            frame = pending.popleft().result()
             for p in range(3):
                 data_out.write(np.ascontiguousarray(np.asarray(frame[p]), dtype="<f4").tobytes())
             frame_index += 1
