@@ -13,6 +13,7 @@ frame only (the page says which).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -40,7 +41,9 @@ def niqe_available() -> bool:
     if _niqe is None:
         try:
             import restore.models.compat  # noqa: F401  (basicsr needs its torchvision alias first)
-            from basicsr.metrics.niqe import calculate_niqe
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # its scipy.ndimage.filters import
+                from basicsr.metrics.niqe import calculate_niqe
             _niqe = calculate_niqe
         except Exception:  # basicsr missing or broken: the report says NIQE was not computed
             _niqe = False
@@ -49,11 +52,13 @@ def niqe_available() -> bool:
 
 def niqe(image: np.ndarray) -> float | None:
     """NIQE of an RGB float frame (lower is more natural), or None when it cannot be computed."""
-    if not niqe_available() or min(image.shape[:2]) < 96:  # NIQE needs a few 96-px blocks
+    if not niqe_available() or min(image.shape[:2]) < 2 * 96:  # its statistics need several 96-px blocks
         return None
     bgr255 = np.ascontiguousarray(image[..., ::-1]) * 255.0
     try:
-        value = float(_niqe(bgr255, crop_border=0, input_order="HWC", convert_to="y"))
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")  # basicsr's deprecated scipy import and flat-block covariances
+            value = float(_niqe(bgr255, crop_border=0, input_order="HWC", convert_to="y"))
     except (ValueError, np.linalg.LinAlgError):  # flat frames (black, a test card) have no statistics
         return None
     return value if math.isfinite(value) else None

@@ -11,7 +11,7 @@ import pytest
 
 # The invented object: a white block with a black core drawn into AFTER on frames 5–7 only.
 INVENTED_FRAMES = (5, 6, 7)
-INVENTED_BOX_AFTER = (180, 80, 60, 50)   # x, y, w, h in AFTER pixels (AFTER is BEFORE × 2)
+INVENTED_BOX_AFTER = (300, 140, 70, 60)   # x, y, w, h in AFTER pixels (AFTER is BEFORE × 2)
 
 
 def ffmpeg(*args: str) -> None:
@@ -19,14 +19,14 @@ def ffmpeg(*args: str) -> None:
 
 
 def make_pair(folder: Path, frames: int = 12) -> tuple[Path, Path]:
-    """BEFORE: 160×120 grainy test pattern; AFTER: lanczos ×2 with an invented block on INVENTED_FRAMES."""
+    """BEFORE: 256×192 grainy test pattern; AFTER: lanczos ×2 with an invented block on INVENTED_FRAMES."""
     before, after = folder / "before.mkv", folder / "after.mkv"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25,noise=alls=10:allf=t", "-frames:v", str(frames),
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=256x192:rate=25,noise=alls=10:allf=t", "-frames:v", str(frames),
            "-c:v", "ffv1", str(before))
     x, y, w, h = INVENTED_BOX_AFTER
     first, last = INVENTED_FRAMES[0], INVENTED_FRAMES[-1]
     ffmpeg("-i", str(before), "-vf",
-           f"scale=320:240:flags=lanczos,drawbox=x={x}:y={y}:w={w}:h={h}:color=white:t=fill:"
+           f"scale=512:384:flags=lanczos,drawbox=x={x}:y={y}:w={w}:h={h}:color=white:t=fill:"
            f"enable='between(n,{first},{last})',drawbox=x={x + 15}:y={y + 12}:w={w - 30}:h={h - 24}:color=black:"
            f"t=fill:enable='between(n,{first},{last})'", "-c:v", "ffv1", str(after))
     return before, after

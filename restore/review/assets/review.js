@@ -43,6 +43,12 @@
       if (storedFrames[mid] < frame) lo = mid + 1; else hi = mid;
     }
     if (lo > 0 && frame - storedFrames[lo - 1] <= storedFrames[lo] - frame) lo -= 1;
+    // on a frame with inventions, show the stored invention of its stretch rather than a clean sample
+    const p99 = series.p99[frame];
+    if (stored[lo].frame !== frame && p99 !== null && p99 > S.threshold) {
+      const near = stored.filter((s) => s.regions.length && Math.abs(s.frame - frame) < S.every);
+      if (near.length) return near.reduce((a, b) => (Math.abs(a.frame - frame) <= Math.abs(b.frame - frame) ? a : b));
+    }
     return stored[lo];
   }
 
