@@ -29,13 +29,17 @@ def _attachment_count(path: Path) -> int:
 def embed_record(output: Path, embedded: dict, tags: dict[str, str]) -> None:
     """Remux output with the record attached and tags set; replace it only if every
     video and audio packet is byte-identical (so every decoded frame is too)."""
-    new_index = _attachment_count(output)  # existing attachments (fonts, …) keep their own tags
+    # A record from an earlier finalize is replaced, not kept beside the new one;
+    # other attachments (fonts, …) keep their own tags, so ours is tagged by its index.
+    previous = _attachment_index(output)
+    drop = ["-map", f"-0:{previous}"] if previous is not None else []
+    new_index = _attachment_count(output) - (1 if previous is not None else 0)
     before = framemd5.packet_lines(output)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.embed{output.suffix}")
     with tempfile.TemporaryDirectory() as folder:
         attachment = Path(folder) / ATTACHMENT_NAME
         attachment.write_text(json.dumps(embedded, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(output), "-map", "0", "-c", "copy",
+        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(output), "-map", "0", *drop, "-c", "copy",
                "-attach", str(attachment),
                f"-metadata:s:t:{new_index}", f"mimetype={ATTACHMENT_MIME}",
                f"-metadata:s:t:{new_index}", f"filename={ATTACHMENT_NAME}"]

@@ -155,3 +155,16 @@ def test_cards_name_corpora_in_either_form():
     assert card_corpora(single) == [{"name": None, "manifest_sha256": "bb", "licences": {"CC0-1.0": 1}}]
     assert card_corpora({"origin": "imported", "source": "Real-ESRGAN release"}) == []
     assert card_corpora(None) == []
+
+
+def test_finalizing_again_replaces_the_attached_record(signed, clips, tmp_path):
+    from restore.provenance import finalize_output
+    from tests.provenance.conftest import copy_with_sidecars, runner_record
+
+    output = copy_with_sidecars(signed["master"], tmp_path)
+    record = runner_record()
+    record["device"] = "cuda:0"
+    result = finalize_output(output, clips["source"], record)
+    assert matroska._attachment_count(output) == 1
+    assert matroska.extract_record(output)["record"]["device"] == "cuda:0"
+    assert verify_output(output, decode=False).exit_code == 0 and result["signed"]
