@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -69,10 +70,17 @@ class RestoreGroup(click.Group):
             ctx.exit(1)
 
 
+def _terminate_cleanly(signum, frame):
+    # SIGTERM (kill, a batch scheduler, systemd) unwinds like Ctrl-C, so temporary files
+    # are removed on the way out; SIGKILL cannot be caught, and leaves only hidden temp names
+    raise KeyboardInterrupt
+
+
 @click.group(cls=RestoreGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="restore")
 def main() -> None:
     """Restore archival footage: frame-accurate, measured, with provenance."""
+    signal.signal(signal.SIGTERM, _terminate_cleanly)
 
 
 def _load_commands() -> None:

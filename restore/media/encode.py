@@ -107,6 +107,25 @@ def partial_name(output: Path) -> Path:
     return output.with_name(f".{output.stem}.partial-{os.getpid()}{output.suffix}")
 
 
+def remove_stale_partials(output: Path) -> list[Path]:
+    """Temporary files a killed run left beside ``output`` (its process is gone): delete them."""
+    removed = []
+    for path in output.parent.glob(f".{output.stem}.partial-*{output.suffix}"):
+        pid = path.name[len(f".{output.stem}.partial-"):-len(output.suffix) or None]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still running: another run's file
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
 class VideoWriter:
     """Streams frames into ffmpeg; ``finish`` checks the result and renames it into place."""
 
@@ -121,6 +140,7 @@ class VideoWriter:
         self.overwrite = overwrite
         self.frames_written = 0
         self.temp = partial_name(self.output)
+        remove_stale_partials(self.output)
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
         self._error: BaseException | None = None
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=30)
