@@ -85,14 +85,26 @@ def test_job_locked_by_another_runner_is_not_touched(clip_dir, tmp_path):
     assert sorted(p.name for p in work.iterdir()) == ["lock"]
 
 
-def _run_batch_process(job: Path, kill_after: float | None) -> int | None:
+def _segments_done(job: Path) -> int:
+    try:
+        return sum(j.get("segments_done") or 0 for j in status_of(job)["jobs"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def _run_batch_process(job: Path, kill_at: tuple[int, float] | None) -> int | None:
+    """Run `restore batch`; with KILL_AT = (segments, seconds), kill -9 it that long after that many commits."""
     cmd = [sys.executable, "-m", "restore.cli", "batch", str(job), "-q"]
     proc = subprocess.Popen(cmd, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    if kill_after is None:
+    if kill_at is None:
         return proc.wait(timeout=300)
+    segments, delay = kill_at
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and _segments_done(job) < segments and time.monotonic() < deadline:
+        time.sleep(0.05)
     try:
-        return proc.wait(timeout=kill_after)
+        return proc.wait(timeout=delay)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)     # the batch and its ffmpeg children, mid-write
         proc.wait()
@@ -102,17 +114,13 @@ def _run_batch_process(job: Path, kill_after: float | None) -> int | None:
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_kill_9_at_a_random_point_then_resume(seed, clip_dir, reference_outputs, tmp_path):
+    """Killed after a random number of committed segments (8 in all) plus a random delay, twice, then resumed."""
     job = write_batch(tmp_path, clip_dir, options="{segment_frames: 5, sign: false, provenance: false}")
     rng = random.Random(seed)
-    kills = 0
-    for attempt in range(6):
-        kill_after = rng.uniform(2.0, 12.0) if attempt < 2 else None
-        rc = _run_batch_process(job, kill_after)
-        kills += rc is None
-        if rc == 0:
-            break
-        assert rc is None, f"batch exited with {rc}"
-    assert rc == 0 and kills >= 1
+    first = rng.randint(0, 5)
+    points = [(first, rng.uniform(0.0, 1.0)), (rng.randint(first, 7), rng.uniform(0.0, 1.0)), None]
+    outcomes = [_run_batch_process(job, point) for point in points]
+    assert outcomes[0] is None and outcomes[-1] == 0, outcomes
     assert_outputs_match(tmp_path / "out", reference_outputs)
     leftovers = [p.name for p in (tmp_path / "out").iterdir() if ".partial-" in p.name or p.name.endswith(".work")]
     assert leftovers == []
