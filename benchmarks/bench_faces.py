@@ -6,7 +6,8 @@
    mask), and our model. Identity = SFace cosine to the clean face.
 2. The real old-film close-up (oldfilm-001, 24 frames, no ground truth) through the
    ``faces`` stage, with landmark smoothing off (per-frame alignment, what GFPGAN /
-   CodeFormer video scripts do) and on. "Added flicker" is the mean frame-to-frame
+   CodeFormer video scripts do), on, and with the correction carried over between
+   frames (``temporal``). "Added flicker" is the mean frame-to-frame
    change inside the face box of the output minus that of the input (8-bit units):
    what the restoration adds to the film's own motion and grain.
 """
@@ -114,8 +115,9 @@ def bench_old_film() -> None:
         return
     images, fps = read_old_film("oldfilm-001.mkv", 24)
     rows = []
-    for label, params in [("per-frame landmarks (baseline)", {"smoothing": 0.0, "max_missed": 0}),
-                          ("tracked + One-Euro smoothing", {"smoothing": 1.0})]:
+    for label, params in [("per-frame alignment (baseline)", {"smoothing": 0.0, "max_missed": 0, "temporal": 0.0}),
+                          ("tracked + One-Euro landmarks", {"smoothing": 1.0, "temporal": 0.0}),
+                          ("+ temporal correction 0.3 (default)", {"smoothing": 1.0, "temporal": 0.3})]:
         out, elapsed, summary = run_faces_stage(images, fps, fidelity=0.3, **params)
         faces = max(1, summary["faces"])
         rows.append([label, summary["faces"], summary["restored"], summary["identity_mean"],

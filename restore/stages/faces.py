@@ -42,6 +42,9 @@ class FacesParams:
     keep_low_identity: bool = True     # leave a face unrestored when its identity score is below threshold
     smoothing: float = field(default=1.0, metadata={"min": 0.0, "max": 4.0})  # 0 = raw landmarks per frame
     max_missed: int = field(default=2, metadata={"min": 0, "max": 25})  # frames a lost face keeps its landmarks
+    # share of the previous frame's correction kept for the same face (in aligned
+    # coordinates): damps detail the network invents differently on every frame
+    temporal: float = field(default=0.3, metadata={"min": 0.0, "max": 0.9})
 
 
 @dataclass
@@ -75,6 +78,7 @@ class Faces(FrameStage):
         self.counts: Counter = Counter()
         self.identities: list[float] = []
         self._reported_tracks: set[int] = set()
+        self._previous: dict[int, tuple[np.ndarray, np.ndarray]] = {}   # track → (aligned crop, correction)
 
     def models(self) -> list[dict]:
         if not hasattr(self, "model"):
@@ -138,7 +142,7 @@ class Faces(FrameStage):
         keep = 1.0 - self.params.fidelity
         images = [frame.image for frame in frames]
         for face, out in zip(todo, restored):
-            correction = keep * (out - face.crop)
+            correction = self._steady(face, keep * (out - face.crop))
             source = images[face.frame]
             candidate = paste_back(source, correction, face.inverse, self.mask, additive=True)
             np.clip(candidate, 0.0, 1.0, out=candidate)
@@ -166,6 +170,23 @@ class Faces(FrameStage):
             self.counts["frames"] += 1
             out_frames.append(result)
         return out_frames
+
+    def _steady(self, face: _Face, correction: np.ndarray) -> np.ndarray:
+        """Blend with the same face's previous correction, both in aligned coordinates.
+
+        Head motion does not matter there (the crops are aligned); a change of content
+        does (a cut, a turn, a hand): then the previous correction is dropped.
+        """
+        track = face.tracked.track
+        previous = self._previous.get(track)
+        if previous is not None and self.params.temporal > 0:
+            if float(np.abs(previous[0] - face.crop).mean()) < 0.06:
+                correction = (1 - self.params.temporal) * correction + self.params.temporal * previous[1]
+        self._previous[track] = (face.crop, correction)
+        alive = {t.id for t in self.tracker.tracks}
+        for gone in [k for k in self._previous if k not in alive]:
+            del self._previous[gone]
+        return correction
 
     def close(self) -> None:
         if not hasattr(self, "counts") or not self.counts.get("frames"):

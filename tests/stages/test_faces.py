@@ -126,3 +126,20 @@ def test_fidelity_one_keeps_the_input(brightening_weights):
     frames = frames_with_portrait([(200, 100)])
     (out,) = stage.process_batch(frames)
     np.testing.assert_allclose(out.image, frames[0].image, atol=1e-6)
+
+
+def test_temporal_blend_follows_a_face_and_forgets_it_on_a_cut(brightening_weights):
+    from restore.stages.faces import _Face
+    from restore.faces.track import TrackedFace
+
+    stage = make_stage(brightening_weights, [], temporal=0.25)
+    tracked = TrackedFace(track=0, detection=None, landmarks=np.zeros((5, 2)), coasting=False)
+    stage.tracker.tracks = [type("T", (), {"id": 0})()]
+    rng = np.random.default_rng(0)
+    crop = rng.random((128, 128, 3)).astype(np.float32)
+    first = stage._steady(_Face(0, tracked, {}, crop=crop), np.full_like(crop, 0.4))
+    np.testing.assert_allclose(first, 0.4)
+    same = stage._steady(_Face(0, tracked, {}, crop=crop + 0.01), np.zeros_like(crop))
+    np.testing.assert_allclose(same, 0.1, atol=1e-6)          # a quarter of the previous correction
+    cut = stage._steady(_Face(0, tracked, {}, crop=1 - crop), np.zeros_like(crop))
+    np.testing.assert_array_equal(cut, 0.0)                    # new content: nothing carried over
