@@ -69,3 +69,18 @@ def test_missing_sidecar_or_file_is_exit_2(signed, tmp_path):
     report = verify_output(output, [signed["ca"]])
     assert report.exit_code == 2 and not _failed(report)
     assert verify_output(tmp_path / "absent.mkv").exit_code == 2
+
+
+def test_remux_after_signing_is_detected(signed, tmp_path):
+    """A remux keeps every frame but drops the embedded manifest: the record still catches it."""
+    from tests.provenance.conftest import ffmpeg
+
+    output = copy_with_sidecars(signed["access"], tmp_path)
+    remuxed = tmp_path / "remuxed.mp4"
+    ffmpeg("-i", str(output), "-map", "0", "-c", "copy", str(remuxed))
+    remuxed.replace(output)
+    report = verify_output(output, [signed["ca"]])
+    assert report.exit_code == 1
+    checks = {c.name: c.ok for c in report.checks}
+    assert checks["c2pa manifest"] is None and checks["file sha256"] is False
+    assert checks["decoded frames"] is True                 # the pictures themselves are unchanged
