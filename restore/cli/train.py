@@ -47,8 +47,6 @@ def train_command(config_path: Path, resume: bool, force: bool, max_iters: int |
     """Train the model described by CONFIG.yaml (weights + model card)."""
     if resume and force:
         raise UserError("--resume and --force contradict each other")
-    if finetune and not corpus:
-        raise UserError("--finetune needs --corpus DIR (the material to adapt to)")
     task, raw = _read_task(config_path)
     if task == "face":
         from restore.training.face_train import train_face

@@ -213,9 +213,9 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False, max
         if ckpt_path is None:
             raise UserError(f"nothing to resume in {config.work_dir}")
         state = load_checkpoint(ckpt_path, config_sha)
-        generator.load_state_dict(state["generator"])
+        generator.load_state_dict(state["params"])
         discriminator.load_state_dict(state["discriminator"])
-        ema.load_state_dict(state["ema"])
+        ema.load_state_dict({"module": state["params_ema"], "updates": state["ema_updates"]})
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
         sched_g.load_state_dict(state["sched_g"])
@@ -294,8 +294,10 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False, max
                                                                   if k != "iteration"))
         if dist_ctx.main and (iteration % config.checkpoint_every == 0 or iteration == end):
             save_checkpoint(config.work_dir, iteration, {
-                "config_sha256": config_sha, "generator": generator.state_dict(),
-                "discriminator": discriminator.state_dict(), "ema": ema.state_dict(),
+                "config_sha256": config_sha,
+                # BasicSR's names: `restore weights import` reads a checkpoint like any BasicSR one.
+                "params": generator.state_dict(), "params_ema": ema.module.state_dict(),
+                "ema_updates": ema.updates, "discriminator": discriminator.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "sched_g": sched_g.state_dict(),
                 "rng_cpu": torch.get_rng_state(),
                 "spent": _spent_so_far(meter, spent, t0)})

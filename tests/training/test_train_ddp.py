@@ -53,5 +53,5 @@ def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
     from restore.training.config import load_config
 
     initial = build_arch(load_config(config).model).state_dict()
-    assert any(not torch.equal(initial[k], ckpt["generator"][k]) for k in initial)
+    assert any(not torch.equal(initial[k], ckpt["params"][k]) for k in initial)
     assert (tmp_path / "weights" / "tiny-sr.card.json").is_file()
