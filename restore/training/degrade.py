@@ -71,17 +71,19 @@ PRESETS: dict[str, list[dict]] = {
          "mpeg2_qscale": [2, 10], "h264_crf": [20, 32], "jpeg_quality": [50, 95]},
     ],
     # Real-ESRGAN's second-order model (Wang et al. 2021, options/train_realesrgan_x4plus.yml),
-    # in high-resolution pixels until the final resize.
+    # in high-resolution pixels until the final resize. Real-ESRGAN also swaps the last two
+    # stages (JPEG before resize + sinc) half of the time; here the order is fixed.
     "realesrgan": [
         {"op": "blur", "prob": 1.0, "sigma": [0.2, 3.0], "kernel_sizes": [7, 9, 11, 13, 15, 17, 19, 21]},
         {"op": "sinc", "prob": 0.1, "omega": [math.pi / 3, math.pi]},
-        {"op": "resize", "prob": 1.0, "scale": [0.15, 1.5]},
+        {"op": "resize", "prob": 1.0, "updown_probs": [0.2, 0.7, 0.1], "up": [1.0, 1.5], "down": [0.15, 1.0]},
         {"op": "noise", "prob": 1.0, "sigma": [1.0, 30.0], "poisson_prob": 0.5, "poisson_scale": [0.05, 3.0],
          "gray_prob": 0.4},
         {"op": "jpeg", "prob": 1.0, "quality": [30, 95]},
         {"op": "blur", "prob": 0.8, "sigma": [0.2, 1.5], "kernel_sizes": [7, 9, 11, 13, 15, 17, 19, 21]},
         {"op": "sinc", "prob": 0.1, "omega": [math.pi / 3, math.pi]},
-        {"op": "resize", "prob": 1.0, "scale": [0.3, 1.2], "of_target": True},
+        {"op": "resize", "prob": 1.0, "updown_probs": [0.3, 0.4, 0.3], "up": [1.0, 1.2], "down": [0.3, 1.0],
+         "of_target": True},
         {"op": "noise", "prob": 1.0, "sigma": [1.0, 25.0], "poisson_prob": 0.5, "poisson_scale": [0.05, 2.5],
          "gray_prob": 0.4},
         {"op": "resize", "to_target": True, "mode": {"choices": ["area", "bilinear", "bicubic"]}},
@@ -178,13 +180,6 @@ class DegradationModel:
         ctx.local = ctx.state.setdefault(("step", index), {})
         if not ctx.once("__active__", lambda: ctx.rng.random() < step.get("prob", 1.0)):
             return images
-        if step["op"] == "resize" and step.get("of_target"):
-            tw, th = ctx.state["target_size"]
-            factor = ctx.once("of_target_factor", lambda: float(ctx.rng.uniform(*step.get("scale", [0.3, 1.2]))))
-            size = (max(8, round(tw * factor)), max(8, round(th * factor)))
-            from restore.training.degradations.optics import resize_to
-            mode = ctx.once("mode", lambda: str(ctx.rng.choice(["area", "bilinear", "bicubic"])))
-            return [np.clip(resize_to(img, *size, mode), 0, 1) for img in images]
         return OPS[step["op"]](images, step, ctx)
 
     def _finish(self, image: np.ndarray, target: tuple[int, int]) -> np.ndarray:

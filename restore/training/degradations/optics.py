@@ -69,16 +69,29 @@ def resize_to(image: np.ndarray, width: int, height: int, mode: str) -> np.ndarr
     return cv2.resize(image, (width, height), interpolation=INTERPOLATIONS[mode])
 
 
+def _resize_factor(p: dict, rng: np.random.Generator) -> float:
+    """``scale``: a range; or ``up``/``down`` ranges with ``updown_probs`` (up, down, keep), as
+    Real-ESRGAN draws its resize (mostly down, sometimes up, sometimes none)."""
+    if "updown_probs" in p:
+        probs = np.asarray(p["updown_probs"], dtype=float)
+        kind = ("up", "down", "keep")[int(rng.choice(3, p=probs / probs.sum()))]
+        return 1.0 if kind == "keep" else float(draw(p[kind], rng))
+    return float(draw(p.get("scale", [0.5, 1.0]), rng))
+
+
 @register("resize")
 def resize(images, p, ctx: Context):
-    """Resize by a random factor of the current size, or to the target size (``to_target``)."""
+    """Resize by a random factor of the current size (or of the target size, ``of_target``),
+    or to the target size (``to_target``)."""
     mode = ctx.once("mode", lambda: draw(p.get("mode", {"choices": ["area", "bilinear", "bicubic"]}), ctx.rng))
-    factor = ctx.once("factor", lambda: float(draw(p.get("scale", [0.5, 1.0]), ctx.rng)))
+    factor = ctx.once("factor", lambda: _resize_factor(p, ctx.rng))
     out = []
     for img in images:
         h, w = img.shape[:2]
         if p.get("to_target"):
             tw, th = ctx.state["target_size"]
+        elif p.get("of_target"):  # Real-ESRGAN's second resize: relative to the final size
+            tw, th = (max(8, round(v * factor)) for v in ctx.state["target_size"])
         else:
             tw, th = max(8, round(w * factor)), max(8, round(h * factor))
         out.append(np.clip(resize_to(img, tw, th, mode), 0, 1) if (tw, th) != (w, h) else img)
