@@ -11,6 +11,7 @@ one-line PipelineError.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import subprocess
@@ -87,3 +88,39 @@ def vapoursynth_filter(job: dict, *, stage: str, width: int, height: int, fps: F
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     return FilterProcess(argv, stage=stage, width=width, height=height, fps=fps, wire=PLANAR_FLOAT,
                          ratio=ratio, env=env, error_parser=_parse_error)
+
+
+class ExternalMethodStage:
+    """Mixin for stages whose ``params.method`` may run in VapourSynth or ffmpeg.
+
+    Picks the method at construction (falling back when VapourSynth is absent),
+    records which one ran, and streams frames through the process the stage builds
+    for the first frame's size.
+    """
+
+    VS_METHODS: frozenset[str] = frozenset()
+
+    def __init__(self, params, context):
+        super().__init__(params, context)
+        self.method = choose_method(self.name, params.method, self.VS_METHODS, params.fallback)
+
+    def describe(self) -> dict:
+        info = super().describe()
+        info["method_used"] = self.method
+        return info
+
+    @property
+    def uses_vapoursynth(self) -> bool:
+        return self.method in self.VS_METHODS
+
+    def input_fps(self) -> Fraction:
+        fmt = self.context.input_format
+        return fmt.fps if fmt is not None else Fraction(25)
+
+    def run_through(self, frames, make_process):
+        """Frames through ``make_process(width, height)`` (a FilterProcess), sized from the first frame."""
+        frames = iter(frames)
+        first = next(frames, None)
+        if first is None:
+            return
+        yield from make_process(first.width, first.height).run(itertools.chain([first], frames))

@@ -27,7 +27,7 @@ from typing import Iterator, Literal, Optional
 from restore.frame import Frame, VideoFormat
 from restore.pipeline.registry import register_stage
 from restore.stages._filterpipe import RGB48, ffmpeg_filter
-from restore.stages._vapoursynth import choose_method, vapoursynth_filter
+from restore.stages._vapoursynth import ExternalMethodStage, vapoursynth_filter
 from restore.stages.base import Stage
 
 VS_METHODS = frozenset({"nnedi3", "qtgmc"})
@@ -45,13 +45,13 @@ class DeinterlaceParams:
 
 
 @register_stage
-class Deinterlace(Stage):
+class Deinterlace(ExternalMethodStage, Stage):
     name = "deinterlace"
     Params = DeinterlaceParams
+    VS_METHODS = VS_METHODS
 
     def __init__(self, params: DeinterlaceParams, context):
         super().__init__(params, context)
-        self.method = choose_method(self.name, params.method, VS_METHODS, params.fallback)
         self.frame_ratio = 2 if params.rate == "field" else 1
         self.decided_order: str | None = None
 
@@ -59,10 +59,7 @@ class Deinterlace(Stage):
         return fmt.replace(fps=fmt.fps * self.frame_ratio, field_order="progressive")
 
     def describe(self) -> dict:
-        info = super().describe()
-        info["method_used"] = self.method
-        info["field_order_used"] = self.decided_order
-        return info
+        return {**super().describe(), "field_order_used": self.decided_order}
 
     def run(self, frames: Iterator[Frame]) -> Iterator[Frame]:
         fmt = self.context.input_format
@@ -84,7 +81,7 @@ class Deinterlace(Stage):
         if order == "progressive":
             yield from self._pass_progressive(frames, fps)
             return
-        if self.method in VS_METHODS:
+        if self.uses_vapoursynth:
             job = {"op": "deinterlace", "method": self.method, "rate": self.params.rate,
                    "tff": order == "tff", "preset": self.params.preset}
             process = vapoursynth_filter(job, stage=self.name, width=width, height=height, fps=fps,

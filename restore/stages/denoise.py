@@ -17,14 +17,12 @@ Methods (figures: benchmarks/bench_denoise.py):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
-from itertools import chain
 from typing import Iterator, Literal, Optional
 
 from restore.frame import Frame
 from restore.pipeline.registry import register_stage
 from restore.stages._filterpipe import ffmpeg_filter
-from restore.stages._vapoursynth import choose_method, vapoursynth_filter
+from restore.stages._vapoursynth import ExternalMethodStage, vapoursynth_filter
 from restore.stages.base import Stage
 
 VS_METHODS = frozenset({"mdegrain", "dfttest"})
@@ -58,32 +56,18 @@ def ffmpeg_graph(method: str, strength: float, radius: int) -> str:
 
 
 @register_stage
-class Denoise(Stage):
+class Denoise(ExternalMethodStage, Stage):
     name = "denoise"
     Params = DenoiseParams
-
-    def __init__(self, params: DenoiseParams, context):
-        super().__init__(params, context)
-        self.method = choose_method(self.name, params.method, VS_METHODS, params.fallback)
-
-    def describe(self) -> dict:
-        info = super().describe()
-        info["method_used"] = self.method
-        return info
+    VS_METHODS = VS_METHODS
 
     def run(self, frames: Iterator[Frame]) -> Iterator[Frame]:
-        frames = iter(frames)
-        first = next(frames, None)
-        if first is None:
-            return
-        fmt = self.context.input_format
-        fps = fmt.fps if fmt is not None else Fraction(25)
         p = self.params
-        if self.method in VS_METHODS:
+        if self.uses_vapoursynth:
             job = {"op": "denoise", "method": self.method, "strength": p.strength, "radius": p.radius}
-            process = vapoursynth_filter(job, stage=self.name, width=first.width, height=first.height, fps=fps)
-        else:
-            process = ffmpeg_filter(ffmpeg_graph(self.method, p.strength, p.radius), stage=self.name,
-                                    width=first.width, height=first.height, fps=fps,
-                                    bits=8 if self.method in EIGHT_BIT_ONLY else 16)
-        yield from process.run(chain([first], frames))
+            return self.run_through(frames, lambda w, h: vapoursynth_filter(
+                job, stage=self.name, width=w, height=h, fps=self.input_fps()))
+        graph = ffmpeg_graph(self.method, p.strength, p.radius)
+        bits = 8 if self.method in EIGHT_BIT_ONLY else 16
+        return self.run_through(frames, lambda w, h: ffmpeg_filter(
+            graph, stage=self.name, width=w, height=h, fps=self.input_fps(), bits=bits))

@@ -17,8 +17,6 @@ speck's soft rim) are replaced, by the median of the pixel and its two neighbour
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
-from itertools import chain
 from typing import Iterator, Literal, Optional
 
 import numpy as np
@@ -26,7 +24,7 @@ from scipy import ndimage
 
 from restore.frame import Frame
 from restore.pipeline.registry import register_stage
-from restore.stages._vapoursynth import choose_method, vapoursynth_filter
+from restore.stages._vapoursynth import ExternalMethodStage, vapoursynth_filter
 from restore.stages.base import WindowStage
 
 VS_METHODS = frozenset({"mc-median"})
@@ -50,34 +48,18 @@ def speck_mask(prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray, threshold: fl
 
 
 @register_stage
-class Dust(WindowStage):
+class Dust(ExternalMethodStage, WindowStage):
     name = "dust"
     Params = DustParams
+    VS_METHODS = VS_METHODS
     radius = 1
 
-    def __init__(self, params: DustParams, context):
-        super().__init__(params, context)
-        self.method = choose_method(self.name, params.method, VS_METHODS, params.fallback)
-
-    def describe(self) -> dict:
-        info = super().describe()
-        info["method_used"] = self.method
-        return info
-
     def run(self, frames: Iterator[Frame]) -> Iterator[Frame]:
-        if self.method not in VS_METHODS:
-            yield from super().run(frames)
-            return
-        frames = iter(frames)
-        first = next(frames, None)
-        if first is None:
-            return
-        fmt = self.context.input_format
-        p = self.params
-        job = {"op": "dust", "threshold": p.threshold, "agree": p.agree}
-        process = vapoursynth_filter(job, stage=self.name, width=first.width, height=first.height,
-                                     fps=fmt.fps if fmt is not None else Fraction(25))
-        yield from process.run(chain([first], frames))
+        if not self.uses_vapoursynth:
+            return super().run(frames)
+        job = {"op": "dust", "threshold": self.params.threshold, "agree": self.params.agree}
+        return self.run_through(frames, lambda w, h: vapoursynth_filter(
+            job, stage=self.name, width=w, height=h, fps=self.input_fps()))
 
     def process_window(self, window: list[Frame], center: int) -> Frame:
         prev, cur, nxt = (f.image for f in window)

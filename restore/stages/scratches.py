@@ -15,8 +15,6 @@ Only the scratch pixels are replaced, by interpolation from the columns beside t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
-from itertools import chain
 from typing import Iterator, Literal, Optional
 
 import numpy as np
@@ -24,7 +22,7 @@ from scipy import ndimage
 
 from restore.frame import Frame
 from restore.pipeline.registry import register_stage
-from restore.stages._vapoursynth import choose_method, vapoursynth_filter
+from restore.stages._vapoursynth import ExternalMethodStage, vapoursynth_filter
 from restore.stages.base import FrameStage
 
 VS_METHODS = frozenset({"descratch"})
@@ -83,36 +81,24 @@ def repair_columns(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 @register_stage
-class Scratches(FrameStage):
+class Scratches(ExternalMethodStage, FrameStage):
     name = "scratches"
     Params = ScratchesParams
-
-    def __init__(self, params: ScratchesParams, context):
-        super().__init__(params, context)
-        self.method = choose_method(self.name, params.method, VS_METHODS, params.fallback)
-
-    def describe(self) -> dict:
-        info = super().describe()
-        info["method_used"] = self.method
-        return info
+    VS_METHODS = VS_METHODS
 
     def run(self, frames: Iterator[Frame]) -> Iterator[Frame]:
-        if self.method not in VS_METHODS:
-            yield from super().run(frames)
-            return
-        frames = iter(frames)
-        first = next(frames, None)
-        if first is None:
-            return
+        if not self.uses_vapoursynth:
+            return super().run(frames)
+        return self.run_through(frames, lambda w, h: vapoursynth_filter(
+            {"op": "scratches", "args": self.descratch_args(w, h)}, stage=self.name, width=w, height=h,
+            fps=self.input_fps()))
+
+    def descratch_args(self, width: int, height: int) -> dict:
+        """DeScratch's own arguments (8-bit units) for our parameters."""
         p = self.params
-        fmt = self.context.input_format
-        args = {"mindif": max(1, round(p.threshold * 255)), "asym": round(p.asymmetry * 255),
-                "maxwidth": p.max_width | 1, "minlen": max(1, round(p.min_length * first.height)),
-                "left": p.border, "right": max(p.border, first.width - p.border)}
-        job = {"op": "scratches", "args": args}
-        process = vapoursynth_filter(job, stage=self.name, width=first.width, height=first.height,
-                                     fps=fmt.fps if fmt is not None else Fraction(25))
-        yield from process.run(chain([first], frames))
+        return {"mindif": max(1, round(p.threshold * 255)), "asym": round(p.asymmetry * 255),
+                "maxwidth": p.max_width | 1, "minlen": max(1, round(p.min_length * height)),
+                "left": p.border, "right": max(p.border, width - p.border)}
 
     def process(self, frame: Frame) -> Frame:
         mask = scratch_mask(frame.image, self.params)
