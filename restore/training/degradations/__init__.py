@@ -46,7 +46,9 @@ class Context:
 def seeded_globals(rng: np.random.Generator):
     """basicsr's samplers draw from numpy's and Python's global generators. We seed both
     from our generator for the duration of the call and put their old state back, so a
-    seed reproduces the same pixels and callers' global state is left untouched."""
+    seed reproduces the same pixels and callers' global state is left untouched. Not
+    thread-safe: generate training pairs in one thread per process (DataLoader workers are
+    processes)."""
     np_state, py_state = np.random.get_state(), random.getstate()
     seed = int(rng.integers(0, 2**31 - 1))
     np.random.seed(seed)
