@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from restore.batch.jobfile import load_jobfile
 from restore.batch.lock import WorkLock
 from restore.cli import main
-from tests.batch.conftest import write_batch
+from tests.batch.conftest import PIPELINE_YAML, write_batch
 from tests.conftest import framemd5
 
 REPO = Path(__file__).resolve().parents[2]
@@ -154,3 +154,23 @@ def test_full_disk_fails_cleanly_and_resumes(clip_dir, reference_outputs, tmp_pa
         assert_outputs_match(small, reference_outputs)
     finally:
         subprocess.run(["umount", "-l", str(small)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_local_worker_processes_give_the_same_outputs(clip_dir, reference_outputs, tmp_path):
+    job = write_batch(tmp_path, clip_dir, options="{segment_frames: 5, sign: false, provenance: false}")
+    result = batch_cli(str(job), "-q", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    assert "2 worker processes" in status_of(job)["executor"]
+    assert_outputs_match(tmp_path / "out", reference_outputs)
+
+
+def test_restore_run_resume_uses_segments(clip_dir, reference_outputs, tmp_path):
+    (tmp_path / "pipe.yaml").write_text(PIPELINE_YAML)
+    out = tmp_path / "reel-b.restored.mkv"
+    result = CliRunner().invoke(main, ["run", str(clip_dir / "reel-b.mkv"), "-o", str(out), "-p",
+                                       str(tmp_path / "pipe.yaml"), "--resume", "--no-sign", "-q"])
+    assert result.exit_code == 0, result.output
+    assert framemd5(out) == framemd5(reference_outputs["reel-b"])
+    record = json.loads((tmp_path / "reel-b.restored.mkv.provenance.json").read_text())
+    assert "segments" in json.dumps(record) and "kwh_per_minute" in json.dumps(record)
