@@ -48,6 +48,12 @@ def test_trains_both_phases_and_writes_weights_and_card(tmp_path, corpus_dir):
     loaded = load_model(config.output)
     assert loaded.scale == 2 and loaded.sha256 == card["weights_sha256"]
     assert loaded.module(torch.rand(1, 3, 8, 10)).shape == (1, 3, 16, 20)
+    # A checkpoint is a BasicSR checkpoint: importing it yields the exported (EMA) weights.
+    from restore.models.import_checkpoint import import_checkpoint
+
+    imported, _ = import_checkpoint(config.work_dir / "iter-0000004.pt", name="from-ckpt", dest_dir=tmp_path / "imp")
+    exported = _state(config.output)
+    assert all(torch.equal(exported[k], v) for k, v in _state(imported).items())
 
 
 def test_resume_continues_exactly(tmp_path, corpus_dir):
