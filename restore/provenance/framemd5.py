@@ -32,7 +32,7 @@ def write_framemd5(media: Path, destination: Path) -> list[str]:
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
             raise InputError(f"cannot decode {media.name} for frame checksums: {last}")
-        if not frame_lines(tmp.read_text()):
+        if not frame_lines(read(tmp)):
             raise InputError(f"{media.name} has no decodable video or audio frames")
         os.replace(tmp, destination)
     finally:
@@ -56,6 +56,12 @@ def packet_lines(media: Path) -> list[str]:
     return frame_lines(proc.stdout)
 
 
+def read(path: Path) -> str:
+    """A framemd5 file as text; damaged bytes become U+FFFD so that a corrupted file
+    compares as different instead of failing to load."""
+    return path.read_bytes().decode("utf-8", errors="replace")
+
+
 def frame_lines(text: str) -> list[str]:
     """The per-frame lines of a framemd5 file (headers and comments dropped)."""
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
@@ -69,13 +75,13 @@ def header_lines(text: str) -> list[str]:
 
 def content_digest(path: Path) -> str:
     """sha256 over the stream headers and frame lines: stable across ffmpeg versions' #software line."""
-    text = path.read_text()
+    text = read(path)
     return hashlib.sha256("\n".join(header_lines(text) + frame_lines(text)).encode()).hexdigest()
 
 
 def summarize(path: Path) -> dict:
     """Frame counts per stream and the content digest, for the provenance record."""
-    text = path.read_text()
+    text = read(path)
     counts: dict[str, int] = {}
     for line in frame_lines(text):
         stream = line.split(",", 1)[0].strip()

@@ -222,7 +222,7 @@ def write_json_atomic(path: Path, value) -> Path:
 
 def load_provenance(path: Path) -> dict:
     """Parse a provenance file; ValueError when it is not one of ours."""
-    data = json.loads(path.read_text())
+    data = json.loads(path.read_bytes())
     if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("record"), dict):
         raise ValueError(f"{path.name} is not a {SCHEMA} record")
     return data

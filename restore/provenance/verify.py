@@ -185,10 +185,11 @@ def _check_frames(report: Report, path: Path, paths: dict, decode: bool) -> None
             return
         digest = framemd5.content_digest(fresh)
         if digest == recorded:
-            count = len(framemd5.frame_lines(fresh.read_text()))
+            count = len(framemd5.frame_lines(framemd5.read(fresh)))
             report.add("decoded frames", True, f"{count} video and audio frame checksums match the record")
             return
-        where = framemd5.first_difference(stored.read_text(), fresh.read_text()) if stored.is_file() else None
+        where = (framemd5.first_difference(framemd5.read(stored), framemd5.read(fresh))
+                 if stored.is_file() else None)
         report.add("decoded frames", False, "decoded frames differ from the record" + (f": {where}" if where else ""))
 
 
@@ -222,6 +223,52 @@ def verify_output(path: Path, trust_anchors: list[Path] | tuple[Path, ...] = (),
     _check_embedded(report, path)
     _check_frames(report, path, paths, decode)
     return report
+
+
+MEDIA_SUFFIXES = {".mkv", ".mka", ".mk3d", ".mp4", ".m4v", ".mov"}
+
+
+@dataclass
+class PackageReport:
+    path: Path
+    bag_ok: bool
+    bag_detail: str
+    files: list[Report]
+
+    @property
+    def exit_code(self) -> int:
+        codes = [r.exit_code for r in self.files]
+        if not self.bag_ok or 1 in codes:
+            return 1
+        return 2 if (2 in codes or not codes) else 0
+
+    def as_dict(self) -> dict:
+        return {"package": str(self.path), "bag_valid": self.bag_ok, "bag_detail": self.bag_detail,
+                "exit_code": self.exit_code, "files": [r.as_dict() for r in self.files]}
+
+
+def verify_package(folder: Path, trust_anchors: list[Path] | tuple[Path, ...] = (), *,
+                   decode: bool = True) -> PackageReport:
+    """Validate a BagIt package (every payload file against its sha256/sha512) and verify each film in it."""
+    import bagit
+
+    folder = Path(folder)
+    try:
+        bagit.Bag(str(folder)).validate()
+        bag_ok, detail = True, "BagIt manifests and payload agree"
+    except bagit.BagError as exc:
+        bag_ok, detail = False, f"BagIt validation failed: {exc}"
+    media = sorted(p for p in (folder / "data").rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES)
+    return PackageReport(folder, bag_ok, detail, [verify_output(p, trust_anchors, decode=decode) for p in media])
+
+
+def render_package_text(report: PackageReport) -> str:
+    lines = [f"{report.path.name}/: BagIt {'valid' if report.bag_ok else 'INVALID'} ({report.bag_detail})"]
+    for file_report in report.files:
+        lines += ["", render_text(file_report)]
+    if not report.files:
+        lines.append("no master or access copy found under data/")
+    return "\n".join(lines)
 
 
 def summary(record: dict | None, sealed: dict | None) -> dict | None:

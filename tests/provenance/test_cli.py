@@ -42,3 +42,22 @@ def test_package_command(signed, tmp_path):
     assert (tmp_path / "bag" / "bagit.txt").is_file()
     again = CliRunner().invoke(main, ["package", str(signed["master"]), "--no-access", "-o", str(tmp_path / "bag")])
     assert again.exit_code == 2 and "not empty" in again.output
+
+
+def test_verify_a_whole_package(signed, tmp_path):
+    from restore.provenance import build_package
+    from tests.provenance.conftest import flip_byte
+
+    bag = build_package(signed["master"], signed["access"], tmp_path / "bag", check_policy=False)
+    runner = CliRunner()
+    args = ["verify", str(bag), "--no-decode", "--trust-anchor", str(signed["ca"])]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("bag/: BagIt valid")
+    assert "film.mkv: VALID" in result.output and "film.mp4: VALID" in result.output
+    flip_byte(bag / "data" / "master" / "film.mkv.framemd5", 40)     # a companion file, not a film
+    result = runner.invoke(main, args + ["--json"])
+    data = json.loads(result.output)
+    assert result.exit_code == 1 and data["bag_valid"] is False
+    master = next(f for f in data["files"] if f["file"].endswith("film.mkv"))
+    assert {c["name"]: c["ok"] for c in master["checks"]}["framemd5 file"] is False
