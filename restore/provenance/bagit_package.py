@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from importlib import resources
@@ -45,6 +46,20 @@ def mediaconch_check(master: Path) -> tuple[bool, str] | None:
     report = proc.stdout.strip() or proc.stderr.strip()
     # mediaconch exits 0 whether the file passes or fails: the verdict is the first word.
     return report.startswith("pass!"), report
+
+
+def failed_rules(report: str) -> list[str]:
+    """The top-level rules a MediaConch report marks failed ("   --   [fail:NAME]").
+
+    Deeper lines belong to "or" groups, which pass when any member does; a failing
+    group shows up at the top level under its own name.
+    """
+    names = []
+    for line in report.splitlines():
+        match = re.match(r"^\s*--(\s+)\[fail:(.*)\]$", line)
+        if match and len(match.group(1)) == 3:
+            names.append(match.group(2))
+    return names
 
 
 def _companions(media: Path) -> list[Path]:
@@ -134,7 +149,7 @@ def build_package(master: Path, access: Path | None, dir: Path, *, check_policy:
             passed, report = policy
             if not passed:
                 raise OutputError(f"{master.name} fails the FFV1 master policy ({POLICY_NAME}): "
-                                  + " ".join(line.strip(" -") for line in report.splitlines()[1:4]))
+                                  + "; ".join(failed_rules(report) or ["see mediaconch -p " + str(policy_path())]))
             (staging / "master" / f"{master.name}.mediaconch.txt").write_text(report + "\n")
             bag_info["Restore-MediaConch-Policy"] = f"{POLICY_NAME}: pass"
         for path in _companions(master):
