@@ -51,8 +51,11 @@ def photo(name: str) -> np.ndarray:
 
 
 def pan(image: np.ndarray, count: int, dx: float, dy: float, width: int = WIDTH, height: int = HEIGHT,
-        scale: float = 1.0) -> list[np.ndarray]:
-    """A camera pan: sub-pixel translations of ``image`` (bicubic), ``dx, dy`` pixels per frame."""
+        zoom: float = 1.0) -> list[np.ndarray]:
+    """A camera pan: sub-pixel translations (bicubic) of ``image`` scaled to cover the frame and
+    the pan's travel, ``dx, dy`` pixels per frame; ``zoom`` > 1 magnifies further."""
+    travel_x, travel_y = abs(dx) * count + 16, abs(dy) * count + 16
+    scale = zoom * max((width + travel_x) / image.shape[1], (height + travel_y) / image.shape[0])
     frames = []
     for k in range(count):
         matrix = np.float32([[scale, 0, -k * dx - 8], [0, scale, -k * dy - 8]])

@@ -26,7 +26,7 @@ METHODS = [("bwdif", {}), ("yadif", {}), ("nnedi3", {}),
 def clips() -> dict[str, list]:
     return {
         "testsrc2": lavfi_frames("testsrc2", FIELDS),
-        "photo pan": pan(photo("budgie-backgrounds__casa-mila.jpg"), FIELDS, dx=2.3, dy=0.6, scale=0.6),
+        "photo pan": pan(photo("budgie-backgrounds__casa-mila.jpg"), FIELDS, dx=2.3, dy=0.6),
     }
 
 
@@ -41,7 +41,7 @@ def main() -> None:
         print(f"bench_deinterlace: {missing}")
         return
     truths = clips()
-    still = [photo("budgie-backgrounds__roman-colosseum.jpg")[:576 * 2:2, :720 * 2:2].copy()] * FIELDS
+    still = pan(photo("budgie-backgrounds__roman-colosseum.jpg"), 1, 0, 0) * FIELDS
     has_vs = vapoursynth_available()
     rows = []
     for method, extra in METHODS:

@@ -42,7 +42,7 @@ def main() -> None:
         print(f"bench_denoise: {missing}")
         return
     has_vs = vapoursynth_available()
-    truth = pan(photo("lomiri-wallpapers-16.04__Bridge_by_Sander_Klootwijk.jpg"), FRAMES, dx=1.7, dy=0.4, scale=0.7)
+    truth = pan(photo("lomiri-wallpapers-16.04__Bridge_by_Sander_Klootwijk.jpg"), FRAMES, dx=1.7, dy=0.4)
     grainy = film_grain(truth)
     still_truth = [truth[0]] * FRAMES
     still_grainy = film_grain(still_truth, seed=12)

@@ -36,7 +36,7 @@ def moving_object_mask(k: int, shape) -> np.ndarray:
 
 
 def make_truth() -> list[np.ndarray]:
-    frames = pan(photo("budgie-backgrounds__piazza-gae-aulenti.jpg"), FRAMES, dx=1.3, dy=0.3, scale=0.6)
+    frames = pan(photo("budgie-backgrounds__piazza-gae-aulenti.jpg"), FRAMES, dx=1.3, dy=0.3)
     out = []
     for k, f in enumerate(frames):
         f = f.copy()

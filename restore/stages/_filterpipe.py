@@ -1,11 +1,11 @@
 """Frames through an external filter process (ffmpeg or the VapourSynth worker).
 
-Written once and shared by every stage that hands frames to another process:
-a writer thread pulls frames from upstream and writes their pixels to the
-process's stdin, while the calling thread reads filtered pixels back from stdout
-and re-attaches the timing and identity of the input frame each output frame
-came from. Only the pixels in flight inside the pipes and the process exist at
-any time (bounded memory); the per-frame metadata queue holds no pixels.
+Written once and shared by every stage that hands frames to another process: one
+loop over non-blocking pipes writes the pixels of upstream frames to the process's
+stdin and reads filtered pixels back from its stdout, re-attaching the timing and
+identity of the input frame each output frame came from. Only the pixels in flight
+inside the pipes and the process exist at any time (bounded memory); the per-frame
+metadata queue holds no pixels.
 
 Cost of the wire formats (720×576, measured on 2 cores): float32 → rgb48le and
 back is ~4 ms per frame each way in numpy; float32 planar (the VapourSynth wire)
@@ -15,8 +15,9 @@ is a transpose copy, ~2 ms. Both are small next to the filters they feed.
 from __future__ import annotations
 
 import collections
+import os
+import selectors
 import subprocess
-import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Iterator
@@ -57,6 +58,8 @@ def _decode_planar_float(buf: bytes, width: int, height: int) -> np.ndarray:
     return np.clip(np.moveaxis(planes, 0, 2), 0.0, 1.0).astype(np.float32)
 
 
+_CHUNK = 1 << 20        # bytes per pipe read/write
+
 RGB48 = WireFormat("rgb48le", _encode_rgb48, _decode_rgb48, 6)
 PLANAR_FLOAT = WireFormat("gbrpf32le", _encode_planar_float, _decode_planar_float, 12)
 
@@ -84,83 +87,101 @@ class FilterProcess:
         self.error_parser = error_parser
 
     def run(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        """Stream ``frames`` through the process; one thread, non-blocking pipes.
+
+        Upstream frames are pulled on the caller's thread (so the runner's timing and
+        upstream exceptions behave as for any stage) only when the previous frame's
+        bytes have all gone into the pipe, and output is read whenever it is ready:
+        at most one input frame and one output frame are held here.
+        """
         proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=self.env)
+        upstream = iter(frames)
         pending: collections.deque[Frame] = collections.deque()  # metadata only, no pixels
-        failure: list[BaseException] = []
-        stderr_tail: collections.deque[str] = collections.deque(maxlen=40)
-        sent = [0]
-
-        def feed() -> None:
-            try:
-                for frame in frames:
-                    if frame.image.shape[:2] != (self.height, self.width):
-                        raise StageError(self.stage, frame.index,
-                                         f"frame is {frame.width}x{frame.height}, expected {self.width}x{self.height}")
-                    pending.append(Frame(frame.index, frame.pts, None, None, frame.source_index,
-                                         frame.field, frame.notes))
-                    proc.stdin.write(self.wire.encode(frame.image))
-                    sent[0] += 1
-            except (BrokenPipeError, ValueError, OSError) as exc:
-                if proc.poll() is None and not isinstance(exc, BrokenPipeError):
-                    failure.append(exc)
-            except BaseException as exc:  # upstream failure: re-raised in the reading thread
-                failure.append(exc)
-            finally:
-                try:
-                    proc.stdin.close()
-                except OSError:
-                    pass
-
-        def drain_stderr() -> None:
-            for line in proc.stderr:
-                stderr_tail.append(line.decode("utf-8", "replace").rstrip())
-
-        writer = threading.Thread(target=feed, name=f"{self.stage}-writer", daemon=True)
-        logger = threading.Thread(target=drain_stderr, name=f"{self.stage}-stderr", daemon=True)
-        writer.start()
-        logger.start()
+        stderr_tail = bytearray()
         size = self.wire.frame_bytes(self.width, self.height)
-        produced = 0
         field_step = Fraction(1) / (self.fps * self.ratio)
+        out_buf = bytearray()
+        to_write = memoryview(b"")
+        sent = produced = 0
+        stdin_open = True
+        selector = selectors.DefaultSelector()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            os.set_blocking(stream.fileno(), False)
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        selector.register(proc.stderr, selectors.EVENT_READ)
         try:
             while True:
-                buf = self._read_exact(proc.stdout, size, produced)
-                if buf is None:
+                if stdin_open and not to_write:
+                    frame = next(upstream, None)
+                    if frame is None:
+                        proc.stdin.close()
+                        stdin_open = False
+                    else:
+                        if frame.image.shape[:2] != (self.height, self.width):
+                            raise StageError(self.stage, frame.index, f"frame is {frame.width}x{frame.height}, "
+                                                                      f"expected {self.width}x{self.height}")
+                        pending.append(Frame(frame.index, frame.pts, None, None, frame.source_index,
+                                             frame.field, frame.notes))
+                        to_write = memoryview(self.wire.encode(frame.image))
+                        sent += 1
+                        selector.register(proc.stdin, selectors.EVENT_WRITE)
+                if not selector.get_map():
                     break
-                if not pending:
-                    raise StageError(self.stage, produced // self.ratio,
-                                     "filter process produced more frames than it was given")
-                phase = produced % self.ratio
-                source = pending[0] if phase < self.ratio - 1 else pending.popleft()
-                image = self.wire.decode(buf, self.width, self.height)
-                yield Frame(
-                    index=source.index * self.ratio + phase,
-                    pts=source.pts + phase * field_step,
-                    image=image,
-                    source_index=source.source_index,
-                    field=source.field,
-                    notes=dict(source.notes),
-                )
-                produced += 1
-            writer.join()
+                for key, _ in selector.select():
+                    if key.fileobj is proc.stdin:
+                        try:
+                            to_write = to_write[os.write(proc.stdin.fileno(), to_write[:_CHUNK]):]
+                        except BrokenPipeError:   # the process died: its stderr says why
+                            to_write = memoryview(b"")
+                            stdin_open = False
+                        if not to_write:
+                            selector.unregister(proc.stdin)
+                            if not stdin_open:
+                                proc.stdin.close()
+                        continue
+                    chunk = os.read(key.fd, _CHUNK)
+                    if not chunk:
+                        selector.unregister(key.fileobj)
+                    elif key.fileobj is proc.stderr:
+                        stderr_tail = (stderr_tail + chunk)[-8192:]
+                    else:
+                        out_buf += chunk
+                while len(out_buf) >= size:
+                    if not pending:
+                        raise StageError(self.stage, produced // self.ratio,
+                                         "filter process produced more frames than it was given")
+                    phase = produced % self.ratio
+                    source = pending[0] if phase < self.ratio - 1 else pending.popleft()
+                    image = self.wire.decode(bytes(out_buf[:size]), self.width, self.height)
+                    del out_buf[:size]
+                    produced += 1
+                    yield Frame(index=source.index * self.ratio + phase, pts=source.pts + phase * field_step,
+                                image=image, source_index=source.source_index, field=source.field,
+                                notes=dict(source.notes))
             proc.wait()
-            logger.join(timeout=5)
-            if failure:
-                raise failure[0]
             if proc.returncode != 0:
-                frame_no, message = self._failure(list(stderr_tail), produced, proc.returncode)
+                lines = stderr_tail.decode("utf-8", "replace").splitlines()
+                frame_no, message = self._failure(lines, produced, proc.returncode)
                 raise StageError(self.stage, frame_no, message)
-            if produced != sent[0] * self.ratio:
+            if out_buf:
                 raise StageError(self.stage, produced // self.ratio,
-                                 f"filter process returned {produced} frames for {sent[0]} "
-                                 f"(expected {sent[0] * self.ratio})")
+                                 f"filter process ended inside a frame ({len(out_buf)} of {size} bytes)")
+            if produced != sent * self.ratio:
+                raise StageError(self.stage, produced // self.ratio,
+                                 f"filter process returned {produced} frames for {sent} "
+                                 f"(expected {sent * self.ratio})")
         finally:
+            selector.close()
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-            for stream in (proc.stdout, proc.stderr):
-                stream.close()
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                if not stream.closed:
+                    try:
+                        stream.close()
+                    except OSError:
+                        pass
 
     def _failure(self, lines: list[str], produced: int, returncode: int) -> tuple[int, str]:
         default_frame = produced // self.ratio
@@ -171,29 +192,6 @@ class FilterProcess:
         # ffmpeg's first error line names the cause; the later ones only echo it
         last = next((ln for ln in lines if ln.strip()), "no message")
         return default_frame, f"filter process exited with status {returncode}: {last}"
-
-    def _read_exact(self, stream, size: int, produced: int) -> bytes | None:
-        try:
-            return _read_exact(stream, size)
-        except EOFError as exc:
-            raise StageError(self.stage, produced // self.ratio, str(exc)) from None
-
-
-def _read_exact(stream, size: int) -> bytes | None:
-    """Read exactly ``size`` bytes, None at a clean end of stream."""
-    chunks = []
-    got = 0
-    while got < size:
-        chunk = stream.read(size - got)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        got += len(chunk)
-    if got == 0:
-        return None
-    if got != size:
-        raise EOFError(f"filter process ended inside a frame ({got} of {size} bytes)")
-    return b"".join(chunks)
 
 
 # --- the two kinds of filter process ----------------------------------------------------
