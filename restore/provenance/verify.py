@@ -78,6 +78,9 @@ def _load_record(report: Report, path: Path, paths: dict) -> None:
     if document is None:
         report.add("provenance record", None, f"no {source.name} beside the file and none embedded", required=True)
         return
+    if not isinstance(document, dict) or not isinstance(document.get("record"), dict):
+        report.add("provenance record", False, "the embedded record is not a restore record")
+        return
     report.record, report.sealed = document.get("record"), document.get("sealed")
     computed = record_digest(report.record)
     if computed != document.get("record_sha256"):
