@@ -143,7 +143,7 @@ def _check_c2pa(report: Report, path: Path, paths: dict, anchors: list[bytes]) -
 
 
 def _check_sealed(report: Report, path: Path, paths: dict) -> None:
-    if not report.sealed:
+    if not isinstance(report.sealed, dict):
         return
     expected = (report.sealed.get("output") or {}).get("sha256")
     actual = sha256_file(path)
@@ -199,7 +199,7 @@ def _check_frames(report: Report, path: Path, paths: dict, decode: bool) -> None
 def _check_embedded(report: Report, path: Path) -> None:
     if report.record is None or path.suffix.lower() not in {".mkv", ".mka", ".mk3d"}:
         return
-    if not (report.sealed or {}).get("embedded_record"):
+    if not isinstance(report.sealed, dict) or not report.sealed.get("embedded_record"):
         return
     embedded = matroska.extract_record(path)
     if embedded is None:
