@@ -294,7 +294,7 @@ def summary(record: dict | None, sealed: dict | None) -> dict | None:
         "signer": record.get("signer"),
         "software": {k: v for k, v in (record.get("software") or {}).items()
                      if k in ("restore", "torch", "ffmpeg", "basicsr", "facexlib", "c2pa-rs")},
-        "output_sha256": ((sealed or {}).get("output") or {}).get("sha256"),
+        "output_sha256": ((sealed if isinstance(sealed, dict) else {}).get("output") or {}).get("sha256"),
     }
 
 
