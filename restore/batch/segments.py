@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime
 import errno
 import hashlib
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -33,10 +34,11 @@ from restore.batch.lock import WorkLock
 from restore.errors import InputError, OutputError, UserError
 from restore.frame import VideoFormat
 from restore.job import (JobOptions, JobResult, _stage_options, _start_energy_meter, check_source, finish_job,
-                         inspect_input, open_output_writer)
+                         frames_log_path, inspect_input, open_output_writer)
 from restore.media import pixfmt
 from restore.media.decode import VideoReader
 from restore.media.encode import EncodeSettings, VideoWriter, check_output_path, choose_settings, rgb_pipe_format
+from restore.media.framedump import FrameLog
 from restore.media.probe import main_video_stream
 from restore.pipeline.runner import Pipeline, resolve_device
 from restore.pipeline.spec import PipelineSpec
@@ -118,11 +120,12 @@ class SegmentResult:
     energy: dict | None
     stage_timings: list[dict] = field(default_factory=list)
     stages: list[dict] = field(default_factory=list)
+    frames_log: str | None = None     # the segment's part of OUTPUT.frames.jsonl
 
     def journal_entry(self) -> dict:
         return {"file": self.file, "sha256": self.sha256, "frames_in": self.frames_in,
                 "frames_out": self.frames_out, "seconds": round(self.seconds, 3), "energy": self.energy,
-                "stage_timings": self.stage_timings}
+                "stage_timings": self.stage_timings, "frames_log": self.frames_log}
 
 
 def process_segment(task: SegmentTask, progress: Callable[[int], None] | None = None) -> SegmentResult:
@@ -140,6 +143,7 @@ def process_segment(task: SegmentTask, progress: Callable[[int], None] | None = 
     reader = VideoReader(task.source, task.source_format, mode="native" if task.native else "rgb",
                          start_frame=seg.start - lead, max_frames=lead + seg.count + tail)
     writer = None
+    log = None if task.native else FrameLog(target.with_suffix(".frames.jsonl"))
     try:
         writer = VideoWriter(target, pipeline.output_format, EncodeSettings("matroska", "ffv1", task.segment_pix),
                              input_pix=task.pipe_pix, overwrite=True)
@@ -148,6 +152,8 @@ def process_segment(task: SegmentTask, progress: Callable[[int], None] | None = 
         for frame in pipeline.run(iter(reader)):
             if skip <= produced < skip + keep:
                 writer.write(frame)
+                if log is not None:
+                    log.write(frame)
                 if progress is not None:
                     progress(produced - skip + 1)
             produced += 1
@@ -157,16 +163,16 @@ def process_segment(task: SegmentTask, progress: Callable[[int], None] | None = 
                              f"{seg.start - lead}: the input is truncated or damaged")
         writer.finish(keep)
         writer = None
+        if log is not None:
+            log.commit()
     except Exception as exc:
         full = _out_of_space(target.parent, exc)   # measured before abort() frees the temp file
-        if writer is not None:
-            writer.abort()
+        _abandon(writer, log)
         if full is not None:
             raise full from exc
         raise
     except BaseException:
-        if writer is not None:
-            writer.abort()
+        _abandon(writer, log)
         raise
     finally:
         reader.close()
@@ -176,7 +182,14 @@ def process_segment(task: SegmentTask, progress: Callable[[int], None] | None = 
     return SegmentResult(job_id=task.job_id, index=seg.index, file=target.name, sha256=sha256_file(target),
                          frames_in=reader.frames_read, frames_out=keep, seconds=time.perf_counter() - t0,
                          energy=energy, stage_timings=[t.as_dict() for t in pipeline.timings],
-                         stages=pipeline.describe())
+                         stages=pipeline.describe(), frames_log=log.path.name if log is not None else None)
+
+
+def _abandon(writer: VideoWriter | None, log: FrameLog | None) -> None:
+    if writer is not None:
+        writer.abort()
+    if log is not None:
+        log.discard()
 
 
 def _out_of_space(folder: Path, exc: Exception, reserve: int = 1 << 20) -> OutputError | None:
@@ -354,11 +367,10 @@ class SegmentedJob:
 
     def _remove_leftovers(self) -> None:
         """Temp files of a killed run: segment partials, and our final output's partials."""
-        for path in self.work_dir.glob(".seg-*.partial-*"):
+        for path in self.work_dir.glob(".seg-*.partial*"):
             path.unlink(missing_ok=True)
-        for path in self.work_dir.glob("seg-*.mkv"):
-            index = path.stem.split("-")[-1]
-            if str(int(index)) not in self.journal["segments"]:
+        for path in self.work_dir.glob("seg-*"):
+            if str(int(path.name[4:10])) not in self.journal["segments"]:
                 path.unlink(missing_ok=True)     # renamed but never journalled: redo it
         stem, suffix = self.output.stem, self.output.suffix
         for path in self.output.parent.glob(f".{stem}.partial-*{suffix}"):
@@ -369,7 +381,8 @@ class SegmentedJob:
         if entry is None:
             return False
         path = self.work_dir / entry["file"]
-        if path.is_file() and sha256_file(path) == entry["sha256"]:
+        log = entry.get("frames_log")
+        if path.is_file() and sha256_file(path) == entry["sha256"] and (not log or (self.work_dir / log).is_file()):
             return True
         # a committed segment that no longer matches its checksum (disk damage, tampering): redo it
         del self.journal["segments"][str(seg.index)]
@@ -412,11 +425,12 @@ class SegmentedJob:
             raise RuntimeError(f"{self.output.name}: {len(self.segments) - len(self.journal['segments'])} "
                                "segments are not committed yet")
         meter = _start_energy_meter()
+        entries = [self.journal["segments"][str(seg.index)] for seg in self.segments]
         if not (self.journal.get("assembled") and self.output.exists()):
             self._write_output(progress)
+            self._write_frames_log(entries)
             self.journal["assembled"] = True
             write_json_durably(self.journal_path, self.journal)
-        entries = [self.journal["segments"][str(seg.index)] for seg in self.segments]
         assembly = meter.stop().as_dict() if meter is not None else None
         energy = per_restored_minute(sum_energy([e.get("energy") for e in entries] + [assembly]),
                                      self.frames_out, self.output_format)
@@ -425,7 +439,8 @@ class SegmentedJob:
                               f"(overlap {self.behind} behind, {self.ahead} ahead), resumable"]
         result = finish_job(self.source, self.output, self.spec, self.options, self.journal.get("stages") or [],
                             self.device, self.started, self.t_start, self.frames_in, self.frames_out, self.report,
-                            self.source_format, self.output_format, self.settings, notes, timings, energy)
+                            self.source_format, self.output_format, self.settings, notes, timings, energy,
+                            frames_log_path(self.output) if not self.native else None)
         shutil.rmtree(self.work_dir, ignore_errors=True)
         return result
 
@@ -472,6 +487,16 @@ class SegmentedJob:
             reader.close()
         fsync_path(self.output)
         fsync_path(self.output.parent)
+
+    def _write_frames_log(self, entries: list[dict]) -> None:
+        if self.native:
+            return
+        target = frames_log_path(self.output)
+        tmp = target.with_name(f".{target.name}.partial")
+        with open(tmp, "wb") as out:
+            for entry in entries:
+                out.write((self.work_dir / entry["frames_log"]).read_bytes())
+        os.replace(tmp, target)
 
     def close(self) -> None:
         self.lock.release()

@@ -139,3 +139,16 @@ def test_passthrough_segments_are_bit_exact(clip_dir, tmp_path):
                         segment_frames=4).output
     assert framemd5(out) == framemd5(src)
     assert framemd5(out, "a:0") == framemd5(src, "a:0")
+
+
+def test_frames_log_matches_whole_file_run(clip_dir, reference_outputs, deflicker_spec, tmp_path):
+    import json
+
+    src = tmp_path / "reel-b.mkv"
+    shutil.copy2(clip_dir / "reel-b.mkv", src)
+    result = run_resumable(src, tmp_path / "o.mkv", deflicker_spec, JobOptions(**OPTS), segment_frames=4)
+    ours = [json.loads(line) for line in (tmp_path / "o.mkv.frames.jsonl").read_text().splitlines()]
+    whole = [json.loads(line) for line in
+             reference_outputs["reel-b"].with_name("reel-b.restored.mkv.frames.jsonl").read_text().splitlines()]
+    assert [(f["index"], f["pts"]) for f in ours] == [(f["index"], f["pts"]) for f in whole]
+    assert result.record["frames_log"] == str(tmp_path / "o.mkv.frames.jsonl")
