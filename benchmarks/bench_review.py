@@ -27,7 +27,7 @@ import json, resource, sys
 from pathlib import Path
 from restore.review.report import ReviewOptions, build_report
 before, after, out = sys.argv[1:4]
-index = build_report(Path(before), Path(after), Path(out), options=ReviewOptions(every=25))
+index = build_report(Path(before), Path(after), Path(out), options=ReviewOptions())
 summary = json.loads((index.parent / "summary.json").read_text())
 num, den = summary["alignment"]["after"]["fps"].split("/")
 print(json.dumps({"frames": summary["frames"], "bytes": summary["report_bytes"], "fps": int(num) / int(den),
@@ -82,7 +82,7 @@ def main() -> None:
             print(f"{name:26s} {r_wall:9.1f} {r_cpu:6.1f} {wall:9.1f} {cpu:6.1f} {cpu / r_cpu:9.2f} "
                   f"{1000 * cpu / r['frames']:12.0f} {r['bytes'] / 1e6:6.2f} {r['bytes'] / 1e6 / minutes:7.1f} "
                   f"{r['rss_mb']:11.0f}")
-    print("report: NIQE and stored pictures every 25th frame, side_by_side.mp4, fidelity map on every frame. "
+    print("report defaults: pictures stored once a second, NIQE every 4 s, side_by_side.mp4, fidelity map on every frame. "
           "Baseline: `restore run` (default pipeline, provenance, no signing) on the same frames. CPU s counts "
           "the process and its ffmpeg children (wall time on a shared machine says little); peak RSS is the "
           "report process's own (Python; its decoders are bounded ffmpeg pipes).")

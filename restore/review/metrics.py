@@ -6,8 +6,8 @@ below BEFORE's; a stage that pumps brightness shows as spikes.
 
 NIQE (Mittal et al. 2013, BasicSR's implementation with its bundled pristine
 model, offline) is a no-reference naturalness score, lower is better. It costs
-about 1.2 s per 720×576 frame on one core here, so it is computed on every Nth
-frame only (the page says which).
+about 0.3 s CPU per 720×576 frame here (1.2 s wall on a loaded machine), so it is
+computed on every Nth frame only (the page says which).
 """
 
 from __future__ import annotations

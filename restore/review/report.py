@@ -2,8 +2,8 @@
 
 Per frame: the fidelity map and its regions, flicker, faces, stage timings (into
 ``metrics.csv`` as they come, and compact series for the page's charts). Every
-Nth frame (and, per stretch of N frames, the worst frame above the threshold) is
-kept as compressed images for the page's viewer; NIQE is computed on those.
+Nth frame (by default one a second; and, per stretch of N frames, the worst frame above the threshold) is
+kept as compressed images for the page's viewer; NIQE is computed on every 4Nth.
 Only one frame pair and one candidate pair are held at a time, so memory does
 not grow with the clip. The report is built in a temporary folder and renamed
 into place, so a reader never sees half a report.
@@ -40,7 +40,8 @@ JPEG_QUALITY = 80
 @dataclass
 class ReviewOptions:
     threshold: float = DEFAULT_THRESHOLD   # departure that marks an invention to check
-    every: int = 25                        # stored frames, NIQE and (without a sidecar) face detection
+    every: int | None = None               # stored frames, face detection without a sidecar: 1 per second unless given
+    niqe_every: int | None = None          # NIQE costs ~0.3 s CPU per SD frame: 4 × every unless given
     frames: tuple[int, ...] = ()           # AFTER frame numbers to export as PNG pairs
     identity_threshold: float = SAME_PERSON
     max_frames: int | None = None
@@ -165,7 +166,7 @@ class _Report:
                  stage_names: list[str]):
         self.before, self.after, self.tmp = before, after, tmp
         self.alignment, self.options = alignment, options
-        self.every = max(1, options.every)
+        self.every = max(1, options.every or round(float(alignment.after.fps)))
         self.series = _Series(stages={name: [] for name in stage_names})
         self.stored: list[dict] = []
         self.inventions: list = []          # heap of (severity, frame, entry): the worst are kept
@@ -178,6 +179,7 @@ class _Report:
         self.video = (SideBySideWriter(tmp / "side_by_side.mp4", alignment.display_size, alignment.after.fps)
                       if options.video else None)
         self.niqe_on = options.compute_niqe and niqe_available()
+        self.niqe_every = max(1, options.niqe_every or 4 * self.every)
 
     def _store(self, pair: Pair, departure: np.ndarray, regions: list[dict], reason: str) -> None:
         base = f"frames/{pair.after_index:06d}"
@@ -204,7 +206,8 @@ class _Report:
             self._last_source = pair.source_index
         flicker_after = self.flicker_after(pair.after_aligned)
         sampled = pair.after_index % self.every == 0
-        niqe_pair = (niqe(pair.before), niqe(pair.after_aligned)) if sampled and self.niqe_on else (None, None)
+        niqe_pair = ((niqe(pair.before), niqe(pair.after_aligned))
+                     if self.niqe_on and pair.after_index % self.niqe_every == 0 else (None, None))
         faces = self.panel.add(pair)
         identities = [f["identity"] for f in faces if f.get("identity") is not None]
         stage_seconds = (pair.log.get("notes") or {}).get("stage_seconds") or {}
@@ -330,7 +333,7 @@ def _summary(report: _Report, before: Path, after: Path, record: dict | None, pr
                        "list": inventions},
         "flicker": {"before_mean": mean(s.flicker_before), "after_mean": mean(s.flicker_after),
                     "unit": "mean-luma step between frames, % of full scale"},
-        "niqe": {"every": report.every, "computed": bool(s.niqe),
+        "niqe": {"every": report.niqe_every, "computed": bool(s.niqe),
                  "before_mean": mean([v[1] for v in s.niqe]), "after_mean": mean([v[2] for v in s.niqe])},
         "faces": {"source": report.panel.source, "identity_threshold": opts.identity_threshold,
                   "tracks": [{k: v for k, v in t.items() if k not in ("points", "crops")}

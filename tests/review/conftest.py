@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.conftest import ffmpeg
+
 # The invented object: a white block with a black core drawn into AFTER on frames 5–7 only.
 INVENTED_FRAMES = (5, 6, 7)
 INVENTED_BOX_AFTER = (300, 140, 70, 60)   # x, y, w, h in AFTER pixels (AFTER is BEFORE × 2)
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
 
 
 def make_pair(folder: Path, frames: int = 12) -> tuple[Path, Path]:
@@ -56,7 +53,7 @@ def sidecar_faces(frames: int) -> dict[int, list[dict]]:
     return faces
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def built_report(tmp_path_factory):
     """One report over the invented-block pair with a sidecar (faces, stage timings) and PNG pairs."""
     from restore.review.report import ReviewOptions, build_report
@@ -65,7 +62,7 @@ def built_report(tmp_path_factory):
     before, after = make_pair(folder)
     write_sidecar(after, 12, sidecar_faces(12))
     index = build_report(before, after, folder / "report",
-                         options=ReviewOptions(every=4, frames=(2, 6, 99)))
+                         options=ReviewOptions(every=4, niqe_every=4, frames=(2, 6, 99)))
     return index
 
 

@@ -208,7 +208,15 @@
   const palette = ["#1f6fb2", "#27ae60", "#8e44ad", "#d35400", "#16a085", "#2c3e50"];
   chart($("chart-identity"), R.faces.map((t, i) => ({ points: t.points, color: palette[i % palette.length], dots: true })),
     R.faces.length ? [{ y: S.faces.identity_threshold, color: "#c0392b" }] : []);
-  chart($("chart-stages"), Object.entries(series.stages).map(([name, v], i) => ({ points: indexed(v), color: palette[i % palette.length], name })));
+  const stageLines = Object.entries(series.stages).map(([name, v], i) => ({ points: indexed(v), color: palette[i % palette.length], name }));
+  chart($("chart-stages"), stageLines);
+  const legend = (canvas, entries) => {
+    const p = el("p", { className: "legend" });
+    entries.forEach(([name, color]) => p.append(el("span", { textContent: `■ ${name}`, style: `color:${color}` })));
+    canvas.after(p);
+  };
+  legend($("chart-stages"), stageLines.map((l) => [l.name, l.color]));
+  legend($("chart-identity"), R.faces.map((t, i) => [`track ${t.track}`, palette[i % palette.length]]));
   window.addEventListener("resize", () => charts.forEach((c) => c.draw()));
 
   // ---- inventions -------------------------------------------------------------
