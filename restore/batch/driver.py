@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass
+from typing import Iterator
 
 from restore.batch.executors import Executor
 from restore.batch.jobfile import BatchJob, JobFile
 from restore.batch.lock import WorkLock
-from restore.batch.segments import SegmentedJob, SegmentResult
+from restore.batch.segments import SegmentedJob, SegmentResult, SegmentTask
 from restore.batch.status import BatchDisplay, BatchStatus, JobStatus
 from restore.errors import UserError
 
@@ -50,15 +51,11 @@ class BatchRun:
         with WorkLock(self.jf.lock_path, f"the job file {self.jf.path}"):
             if self.display is not None:
                 self.display.status = self.status
-            tasks = []
             for batch_job in self.jf.jobs:
-                tasks += self._open(batch_job)
+                self.status.add(batch_job.job_id, batch_job.source, batch_job.output)
             self._tick(force=True)
-            for job_id, job in list(self.jobs.items()):
-                if job.complete:          # everything was committed by an earlier, interrupted run
-                    self._assemble(job_id)
             try:
-                for task, outcome in self.executor.run(tasks, progress=self._progress,
+                for task, outcome in self.executor.run(self._tasks(), progress=self._progress,
                                                        skip=lambda t: t.job_id not in self.jobs):
                     self.inflight.pop((task.job_id, task.segment.index), None)
                     if task.job_id not in self.jobs:
@@ -78,8 +75,17 @@ class BatchRun:
         return BatchOutcome(self.status)
 
     # --- job life ---------------------------------------------------------------------
-    def _open(self, batch_job: BatchJob) -> list:
-        st = self.status.add(batch_job.job_id, batch_job.source, batch_job.output)
+    def _tasks(self) -> Iterator[SegmentTask]:
+        """Each job's pending segments, the job opened only when the executor asks for its first one."""
+        for batch_job in self.jf.jobs:
+            pending = self._open(batch_job)
+            job = self.jobs.get(batch_job.job_id)
+            if job is not None and job.complete:   # all committed by an earlier, interrupted run
+                self._assemble(batch_job.job_id)
+            yield from pending
+
+    def _open(self, batch_job: BatchJob) -> list[SegmentTask]:
+        st = self.status.jobs[batch_job.job_id]
         work = batch_job.output.parent / f".{batch_job.output.name}.work"
         if batch_job.output.exists() and not work.exists() and not self.jf.options.overwrite:
             st.state = "skipped"

@@ -15,8 +15,8 @@ import multiprocessing
 import os
 import queue
 import time
-from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator
 
 from restore.batch.segments import SegmentResult, SegmentTask, process_segment
@@ -63,15 +63,18 @@ class Executor:
 
     def run(self, tasks: Iterable[SegmentTask], progress: ProgressFn | None = None,
             skip: Callable[[SegmentTask], bool] = lambda task: False) -> Iterator[Outcome]:
-        pending = deque(tasks)
+        pending = iter(tasks)     # pulled lazily: the driver opens (probes, locks) a job only when it is due
         inflight: dict = {}
-        while pending or inflight:
-            while pending and len(inflight) < self.capacity:
-                task = pending.popleft()
-                if not skip(task):
+        exhausted = False
+        while True:
+            while not exhausted and len(inflight) < self.capacity:
+                task = next(pending, None)
+                if task is None:
+                    exhausted = True
+                elif not skip(task):
                     inflight[self._submit(task)] = task
             if not inflight:
-                continue
+                return
             for handle in self._wait(list(inflight), progress):
                 yield inflight.pop(handle), self._result(handle)
 
@@ -143,13 +146,22 @@ class LocalPoolExecutor(Executor):
     def __init__(self, workers: int):
         self.capacity = workers
         self.threads = max(1, available_cores() // workers)
-        ctx = multiprocessing.get_context("spawn")   # fork would copy torch's thread pools mid-flight
-        self._progress = ctx.Queue()
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_pool_worker,
-                                         initargs=(self._progress, self.threads))
+        self._ctx = multiprocessing.get_context("spawn")   # fork would copy torch's thread pools mid-flight
+        self._progress = self._ctx.Queue()
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.capacity, mp_context=self._ctx, initializer=_init_pool_worker,
+                                   initargs=(self._progress, self.threads))
 
     def _submit(self, task):
-        return self._pool.submit(_pool_segment, task)
+        try:
+            return self._pool.submit(_pool_segment, task)
+        except BrokenProcessPool:
+            # a worker died (OOM killer, segfault): its segments fail with that reason, the batch goes on
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            return self._pool.submit(_pool_segment, task)
 
     def _wait(self, handles, progress):
         while True:

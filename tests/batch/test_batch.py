@@ -174,3 +174,25 @@ def test_restore_run_resume_uses_segments(clip_dir, reference_outputs, tmp_path)
     assert framemd5(out) == framemd5(reference_outputs["reel-b"])
     record = json.loads((tmp_path / "reel-b.restored.mkv.provenance.json").read_text())
     assert "segments" in json.dumps(record) and "kwh_per_minute" in json.dumps(record)
+
+
+@pytest.mark.slow
+def test_dead_worker_process_fails_its_job_only_and_resume_finishes(clip_dir, reference_outputs, tmp_path):
+    import tests.batch.crash_stage  # noqa: F401  (registers the stage; spawned workers import it by name)
+    from restore.batch.driver import run_batch
+    from restore.batch.executors import LocalPoolExecutor
+
+    marker = tmp_path / "crashed-once"
+    job = write_batch(tmp_path, clip_dir, options="{segment_frames: 5, sign: false, provenance: false}")
+    (tmp_path / "pipe.yaml").write_text(PIPELINE_YAML + f"  - stage: test-crash-once\n    marker: {marker}\n"
+                                                        "    frame: 7\n")
+    with LocalPoolExecutor(2) as executor:
+        first = run_batch(load_jobfile(job), executor)
+    assert marker.exists()
+    states = {Path(j.source).name: j for j in first.status.jobs.values()}
+    assert states["reel-a.mkv"].state == "failed" and "terminated abruptly" in states["reel-a.mkv"].error
+    assert states["reel-b.mkv"].state == "done"
+    with LocalPoolExecutor(2) as executor:
+        second = run_batch(load_jobfile(job), executor)
+    assert [j.state for j in second.status.jobs.values()] == ["done", "skipped"]
+    assert_outputs_match(tmp_path / "out", reference_outputs)
