@@ -321,7 +321,8 @@ def _summary(report: _Report, before: Path, after: Path, record: dict | None, pr
         warnings.append(f"frames not in AFTER (it has {frames}): {', '.join(map(str, missing))}")
     if opts.compute_niqe and not report.niqe_on:
         warnings.append("NIQE not computed: basicsr's NIQE could not be imported")
-    restore_seconds = _restore_seconds(record)
+    provenance_summary = _provenance_summary(after, record, provenance)
+    restore_seconds = _restore_seconds(record or provenance_summary)
     return {
         "before": str(before), "after": str(after), "alignment": report.alignment.describe(),
         "frames": frames, "source_frames": (s.source[-1] + 1) if s.source else 0,
@@ -341,7 +342,7 @@ def _summary(report: _Report, before: Path, after: Path, record: dict | None, pr
         "stored_frames": len(report.stored), "pairs": [f"pairs/frame_{f:06d}_{k}.png" for f in report.pairs_written
                                                        for k in ("before", "after")],
         "side_by_side": "side_by_side.mp4" if report.video is not None else None,
-        "provenance": _provenance_summary(after, record, provenance),
+        "provenance": provenance_summary,
         "timings": {"report_seconds": round(seconds, 2), "restore_seconds": restore_seconds},
         "warnings": warnings,
     }

@@ -53,6 +53,19 @@ def sidecar_faces(frames: int) -> dict[int, list[dict]]:
     return faces
 
 
+def write_provenance(after: Path) -> Path:
+    """A sealed record as restore.provenance writes it beside an output (only the fields the report shows)."""
+    path = after.with_name(after.name + ".provenance.json")
+    record = {"restore_version": "0.1.0", "device": "cpu", "pipeline": {"name": "test"},
+              "stages": [{"stage": "superres", "params": {"scale": 2}}],
+              "models": [{"name": "sr-x2", "sha256": "ab" * 32, "architecture": "SRVGGNetCompact",
+                          "corpora": [{"name": "general", "manifest_sha256": "cd" * 32, "licences": {"CC0": 3}}]}],
+              "energy": {"kwh": 0.0012, "gco2e": 0.06, "method": "estimate"},
+              "started": "2026-01-01T10:00:00+00:00", "finished": "2026-01-01T10:02:30+00:00"}
+    path.write_text(json.dumps({"record": record, "record_sha256": "00" * 32}), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="session")
 def built_report(tmp_path_factory):
     """One report over the invented-block pair with a sidecar (faces, stage timings) and PNG pairs."""
@@ -61,6 +74,7 @@ def built_report(tmp_path_factory):
     folder = tmp_path_factory.mktemp("review")
     before, after = make_pair(folder)
     write_sidecar(after, 12, sidecar_faces(12))
+    write_provenance(after)
     index = build_report(before, after, folder / "report",
                          options=ReviewOptions(every=4, niqe_every=4, frames=(2, 6, 99)))
     return index

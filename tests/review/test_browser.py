@@ -85,6 +85,10 @@ def test_report_page_in_headless_chromium(built_report):
         assert driver.execute_script("return document.querySelectorAll('.track').length") == 2
         assert driver.execute_script("return document.querySelectorAll('.track.low').length") == 1
 
+        # provenance: the model's weights and corpus hashes are shown
+        provenance = driver.find_element("id", "provenance-body").text
+        assert "ab" * 32 in provenance and "cd" * 32 in provenance and "kWh" in provenance
+
         # clicking an invention row goes to its frame
         driver.execute_script("document.querySelector('#inventions-body tr[data-frame=\"7\"]').click()")
         assert driver.execute_script("return document.getElementById('stage').dataset.frame") == "7"

@@ -102,3 +102,13 @@ def test_an_existing_folder_that_is_not_a_report_is_never_replaced(tmp_path, bui
     with pytest.raises(OutputError, match="not a review report"):
         build_report(before, after, folder)
     assert (folder / "precious.txt").read_text() == "keep me"
+
+
+def test_provenance_summary_comes_from_the_sealed_record_beside_after(report):
+    _, summary = report
+    prov = summary["provenance"]
+    assert prov["tool"] == "restore 0.1.0"
+    assert prov["models"][0]["sha256"] == "ab" * 32
+    assert prov["models"][0]["corpora"][0]["manifest_sha256"] == "cd" * 32
+    assert prov["energy"]["kwh"] == 0.0012
+    assert summary["timings"]["restore_seconds"] == 150.0

@@ -239,7 +239,7 @@
   // ---- faces ------------------------------------------------------------------
   $("faces-hint").textContent = R.faces.length
     ? `Faces from: ${S.faces.source}. Identity is the SFace cosine between the restored face and the source face; ` +
-      `below ${S.faces.identity_threshold} the restored face may no longer be the same person (highlighted).`
+      `below ${S.faces.identity_threshold} the restored face may no longer be the same person (highlighted). Each crop: source above, restored below.`
     : `No face tracks (faces from: ${S.faces.source}).`;
   R.faces.forEach((t, i) => {
     const low = t.below_threshold;
