@@ -42,9 +42,9 @@ class Alignment:
 
     @property
     def display_size(self) -> tuple[int, int]:
-        """BEFORE's picture at square pixels and BEFORE's height (how a viewer shows it)."""
-        h = self.before.height
-        w = int(round(h * float(self.before.dar) / 2)) * 2
+        """BEFORE's picture at square pixels and BEFORE's height (how a viewer shows it), even for H.264 4:2:0."""
+        h = self.before.height - self.before.height % 2
+        w = max(2, int(round(h * float(self.before.dar) / 2)) * 2)
         return w, h
 
     def describe(self) -> dict:
