@@ -74,6 +74,18 @@ def test_report_page_in_headless_chromium(built_report):
         assert driver.execute_script("return document.querySelectorAll('#boxes div').length") >= 1
         assert "frame 6" in driver.find_element("id", "framelabel").text
 
+        # the loupe follows the pointer and the wheel zooms it (AFTER is 512×384: 120 px at ×2 around the point)
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        stage = driver.find_element("id", "stage")
+        ActionChains(driver).move_to_element_with_offset(stage, -stage.size["width"] // 4, 0).perform()
+        x, y, size = map(int, driver.execute_script("return document.getElementById('loupe-after').dataset.region").split(","))
+        assert size == 120 and abs(x + size / 2 - 128) <= 4 and abs(y + size / 2 - 192) <= 4
+        driver.execute_script("document.getElementById('stage').dispatchEvent(new WheelEvent('wheel', {deltaY: -1, "
+                              "bubbles: true, cancelable: true}))")
+        assert driver.find_element("id", "loupe-zoom").text == "4"
+        assert driver.execute_script("return document.getElementById('loupe-after').dataset.region").endswith(",60")
+
         # charts render, and follow the frame
         for chart in ("chart-fidelity", "chart-flicker", "chart-niqe", "chart-identity", "chart-stages"):
             assert chart_has_ink(driver, chart), chart

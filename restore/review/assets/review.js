@@ -125,6 +125,7 @@
       if (img.complete && img.naturalWidth) g.drawImage(img, x, y, w, h, 0, 0, canvas.width, canvas.height);
     };
     draw(ca, $("after"), ax, ay, size, size, false);
+    ca.dataset.region = [ax, ay, size].map(Math.round).join(",");
     draw(cb, $("before"), ax * sx, ay * sy, size * sx, size * sy, $("resample").value === "smooth");
   }
   stage.addEventListener("pointermove", (e) => {
