@@ -13,7 +13,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 from benchmarks._archival import (interlace, lavfi_frames, mean, pan, photo, print_table, psnr_y, run_stage,
-                                  shared_missing, ssim_y, flicker)
+                                  ssim_y, flicker)
+from benchmarks.common import need_shared
 from restore.stages._vapoursynth import vapoursynth_available
 from restore.stages.deinterlace import Deinterlace, DeinterlaceParams
 
@@ -36,9 +37,7 @@ def deinterlace(method: str, extra: dict, woven: list, tff: bool):
 
 
 def main() -> None:
-    missing = shared_missing()
-    if missing:
-        print(f"bench_deinterlace: {missing}")
+    if not need_shared("corpus photos and old-film clips"):
         return
     truths = clips()
     still = pan(photo("budgie-backgrounds__roman-colosseum.jpg"), 1, 0, 0) * FIELDS
@@ -63,10 +62,10 @@ def main() -> None:
         rows.append([label, *scores.values(), mean(scores.values()), mean(ssims), flicker(still_out), mean(speeds)])
     print_table(
         "Deinterlace: 576i25 → 576p50 against the progressive truth (PSNR-Y dB, mean of TFF and BFF)",
-        ["method", *(f"PSNR {n}" for n in truths), "PSNR mean", "SSIM-Y pan", "shimmer (still)", "fps (50p out)"],
+        ["method", *(f"PSNR {n}" for n in truths), "PSNR mean", "SSIM-Y pan", "shimmer (still)", "fps (50p out, steady)"],
         rows,
         note=("baseline: bwdif. shimmer = mean |ΔY| between output frames of a still photo, 8-bit units "
-              "(0 is perfect). fps: 720×576 field-rate output frames per second on this machine, pipes included."
+              "(0 is perfect). fps: 720×576 field-rate output frames per second on this machine, pipes included, process start excluded."
               + ("" if has_vs else "\nVapourSynth not installed: nnedi3/qtgmc rows skipped (run make install).")),
     )
 

@@ -18,7 +18,8 @@ from fractions import Fraction
 import numpy as np
 
 from benchmarks._archival import (OLD_FILM, detail_kept, film_grain, flicker, laplacian, luma, mean, pan, photo,
-                                  print_table, psnr_y, read_old_film, run_stage, shared_missing, ssim_y, textured)
+                                  print_table, psnr_y, read_old_film, run_stage, ssim_y, textured)
+from benchmarks.common import need_shared
 from restore.stages._vapoursynth import vapoursynth_available
 from restore.stages.denoise import VS_METHODS, Denoise, DenoiseParams
 
@@ -37,9 +38,7 @@ def still_detail(images: list[np.ndarray]) -> float:
 
 
 def main() -> None:
-    missing = shared_missing()
-    if missing:
-        print(f"bench_denoise: {missing}")
+    if not need_shared("corpus photos and old-film clips"):
         return
     has_vs = vapoursynth_available()
     truth = pan(photo("lomiri-wallpapers-16.04__Bridge_by_Sander_Klootwijk.jpg"), FRAMES, dx=1.7, dy=0.4)
@@ -71,7 +70,7 @@ def main() -> None:
     print_table(
         "Denoise: synthetic grain σ=6/255 on a 720×576 pan (truth) and oldfilm-002 (first 24 frames)",
         ["method", "PSNR-Y", "SSIM-Y", "detail kept", "flicker (still)", "film detail kept", "film flicker ratio",
-         "fps"],
+         "fps (steady)"],
         rows,
         note=("baseline: hqdn3d. strength 1 everywhere. detail kept: 1.0 = all of the truth's fine detail. "
               "flicker: mean |ΔY| (8-bit) on a still shot, truth 0. film ratios are output/input (lower flicker = "

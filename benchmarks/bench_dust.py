@@ -18,8 +18,8 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from benchmarks._archival import (OLD_FILM, luma, mean, pan, photo, print_table, psnr_y, read_old_film, run_stage,
-                                  shared_missing)
+from benchmarks._archival import (OLD_FILM, luma, mean, pan, photo, print_table, psnr_y, read_old_film, run_stage,)
+from benchmarks.common import need_shared
 from restore.stages._vapoursynth import vapoursynth_available
 from restore.stages.dust import Dust, DustParams
 from restore.stages.scratches import Scratches, ScratchesParams
@@ -97,9 +97,7 @@ def score(out, dirty, truth, masks, object_masks):
 
 
 def main() -> None:
-    missing = shared_missing()
-    if missing:
-        print(f"bench_dust: {missing}")
+    if not need_shared("corpus photos and old-film clips"):
         return
     has_vs = vapoursynth_available()
     truth = make_truth()
@@ -128,7 +126,7 @@ def main() -> None:
     print_table(
         "Dust and scratches: 720×576 moving truth with synthetic defects; oldfilm-002 (first 24 frames)",
         ["method", "recall", "precision", "PSNR defects before", "PSNR defects after", "PSNR outside",
-         "max change on moving object (8-bit)", "film % pixels changed", "fps"],
+         "max change on moving object (8-bit)", "film % pixels changed", "fps (steady)"],
         rows,
         note=("PSNR outside: output vs input away from the defects (99 = untouched). "
               "The moving object (a dark disc at 9 px/frame) must not change."
