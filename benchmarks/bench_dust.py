@@ -18,7 +18,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from benchmarks._archival import (OLD_FILM, luma, mean, pan, photo, print_table, psnr_y, read_old_film, run_stage,)
+from benchmarks._archival import (OLD_FILM, luma, mean, pan, photo, print_table, psnr_y, read_old_film, run_stage)
 from benchmarks.common import need_shared
 from restore.stages._vapoursynth import vapoursynth_available
 from restore.stages.dust import Dust, DustParams
