@@ -55,6 +55,26 @@ def _cut(source: Path, frames: int, folder: Path) -> Path:
     return cut
 
 
+def _sr_seconds_per_frame(width: int = 720, height: int = 576) -> float | None:
+    """CPU seconds of one forward of the peer SR model (Real-ESRGAN general-x4v3) on one SD frame."""
+    weights = SHARED / "weights" / "realesr-general-x4v3.fp16-ncnn-conversion.pth"
+    if not weights.exists():
+        return None
+    import restore.models.compat  # noqa: F401
+    import torch
+    from basicsr.archs.srvgg_arch import SRVGGNetCompact
+
+    net = SRVGGNetCompact(3, 3, 64, 32, 4, "prelu")
+    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True)["params"], strict=True)
+    net.eval()
+    x = torch.rand(1, 3, height, width)
+    with torch.no_grad():
+        net(x[:, :, :64, :64])
+        t0 = time.process_time()
+        net(x)
+        return time.process_time() - t0
+
+
 def main() -> None:
     clips = []
     if SAMPLE.exists():
@@ -82,6 +102,10 @@ def main() -> None:
             print(f"{name:26s} {r_wall:9.1f} {r_cpu:6.1f} {wall:9.1f} {cpu:6.1f} {cpu / r_cpu:9.2f} "
                   f"{1000 * cpu / r['frames']:12.0f} {r['bytes'] / 1e6:6.2f} {r['bytes'] / 1e6 / minutes:7.1f} "
                   f"{r['rss_mb']:11.0f}")
+    sr = _sr_seconds_per_frame()
+    if sr is not None:
+        print(f"for scale: one SD frame through the peer SR model (Real-ESRGAN general-x4v3, CPU) costs "
+              f"{1000 * sr:.0f} ms CPU")
     print("report defaults: pictures stored once a second, NIQE every 4 s, side_by_side.mp4, fidelity map on every frame. "
           "Baseline: `restore run` (default pipeline, provenance, no signing) on the same frames. CPU s counts "
           "the process and its ffmpeg children (wall time on a shared machine says little); peak RSS is the "
