@@ -23,6 +23,7 @@ import errno
 import hashlib
 import os
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,7 @@ class SegmentTask:
     pipe_pix: str          # raw layout the final encoder reads: rgb24 / rgb48le, or native planar samples
     segment_pix: str       # FFV1 pixel format of the segment file (lossless for pipe_pix)
     native: bool
+    start_pts: float | None = None   # stored time of the first decoded frame: seek there, not decode from 0
 
 
 @dataclass
@@ -141,7 +143,7 @@ def process_segment(task: SegmentTask, progress: Callable[[int], None] | None = 
     skip, keep = lead * ratio, seg.count * ratio
     target = Path(task.work_dir) / segment_name(seg.index)
     reader = VideoReader(task.source, task.source_format, mode="native" if task.native else "rgb",
-                         start_frame=seg.start - lead, max_frames=lead + seg.count + tail)
+                         start_frame=seg.start - lead, start_pts=task.start_pts, max_frames=lead + seg.count + tail)
     writer = None
     log = None if task.native else FrameLog(target.with_suffix(".frames.jsonl"))
     try:
@@ -205,6 +207,34 @@ def _out_of_space(folder: Path, exc: Exception, reserve: int = 1 << 20) -> Outpu
             return None
     return OutputError(f"no space left on the device holding {folder} ({free} bytes free): free some space "
                        "and run the same command again (committed segments are kept)")
+
+
+# containers whose index lets ffmpeg land on a keyframe at or before a time (Matroska cues, MP4/MOV
+# sample tables); transport and program streams seek by bisecting bytes and may land after it
+SEEKABLE_CONTAINERS = {"matroska", "webm", "mov", "mp4", "m4a", "3gp", "3g2", "mj2"}
+
+
+def frame_times(path: Path, expected: int, container: str | None = None) -> list[float] | None:
+    """Each frame's stored presentation time, from the packet index (no decoding); None when the
+    container's seeking is not exact enough or the times cannot name frames unambiguously (missing or
+    repeated): segments then decode from the top of the file."""
+    if container is not None and not set(container.split(",")) & SEEKABLE_CONTAINERS:
+        return None
+    res = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
+                          "-of", "csv=p=0", str(path)], capture_output=True, text=True)
+    times = []
+    for line in res.stdout.splitlines():
+        value = line.split(",")[0].strip()
+        if not value:
+            continue
+        try:
+            times.append(float(value))
+        except ValueError:        # N/A: a packet without a timestamp
+            return None
+    times.sort()
+    if res.returncode != 0 or len(times) != expected or any(b <= a for a, b in zip(times, times[1:])):
+        return None
+    return times
 
 
 def _quick_fingerprint(path: Path) -> str:
@@ -307,6 +337,10 @@ class SegmentedJob:
             self.pipe_pix = rgb_pipe_format(self.settings, self.output_format)
             self.segment_pix = "gbrp" if self.pipe_pix == "rgb24" else "gbrp16le"
         self.segments = plan_segments(self.frames_in, segment_frames)
+        times = frame_times(self.source, self.frames_in, self.report.get("container") or "") \
+            if len(self.segments) > 1 else None
+        self.start_pts = {seg.index: times[seg.start - min(self.behind, seg.start)]
+                          for seg in self.segments if seg.start} if times else {}
 
     # --- identity of the work ---------------------------------------------------------
     def fingerprint(self) -> dict:
@@ -396,7 +430,8 @@ class SegmentedJob:
                            behind=self.behind, ahead=self.ahead, device=self.device,
                            batch_size=self.options.batch_size, seed=self.options.seed,
                            stage_options=_stage_options(self.options), pipe_pix=self.pipe_pix,
-                           segment_pix=self.segment_pix, native=self.native)
+                           segment_pix=self.segment_pix, native=self.native,
+                           start_pts=self.start_pts.get(seg.index))
 
     def commit(self, result: SegmentResult) -> None:
         path = self.work_dir / result.file

@@ -46,11 +46,15 @@ class VideoReader:
     mode "rgb": float32 RGB frames in [0, 1] (8-bit sources via rgb24, deeper via rgb48).
     mode "native": the decoded samples in their planar layout, bit-exact (pass-through).
     ``conform_fps``: resample a variable-rate stream onto this constant rate.
+    ``start_frame``: the first frame to deliver (counted in decoding order from the top).
+    ``start_pts``: that frame's exact presentation time in seconds, as stored in the file (from its
+    packet index): decoding then starts at a keyframe just before it instead of at the top of the
+    file, and frames are picked by timestamp, so the start stays frame-exact.
     """
 
     def __init__(self, path: str | os.PathLike, fmt: VideoFormat, *, mode: str = "rgb",
                  conform_fps: Fraction | None = None, queue_size: int = 8, max_frames: int | None = None,
-                 start_frame: int = 0, threads: int = 0):
+                 start_frame: int = 0, start_pts: float | None = None, threads: int = 0):
         self.path = Path(path)
         self.fmt = fmt
         self.mode = mode
@@ -72,10 +76,20 @@ class VideoReader:
             self.pix_fmt = "rgb24" if fmt.bit_depth <= 8 else "rgb48le"
             self.frame_bytes = fmt.width * fmt.height * 3 * (1 if fmt.bit_depth <= 8 else 2)
             filt = rgb_decode_filter(fmt, self.pix_fmt, ",".join(vf) or None)
-        if start_frame:
-            # frame-exact start: select by decoded index (seeking by time is not frame-exact on all codecs)
+        seek: list[str] = []
+        if start_frame and start_pts is not None and conform_fps is None:
+            # jump to the keyframe before the frame on the file's own timeline (-seek_timestamp, -copyts:
+            # no start-time offsets; -noaccurate_seek: ffmpeg's own trimming miscounts offset streams),
+            # then select the frame by its exact stored time, with half a frame of tolerance
+            # one second early: an open GOP's leading B-frames (undecodable after a seek) stay before it
+            half = float(1 / fmt.fps) / 2
+            seek = ["-seek_timestamp", "1", "-ss", f"{max(0.0, start_pts - 1.0 - 4 * half):.6f}",
+                    "-noaccurate_seek", "-copyts"]
+            filt = f"select=gte(t\\,{start_pts - half:.6f})," + filt
+        elif start_frame:
+            # frame-exact start without an index: select by decoded index (decodes from the top)
             filt = f"select=gte(n\\,{start_frame})," + filt
-        cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", str(threads),
+        cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", str(threads), *seek,
                "-i", str(self.path), "-map", "0:v:0", "-an", "-sn", "-dn",
                "-sws_flags", sws_flags(), "-vf", filt, "-fps_mode", "passthrough" if conform_fps is None else "cfr"]
         if max_frames is not None:
