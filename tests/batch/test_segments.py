@@ -152,3 +152,19 @@ def test_frames_log_matches_whole_file_run(clip_dir, reference_outputs, deflicke
              reference_outputs["reel-b"].with_name("reel-b.restored.mkv.frames.jsonl").read_text().splitlines()]
     assert [(f["index"], f["pts"]) for f in ours] == [(f["index"], f["pts"]) for f in whole]
     assert result.record["frames_log"] == str(tmp_path / "o.mkv.frames.jsonl")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source, output", [("p10-tff.mkv", "out.mp4"), ("h264.mp4", "out.mkv")])
+def test_deep_interlaced_and_long_gop_sources(source, output, deflicker_spec, tmp_path):
+    """10-bit interlaced (16-bit RGB segments) and H.264 with B-frames (segments start by seeking)."""
+    from restore.job import run_job
+    from tests.conftest import make_clip
+
+    kw = dict(pix_fmt="yuv422p10le", field="tff") if source.startswith("p10") else \
+        dict(pix_fmt="yuv420p", field="prog", codec="libx264")
+    src = make_clip(tmp_path / source, size="160x120", seconds=0.6, audio_tracks=1,
+                    extra_vf="eq=eval=frame:brightness=0.12*sin(n*1.7)", **kw)
+    whole = run_job(src, tmp_path / f"whole-{output}", deflicker_spec, JobOptions(**OPTS)).output
+    seg = run_resumable(src, tmp_path / output, deflicker_spec, JobOptions(**OPTS), segment_frames=4).output
+    assert framemd5(seg) == framemd5(whole) and len(framemd5(seg)) == 15
