@@ -196,3 +196,19 @@ def test_dead_worker_process_fails_its_job_only_and_resume_finishes(clip_dir, re
         second = run_batch(load_jobfile(job), executor)
     assert [j.state for j in second.status.jobs.values()] == ["done", "skipped"]
     assert_outputs_match(tmp_path / "out", reference_outputs)
+
+
+def test_check_lists_jobs_without_restoring(clip_dir, tmp_path):
+    job = write_batch(tmp_path, clip_dir)
+    result = batch_cli(str(job), "--check")
+    assert result.exit_code == 0
+    assert "2 jobs" in result.output and "reel-a.mkv -> " in result.output
+    assert not list((tmp_path / "out").iterdir())
+
+
+def test_invalid_job_file_exits_2_with_one_line(tmp_path):
+    job = tmp_path / "jobs.yaml"
+    job.write_text("inputs: ['*.mkv']\noutput: {folder: .}\n")
+    result = CliRunner().invoke(main, ["batch", str(job)])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0 and "matches no file" in result.output
