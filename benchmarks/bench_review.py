@@ -106,7 +106,8 @@ def main() -> None:
     if sr is not None:
         print(f"for scale: one SD frame through the peer SR model (Real-ESRGAN general-x4v3, CPU) costs "
               f"{1000 * sr:.0f} ms CPU")
-    print("report defaults: pictures stored once a second, NIQE every 4 s, side_by_side.mp4, fidelity map on every frame. "
+    print("report defaults: pictures stored once a second, NIQE every 4 s, side_by_side.mp4, "
+          "fidelity map on every frame. "
           "Baseline: `restore run` (default pipeline, provenance, no signing) on the same frames. CPU s counts "
           "the process and its ffmpeg children (wall time on a shared machine says little); peak RSS is the "
           "report process's own (Python; its decoders are bounded ffmpeg pipes).")

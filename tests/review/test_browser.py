@@ -61,7 +61,8 @@ def test_report_page_in_headless_chromium(built_report):
 
         # the wipe slider moves the wipe
         set_range(driver, "wipe", 20)
-        assert driver.execute_script("return document.getElementById('after').style.clipPath") == "inset(0px 0px 0px 20%)"
+        clip = driver.execute_script("return document.getElementById('after').style.clipPath")
+        assert clip == "inset(0px 0px 0px 20%)"
         assert driver.execute_script("return document.getElementById('handle').style.left") == "20%"
 
         # the scrubber changes the frame and the pictures (frame 6 holds the invented block)
@@ -79,7 +80,8 @@ def test_report_page_in_headless_chromium(built_report):
 
         stage = driver.find_element("id", "stage")
         ActionChains(driver).move_to_element_with_offset(stage, -stage.size["width"] // 4, 0).perform()
-        x, y, size = map(int, driver.execute_script("return document.getElementById('loupe-after').dataset.region").split(","))
+        region = driver.execute_script("return document.getElementById('loupe-after').dataset.region")
+        x, y, size = map(int, region.split(","))
         assert size == 120 and abs(x + size / 2 - 128) <= 4 and abs(y + size / 2 - 192) <= 4
         driver.execute_script("document.getElementById('stage').dispatchEvent(new WheelEvent('wheel', {deltaY: -1, "
                               "bubbles: true, cancelable: true}))")
@@ -92,7 +94,8 @@ def test_report_page_in_headless_chromium(built_report):
             assert driver.execute_script("return document.getElementById(arguments[0]).dataset.drawn", chart) == "6"
 
         # inventions table and face panel
-        rows = driver.execute_script("return [...document.querySelectorAll('#inventions-body tr')].map(r => r.dataset.frame)")
+        rows = driver.execute_script(
+            "return [...document.querySelectorAll('#inventions-body tr')].map(r => r.dataset.frame)")
         assert sorted(map(int, rows)) == [5, 6, 7]
         assert driver.execute_script("return document.querySelectorAll('.track').length") == 2
         assert driver.execute_script("return document.querySelectorAll('.track.low').length") == 1
