@@ -37,6 +37,13 @@ class Alignment:
     frames_log: Path | None          # the run's per-frame sidecar, whose source_index we trust over the ratio
 
     @property
+    def compares_fields(self) -> bool:
+        """An interlaced source against progressive output: each output frame shows one field's moment,
+        so it is compared with that field, not with the two fields woven together (moving edges
+        in a woven frame are doubled, and would read as invented structure)."""
+        return self.before.interlaced and not self.after.interlaced
+
+    @property
     def resized(self) -> bool:
         return (self.after.width, self.after.height) != (self.before.width, self.before.height)
 
@@ -54,7 +61,9 @@ class Alignment:
                 "mapping": "per-frame sidecar (source_index)" if self.frames_log else
                            ("output frame k ↔ source frame k // 2 (field-rate output)" if self.rate_ratio == 2
                             else "output frame k ↔ source frame k"),
-                "display_size": list(self.display_size)}
+                "display_size": list(self.display_size),
+                "reference": ("the source field at the output frame's moment, interpolated to full height"
+                              if self.compares_fields else "the source frame")}
 
 
 def _format_facts(fmt: VideoFormat) -> dict:
@@ -113,7 +122,28 @@ class Pair:
     before: np.ndarray               # BEFORE's frame (native geometry)
     after: np.ndarray                # AFTER's frame (native geometry)
     after_aligned: np.ndarray        # AFTER in BEFORE's geometry
+    reference: np.ndarray            # what AFTER is held against: BEFORE, or its field at AFTER's moment
     log: dict                        # this frame's sidecar entry ({} without one)
+
+
+def field_picture(frame: np.ndarray, bottom: bool) -> np.ndarray:
+    """One field of a woven frame at full height: its own lines kept, the others interpolated between them."""
+    out = np.empty_like(frame)
+    field = frame[1::2] if bottom else frame[0::2]
+    own = slice(1, None, 2) if bottom else slice(0, None, 2)
+    other = slice(0, None, 2) if bottom else slice(1, None, 2)
+    out[own] = field
+    # neighbours of each missing line within the field (edge lines repeat)
+    if bottom:
+        above = np.concatenate([field[:1], field])[: out[other].shape[0]]
+        below = field[: out[other].shape[0]]
+        if below.shape[0] < above.shape[0]:
+            below = np.concatenate([below, field[-1:]])
+    else:
+        above = field[: out[other].shape[0]]
+        below = np.concatenate([field[1:], field[-1:]])[: out[other].shape[0]]
+    out[other] = 0.5 * (above + below)
+    return out
 
 
 def read_frames_log(path: Path | None) -> Iterator[dict]:
@@ -140,6 +170,7 @@ def aligned_pairs(before: Path, after: Path, alignment: Alignment, max_frames: i
     before_iter = iter(before_reader)
     current, current_index = None, -1
     after_count = 0
+    seen_of_current = 0              # output frames already paired with the current source frame
     try:
         for frame in after_reader:
             entry = next(log)
@@ -149,6 +180,10 @@ def aligned_pairs(before: Path, after: Path, alignment: Alignment, max_frames: i
             if source_index < current_index:
                 raise InputError(f"frame log of {after} goes back in time at frame {frame.index} "
                                  f"(source frame {source_index} after {current_index})")
+            if current_index == source_index:
+                seen_of_current += 1
+            else:
+                seen_of_current = 0
             while current_index < source_index:
                 try:
                     current = next(before_iter)
@@ -156,9 +191,13 @@ def aligned_pairs(before: Path, after: Path, alignment: Alignment, max_frames: i
                     raise InputError(f"AFTER frame {frame.index} comes from source frame {source_index}, but "
                                      f"BEFORE ends after {current_index + 1} frames: not the same clip") from None
                 current_index = current.index
+            reference = current.image
+            if alignment.compares_fields:
+                second = seen_of_current % 2 == 1
+                reference = field_picture(current.image, bottom=second == alignment.before.top_field_first)
             after_count += 1
             yield Pair(frame.index, source_index, frame.pts, current.image, frame.image,
-                       to_before_geometry(frame.image, alignment), entry)
+                       to_before_geometry(frame.image, alignment), reference, entry)
         if max_frames is None:
             left = sum(1 for _ in before_iter)
             if left > 1:  # a field-rate deinterlacer may drop the very last field; more is a mismatch

@@ -198,7 +198,7 @@ class _Report:
 
     def step(self, pair: Pair, csv_out) -> None:
         opts, s = self.options, self.series
-        departure = departure_map(pair.before, pair.after_aligned)
+        departure = departure_map(pair.reference, pair.after_aligned)
         fid = assess(departure, opts.threshold)
         regions = [r.as_dict() for r in fid.regions]
         if pair.source_index != self._last_source:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from restore.errors import InputError
-from restore.review.align import aligned_pairs, plan_alignment
+from restore.review.align import aligned_pairs, field_picture, plan_alignment
+from restore.review.fidelity import assess, departure_map
 from tests.review.conftest import decoded, ffmpeg, write_sidecar
 
 
@@ -28,6 +29,23 @@ def test_field_rate_output_pairs_each_source_frame_with_two_output_frames(tmp_pa
     assert len(pairs) == 2 * len(source) == 24
     assert [p.source_index for p in pairs] == [k // 2 for k in range(24)]
     assert [digest(p.before) for p in pairs] == [source[k // 2] for k in range(24)]
+
+
+def test_progressive_output_of_an_interlaced_source_is_held_against_the_field_of_its_moment(tmp_path):
+    # testsrc2 moves: a woven source frame doubles moving edges, each bobbed frame shows one moment
+    before, after = tmp_path / "src.mkv", tmp_path / "bob.mkv"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=50", "-frames:v", "16", "-vf", "interlace=scan=tff",
+           "-c:v", "ffv1", "-field_order", "tt", str(before))
+    ffmpeg("-i", str(before), "-vf", "bwdif=mode=send_field:parity=tff", "-c:v", "ffv1", str(after))
+    alignment = plan_alignment(before, after)
+    assert alignment.compares_fields
+    for pair in aligned_pairs(before, after, alignment):
+        right = assess(departure_map(pair.reference, pair.after_aligned))
+        woven = assess(departure_map(pair.before, pair.after_aligned))
+        wrong = assess(departure_map(field_picture(pair.before, bottom=pair.after_index % 2 == 0),
+                                     pair.after_aligned))
+        assert right.regions == [], pair.after_index
+        assert right.score > woven.score and right.score > wrong.score, pair.after_index
 
 
 def test_sidecar_source_index_wins_over_the_rate_ratio(tmp_path):
