@@ -17,7 +17,8 @@
   const charts = [];
 
   // ---- header ----------------------------------------------------------------
-  $("files").textContent = `before: ${S.before} · after: ${S.after} · ${S.alignment.mapping}`;
+  $("files").textContent = `before: ${S.before} · after: ${S.after} · ${S.alignment.mapping} · ` +
+    `fidelity against ${S.alignment.reference}`;
   const facts = [
     ["frames", `${S.frames} (from ${S.source_frames} source frames)`],
     ["fidelity mean / min", `${fmt(S.fidelity.mean)} / ${fmt(S.fidelity.min)}`],
