@@ -206,7 +206,7 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False, max
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=schedule.d_lr, betas=(0.9, 0.99))
     sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, lambda it: _lr_factor(schedule, it))
     start = 0
-    spent = {"kwh": 0.0, "seconds": 0.0}  # earlier sessions of a resumed run
+    spent = {"kwh": 0.0, "seconds": 0.0, "cpu_seconds": 0.0}  # earlier sessions of a resumed run
     log_path = config.work_dir / "log.jsonl" if dist_ctx.main else None
     if resume:
         ckpt_path = latest_checkpoint(config.work_dir)
@@ -221,7 +221,7 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False, max
         sched_g.load_state_dict(state["sched_g"])
         torch.set_rng_state(state["rng_cpu"])
         start = int(state["iteration"])
-        spent = dict(state.get("spent", spent))
+        spent.update(state.get("spent", {}))
         echo(f"resuming {config.name} at iteration {start} from {ckpt_path.name}")
     end = min(schedule.total, max_iters) if max_iters is not None else schedule.total
     if end <= start and start < schedule.total:
@@ -302,15 +302,8 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False, max
                 "rng_cpu": torch.get_rng_state(),
                 "spent": _spent_so_far(meter, spent, t0)})
     bar.close()
-    report = meter.stop()
     seconds = time.monotonic() - t0
-    energy_dict = report.as_dict()
-    kwh = torch.tensor([spent["kwh"] + report.kwh], dtype=torch.float64)
-    if dist_ctx.enabled:
-        dist.all_reduce(kwh)
-        energy_dict["note"] = f"sum over {dist_ctx.world_size} processes"
-    energy_dict.update(kwh=float(kwh), gco2e=float(kwh) * report.grid_gco2_per_kwh,
-                       seconds=round(spent["seconds"] + seconds, 1))
+    energy_dict = _energy_totals(meter, spent, seconds, dist_ctx)
 
     result = TrainResult(iterations=end, complete=end >= schedule.total, weights=None, card=None,
                          generator=ema.module, validation=validation)
@@ -334,9 +327,29 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False, max
 
 def _spent_so_far(meter, spent: dict, t0: float) -> dict:
     """Energy and time up to now, all sessions of this run; the meter restarts for the next segment."""
-    spent["kwh"] += meter.stop().kwh
+    report = meter.stop()
+    spent["kwh"] += report.kwh
+    spent["cpu_seconds"] += report.cpu_seconds
     meter.start()
-    return {"kwh": spent["kwh"], "seconds": spent["seconds"] + time.monotonic() - t0}
+    return {**spent, "seconds": spent["seconds"] + time.monotonic() - t0}
+
+
+def _energy_totals(meter, spent: dict, seconds: float, dist_ctx: Distributed) -> dict:
+    """The card's energy block: totals over every metered segment (and every DDP process)."""
+    report = meter.stop()
+    totals = torch.tensor([spent["kwh"] + report.kwh, spent["cpu_seconds"] + report.cpu_seconds],
+                          dtype=torch.float64)
+    if dist_ctx.enabled:
+        dist.all_reduce(totals)
+    kwh, cpu_seconds = (float(v) for v in totals)
+    return {"kwh": kwh, "gco2e": kwh * report.grid_gco2_per_kwh, "method": report.method,
+            "is_estimate": report.is_estimate, "seconds": round(spent["seconds"] + seconds, 1),
+            "cpu_seconds": round(cpu_seconds, 1), "grid_gco2_per_kwh": report.grid_gco2_per_kwh,
+            "processes": dist_ctx.world_size,
+            "assumptions": report.assumptions.split(";", 1)[-1].strip() if report.is_estimate else report.assumptions,
+            "how": (f"restore.energy.EnergyMeter over the whole run; CPU energy = CPU-seconds × {meter.watts:g} W "
+                    "per busy core"
+                    if report.is_estimate else "restore.energy.EnergyMeter counters over the whole run")}
 
 
 def sha256_text(text: str) -> str:
