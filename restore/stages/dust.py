@@ -40,10 +40,14 @@ class DustParams:
 
 
 def speck_mask(prev: np.ndarray, cur: np.ndarray, nxt: np.ndarray, threshold: float, agree: float) -> np.ndarray:
-    """Boolean H×W: pixels of ``cur`` that differ from both neighbours the same way (luma)."""
+    """Boolean H×W: pixels of ``cur`` that differ from both neighbours the same way (luma),
+    where the neighbours agree pixel by pixel and over the 7×7 area around it."""
     yp, yc, yn = prev @ _LUMA, cur @ _LUMA, nxt @ _LUMA
     dp, dn = yc - yp, yc - yn
-    mask = (dp * dn > 0) & (np.abs(dp) > threshold) & (np.abs(dn) > threshold) & (np.abs(yp - yn) < agree)
+    disagreement = np.abs(yp - yn)
+    # moving picture makes the neighbours disagree around the pixel: leave it alone
+    still_area = ndimage.uniform_filter(disagreement, size=7) < agree / 2
+    mask = (dp * dn > 0) & (np.abs(dp) > threshold) & (np.abs(dn) > threshold) & (disagreement < agree) & still_area
     return ndimage.binary_dilation(mask, iterations=1)
 
 
