@@ -88,6 +88,13 @@ def test_report_page_in_headless_chromium(built_report):
         assert driver.find_element("id", "loupe-zoom").text == "4"
         assert driver.execute_script("return document.getElementById('loupe-after').dataset.region").endswith(",60")
 
+        # the source is shown upscaled with nearest neighbour, or smoothly on request
+        assert driver.execute_script("return document.getElementById('before').style.imageRendering") == "pixelated"
+        driver.execute_script("const s = document.getElementById('resample'); s.value = 'smooth';"
+                              "s.dispatchEvent(new Event('change'))")
+        assert driver.execute_script("return document.getElementById('before').style.imageRendering") == "auto"
+        assert driver.find_element("id", "loupe-mode").text == "bicubic"
+
         # charts render, and follow the frame
         for chart in ("chart-fidelity", "chart-flicker", "chart-niqe", "chart-identity", "chart-stages"):
             assert chart_has_ink(driver, chart), chart

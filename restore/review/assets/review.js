@@ -142,9 +142,13 @@
   }, { passive: false });
   const setZoom = (z) => { state.zoom = z; $("zoom").value = String(z); $("loupe-zoom").textContent = z; drawLoupe(); };
   $("zoom").addEventListener("change", (e) => setZoom(+e.target.value));
-  $("resample").addEventListener("change", (e) => {
-    $("loupe-mode").textContent = e.target.value === "smooth" ? "bicubic" : "nearest"; drawLoupe();
-  });
+  const setResample = () => {
+    const smooth = $("resample").value === "smooth";
+    $("loupe-mode").textContent = smooth ? "bicubic" : "nearest";
+    ["before", "side-before"].forEach((id) => { $(id).style.imageRendering = smooth ? "auto" : "pixelated"; });
+    drawLoupe();
+  };
+  $("resample").addEventListener("change", setResample);
   $("before").addEventListener("load", drawLoupe);
   $("after").addEventListener("load", drawLoupe);
 
@@ -298,6 +302,7 @@
     `This report took ${fmt(t.report_seconds, 1)} s` + (t.restore_seconds ? `; the restoration took ${fmt(t.restore_seconds, 1)} s.` : ".") }));
 
   setWipe(50);
+  setResample();
   showFrame(0);
   document.body.dataset.ready = "1";
 })();
