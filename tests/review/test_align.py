@@ -17,11 +17,17 @@ def digest(image: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()
 
 
-def test_field_rate_output_pairs_each_source_frame_with_two_output_frames(tmp_path):
-    before, after = tmp_path / "src.mkv", tmp_path / "bob.mkv"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=176x144:rate=50", "-frames:v", "12", "-vf", "interlace=scan=tff",
-           "-c:v", "ffv1", "-field_order", "tt", str(before))
+def interlaced_and_bobbed(folder, size: str, frames: int):
+    """A moving 25i (top field first) source and its field-rate (50p) bwdif output."""
+    before, after = folder / "src.mkv", folder / "bob.mkv"
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=size={size}:rate=50", "-frames:v", str(frames), "-vf",
+           "interlace=scan=tff", "-c:v", "ffv1", "-field_order", "tt", str(before))
     ffmpeg("-i", str(before), "-vf", "bwdif=mode=send_field:parity=tff", "-c:v", "ffv1", str(after))
+    return before, after
+
+
+def test_field_rate_output_pairs_each_source_frame_with_two_output_frames(tmp_path):
+    before, after = interlaced_and_bobbed(tmp_path, "176x144", 12)
     alignment = plan_alignment(before, after)
     assert alignment.rate_ratio == 2 and alignment.frames_log is None
     source = [digest(img) for img in decoded(before)]
@@ -33,10 +39,7 @@ def test_field_rate_output_pairs_each_source_frame_with_two_output_frames(tmp_pa
 
 def test_progressive_output_of_an_interlaced_source_is_held_against_the_field_of_its_moment(tmp_path):
     # testsrc2 moves: a woven source frame doubles moving edges, each bobbed frame shows one moment
-    before, after = tmp_path / "src.mkv", tmp_path / "bob.mkv"
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=50", "-frames:v", "16", "-vf", "interlace=scan=tff",
-           "-c:v", "ffv1", "-field_order", "tt", str(before))
-    ffmpeg("-i", str(before), "-vf", "bwdif=mode=send_field:parity=tff", "-c:v", "ffv1", str(after))
+    before, after = interlaced_and_bobbed(tmp_path, "320x240", 16)
     alignment = plan_alignment(before, after)
     assert alignment.compares_fields
     for pair in aligned_pairs(before, after, alignment):
