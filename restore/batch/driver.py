@@ -160,8 +160,8 @@ class BatchRun:
     # --- reporting --------------------------------------------------------------------
     def _progress(self, job_id: str, segment: int, kept: int) -> None:
         job = self.jobs.get(job_id)
-        if job is None:
-            return
+        if job is None or str(segment) in job.journal.get("segments", {}):
+            return      # a late message from a worker about a segment already committed
         self.inflight[(job_id, segment)] = kept * job.frame_ratio
         running = sum(v for (j, _), v in self.inflight.items() if j == job_id)
         self.status.jobs[job_id].advance(job.frames_done + running)

@@ -38,6 +38,7 @@ def assert_outputs_match(out: Path, reference_outputs: dict[str, Path]) -> None:
         assert framemd5(ours, "a:0") == framemd5(ref, "a:0"), stem
 
 
+@pytest.mark.slow
 def test_corrupt_input_fails_alone(clip_dir, reference_outputs, tmp_path):
     broken = tmp_path / "broken.mkv"
     broken.write_bytes((clip_dir / "reel-b.mkv").read_bytes()[:3000])   # header, then nothing
@@ -71,6 +72,7 @@ def test_second_batch_on_same_job_file_refuses(clip_dir, tmp_path):
     assert not list((tmp_path / "out").glob("*.mkv"))
 
 
+@pytest.mark.slow
 def test_job_locked_by_another_runner_is_not_touched(clip_dir, tmp_path):
     """Another job file (or a `restore run --resume`) holding one output's work folder: that job waits its turn."""
     job = write_batch(tmp_path, clip_dir)

@@ -38,6 +38,7 @@ def test_margins_add_radii_and_warmup(deflicker_spec):
     assert pipeline_margins(pipeline) == (12, 5)
 
 
+@pytest.mark.slow
 def test_segmented_run_equals_whole_file_run(clip_dir, reference_outputs, deflicker_spec, tmp_path):
     shutil.copy2(clip_dir / "reel-a.mkv", tmp_path / "reel-a.mkv")
     result = run_resumable(tmp_path / "reel-a.mkv", tmp_path / "seg.mkv", deflicker_spec, JobOptions(**OPTS),
@@ -65,6 +66,7 @@ def test_without_overlap_borders_would_show(clip_dir, reference_outputs, deflick
     assert len(ours) == len(whole) and ours != whole
 
 
+@pytest.mark.slow
 def test_resume_keeps_committed_segments_and_cleans_leftovers(clip_dir, reference_outputs, deflicker_spec,
                                                               tmp_path):
     src, out = tmp_path / "reel-a.mkv", tmp_path / "out.mkv"
