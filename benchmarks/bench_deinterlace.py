@@ -21,7 +21,7 @@ from restore.stages.deinterlace import Deinterlace, DeinterlaceParams
 FIELDS = 16           # 50p truth frames per clip → 8 interlaced frames
 METHODS = [("bwdif", {}), ("yadif", {}), ("nnedi3", {}),
            ("qtgmc", {"preset": "fast"}), ("qtgmc", {"preset": "medium"}),
-           ("qtgmc", {"preset": "slow"}), ("qtgmc", {"preset": "stable"})]
+           ("qtgmc", {"preset": "slow"}), ("qtgmc", {"preset": "lossless"}), ("qtgmc", {"preset": "stable"})]
 
 
 def clips() -> dict[str, list]:

@@ -6,7 +6,8 @@ Methods, fastest to best (figures: benchmarks/bench_deinterlace.py):
 * ``yadif``  — ffmpeg's older motion-adaptive deinterlacer;
 * ``nnedi3`` — znedi3 intra-field neural interpolation (VapourSynth);
 * ``qtgmc``  — QTempGaussMC (vsjetpack, VapourSynth): motion-compensated, temporally
-  stable, the archivists' reference; presets ``fast`` / ``medium`` / ``slow``.
+  stable, the archivists' reference; presets ``fast``, ``medium``, ``slow`` (default),
+  ``lossless`` (source field lines kept exactly) and ``stable`` (vsjetpack's defaults).
 
 ``rate: field`` emits one frame per field (576i25 → 576p50, the faithful rate for
 television: every field is a distinct moment in time); ``rate: frame`` one per frame.
@@ -38,7 +39,7 @@ class DeinterlaceParams:
     method: Literal["bwdif", "yadif", "nnedi3", "qtgmc"] = "bwdif"
     rate: Literal["field", "frame"] = "field"
     field_order: Literal["auto", "tff", "bff"] = "auto"
-    preset: Literal["fast", "medium", "slow", "stable"] = "medium"   # qtgmc only
+    preset: Literal["fast", "medium", "slow", "lossless", "stable"] = "slow"   # qtgmc only
     detect: bool = True
     detect_frames: int = field(default=30, metadata={"min": 5, "max": 200})
     fallback: Optional[Literal["bwdif", "yadif"]] = None      # used when VapourSynth is absent
