@@ -207,6 +207,7 @@ def save_face_weights(model, path: Path) -> None:
     tmp = path.with_name(path.name + ".partial")
     save_file({k: v.detach().cpu().to(torch.float16).contiguous() for k, v in model.state_dict().items()},
               str(tmp), metadata={"arch": ARCH_NAME, "stored_dtype": "float16"})
+    os.chmod(tmp, 0o644)   # safetensors creates the file owner-only; weights are meant to be shared
     tmp.replace(path)
 
 
