@@ -31,6 +31,7 @@ def _state(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
 
 
+@pytest.mark.slow
 def test_trains_both_phases_and_writes_weights_and_card(tmp_path, corpus_dir):
     config = load_config(write_config(tmp_path, corpus_dir))
     result = train(config, progress=False)
@@ -56,6 +57,7 @@ def test_trains_both_phases_and_writes_weights_and_card(tmp_path, corpus_dir):
     assert all(torch.equal(exported[k], v) for k, v in _state(imported).items())
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(tmp_path, corpus_dir):
     straight = load_config(write_config(tmp_path / "a", corpus_dir))
     train(straight, progress=False)
