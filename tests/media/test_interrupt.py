@@ -13,8 +13,8 @@ import pytest
 from tests.conftest import REPO, make_clip, run_cli
 
 
-def _start(src: Path, out: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "restore.cli", "run", str(src), "-o", str(out), "-p", "default",
+def _start(src: Path, out: Path, pipeline: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "restore.cli", "run", str(src), "-o", str(out), "-p", str(pipeline),
                              "--no-sign", "--log-json"], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
@@ -31,7 +31,9 @@ def _wait_for_frames(proc: subprocess.Popen, n: int) -> None:
 def test_interrupted_run_leaves_no_final_file(tmp_path, sig):
     src = make_clip(tmp_path / "long.mkv", size="320x240", seconds=12, audio_tracks=1, field="prog")
     out = tmp_path / "restored.mkv"
-    proc = _start(src, out)
+    pipeline = tmp_path / "slowish.yaml"
+    pipeline.write_text("stages:\n  - stage: deflicker\n    radius: 20\n    mode: local\n")
+    proc = _start(src, out, pipeline)
     _wait_for_frames(proc, 20)
     proc.send_signal(sig)
     proc.wait(timeout=60)
