@@ -84,7 +84,8 @@ class Faces(FrameStage):
         if not hasattr(self, "model"):
             return [{"name": self.params.weights}]
         return [
-            {"name": self.model.name, "sha256": self.model.sha256, "card_sha256": self.model.card_sha256},
+            {"name": self.model.name, "role": "face restoration", "sha256": self.model.sha256,
+             "card_sha256": self.model.card_sha256, "card": self.model.card, "path": str(self.model.path)},
             {"name": "yunet-2023mar-int8 (face detection)", "sha256": model_sha256(str(self.detector.model_path))},
             {"name": "sface-2021dec-int8 (identity)", "sha256": model_sha256(str(self.embedder.model_path))},
         ]
