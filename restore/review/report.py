@@ -29,6 +29,7 @@ from restore.errors import OutputError
 from restore.review.align import Alignment, Pair, aligned_pairs, plan_alignment
 from restore.review.faces import SAME_PERSON, FacePanel
 from restore.review.fidelity import DEFAULT_THRESHOLD, assess, departure_map, heatmap_image
+from restore.metrics import FlickerMeter as FlickerIndex
 from restore.review.metrics import FlickerMeter, niqe, niqe_available
 from restore.review.sidebyside import SideBySideWriter
 
@@ -172,6 +173,7 @@ class _Report:
         self.inventions: list = []          # heap of (severity, frame, entry): the worst are kept
         self.frames_above = 0
         self.flicker_before, self.flicker_after = FlickerMeter(), FlickerMeter()
+        self.flicker_index = FlickerIndex()  # change where the source is static, relative to the source's
         self._last_source, self._source_flicker = -1, None
         self.candidate: tuple | None = None  # (severity, pair, departure, regions) of this stretch's worst
         self.panel = FacePanel(tmp, alignment, self.every, options.identity_threshold, options.detect_faces)
@@ -205,6 +207,7 @@ class _Report:
             self._source_flicker = self.flicker_before(pair.before)
             self._last_source = pair.source_index
         flicker_after = self.flicker_after(pair.after_aligned)
+        self.flicker_index.add(pair.reference, pair.after_aligned)
         sampled = pair.after_index % self.every == 0
         niqe_pair = ((niqe(pair.before), niqe(pair.after_aligned))
                      if self.niqe_on and pair.after_index % self.niqe_every == 0 else (None, None))
@@ -333,7 +336,10 @@ def _summary(report: _Report, before: Path, after: Path, record: dict | None, pr
         "inventions": {"frames_above_threshold": report.frames_above, "listed": len(inventions),
                        "list": inventions},
         "flicker": {"before_mean": mean(s.flicker_before), "after_mean": mean(s.flicker_after),
-                    "unit": "mean-luma step between frames, % of full scale"},
+                    "unit": "mean-luma step between frames, % of full scale",
+                    "index": _round(report.flicker_index.index, 4),
+                    "index_method": "restore.metrics.FlickerMeter: AFTER's change where the source is static, "
+                                    "relative to the source's (1 = as steady as the source)"},
         "niqe": {"every": report.niqe_every, "computed": bool(s.niqe),
                  "before_mean": mean([v[1] for v in s.niqe]), "after_mean": mean([v[2] for v in s.niqe])},
         "faces": {"source": report.panel.source, "identity_threshold": opts.identity_threshold,

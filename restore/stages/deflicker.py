@@ -18,10 +18,10 @@ import cv2
 import numpy as np
 
 from restore.frame import Frame
+from restore.metrics import luma
 from restore.pipeline.registry import register_stage
 from restore.stages.base import WindowStage
 
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,6 @@ class DeflickerParams:
     strength: float = field(default=1.0, metadata={"min": 0.0, "max": 1.0})
     max_gain: float = field(default=1.6, metadata={"min": 1.0, "max": 4.0})
     cut_threshold: float = field(default=0.5, metadata={"min": 0.0, "max": 1.0})
-
-
-def luma(image: np.ndarray) -> np.ndarray:
-    return image @ _LUMA
 
 
 def _stats(y: np.ndarray, grid: int | None) -> np.ndarray:

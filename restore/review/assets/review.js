@@ -23,7 +23,8 @@
     ["frames", `${S.frames} (from ${S.source_frames} source frames)`],
     ["fidelity mean / min", `${fmt(S.fidelity.mean)} / ${fmt(S.fidelity.min)}`],
     ["frames with inventions to check", `${S.inventions.frames_above_threshold} (threshold ${S.threshold})`],
-    ["flicker before → after", `${fmt(S.flicker.before_mean, 2)} → ${fmt(S.flicker.after_mean, 2)}`],
+    ["exposure step before → after", `${fmt(S.flicker.before_mean, 2)} → ${fmt(S.flicker.after_mean, 2)}`],
+    ["flicker index (static areas, 1 = as steady as the source)", fmt(S.flicker.index, 2)],
     ["NIQE before → after", S.niqe.computed ? `${fmt(S.niqe.before_mean, 2)} → ${fmt(S.niqe.after_mean, 2)}` : "not computed"],
     ["face tracks", `${S.faces.tracks.length} (${S.faces.tracks.filter((t) => t.below_threshold).length} below threshold)`],
   ];
