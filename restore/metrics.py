@@ -15,12 +15,17 @@ def luma(image: np.ndarray) -> np.ndarray:
     return image @ _Y if image.ndim == 3 else image
 
 
-def psnr_y(a: np.ndarray, b: np.ndarray, border: int = 0) -> float:
-    ya, yb = luma(a).astype(np.float64), luma(b).astype(np.float64)
+def psnr_y(a: np.ndarray, b: np.ndarray, border: int = 0, mask: np.ndarray | None = None) -> float:
+    """PSNR of the luma planes, optionally without a border and only where ``mask`` is true.
+
+    Identical pictures score 99 dB (not infinity), so averages over frames stay finite.
+    """
+    d = luma(a).astype(np.float64) - luma(b).astype(np.float64)
     if border:
-        ya, yb = ya[border:-border, border:-border], yb[border:-border, border:-border]
-    mse = float(np.mean((ya - yb) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
+        d = d[border:-border, border:-border]
+        mask = None if mask is None else mask[border:-border, border:-border]
+    mse = float(np.mean(d[mask] ** 2 if mask is not None else d ** 2))
+    return 99.0 if mse <= 1e-12 else 10.0 * np.log10(1.0 / mse)
 
 
 def ssim_map(a: np.ndarray, b: np.ndarray, sigma: float = 1.5) -> np.ndarray:
