@@ -106,7 +106,15 @@ class FrameStage(Stage):
         raise NotImplementedError
 
     def process_batch(self, frames: list[Frame]) -> list[Frame]:
-        return [self.process(f) for f in frames]
+        out = []
+        for frame in frames:
+            try:
+                out.append(self.process(frame))
+            except StageError:
+                raise
+            except Exception as exc:  # name the very frame, not the batch it travelled in
+                raise StageError(self.name, frame.index, exc) from exc
+        return out
 
     def run(self, frames: Iterator[Frame]) -> Iterator[Frame]:
         batch: list[Frame] = []
@@ -125,7 +133,8 @@ class FrameStage(Stage):
         except StageError:
             raise
         except Exception as exc:  # the job must stop with the stage name and frame number
-            raise StageError(self.name, batch[0].index, exc) from exc
+            where = f" (batch of frames {batch[0].index}–{batch[-1].index})" if len(batch) > 1 else ""
+            raise StageError(self.name, batch[0].index, f"{exc}{where}") from exc
         if len(out) != len(batch):
             raise StageError(self.name, batch[0].index, f"returned {len(out)} frames for {len(batch)}")
         return out

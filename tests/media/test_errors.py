@@ -101,3 +101,37 @@ def test_unknown_pipeline_and_bad_pipeline_file(clips, tmp_path):
 
 def test_probe_of_missing_file_is_one_line(tmp_path):
     _one_line_error(run_cli("probe", str(tmp_path / "x.mkv")), 2, "input not found")
+
+
+def test_internal_error_exits_1_and_names_the_log(clips, tmp_path):
+    """A stage that breaks is our bug, not the user's: exit 1, one line naming stage, frame and log file."""
+    stage_dir = tmp_path / "plugin"
+    stage_dir.mkdir()
+    (stage_dir / "sitecustomize.py").write_text(
+        "from dataclasses import dataclass\n"
+        "from restore.pipeline.registry import register_stage\n"
+        "from restore.stages.base import FrameStage\n"
+        "@dataclass(frozen=True)\nclass P:\n    pass\n"
+        "@register_stage\nclass Broken(FrameStage):\n    name = 'broken-for-test'\n    Params = P\n"
+        "    def process(self, frame):\n"
+        "        if frame.index == 3:\n            raise ZeroDivisionError('division by zero')\n"
+        "        return frame\n")
+    pipeline = tmp_path / "broken.yaml"
+    pipeline.write_text("stages:\n  - stage: broken-for-test\n")
+    out = tmp_path / "o.mkv"
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = dict(os.environ, PYTHONPATH=f"{stage_dir}:{REPO}")
+    res = subprocess.run([sys.executable, "-m", "restore.cli", "run", str(clips["noaudio"]), "-o", str(out),
+                          "-p", str(pipeline), "--no-sign"], capture_output=True, text=True, env=env, cwd=REPO)
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("restore:")]
+    assert res.returncode == 1, res.stderr
+    assert len(lines) == 1 and "stage 'broken-for-test' failed on frame 3" in lines[0]
+    log = Path(lines[0].rsplit("details in ", 1)[1].rstrip(")"))
+    assert log.exists() and "ZeroDivisionError" in log.read_text()
+    assert "Traceback" not in res.stderr
+    assert not out.exists() and not list(tmp_path.glob(".o.partial*"))

@@ -173,3 +173,19 @@ def test_no_audio_clip_runs_and_stays_silent(clips, tmp_path):
     assert run_cli("run", str(clips["noaudio"]), "-o", str(out), "-p", "passthrough", "-q", "--no-sign").returncode == 0
     report = probe_json(out)
     assert not _audio(report) and _video(report)["frame_count"] == 25
+
+
+def test_subtitles_are_copied_into_mkv_and_converted_for_mp4(clips, tmp_path):
+    srt = tmp_path / "speech.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:00,800\nMembers of this house\n")
+    src = tmp_path / "subs.mkv"
+    ffmpeg("-i", str(clips["noaudio"]), "-i", str(srt), "-map", "0", "-map", "1", "-c", "copy",
+           "-metadata:s:s:0", "language=eng", str(src))
+    out = tmp_path / "subs.out.mkv"
+    assert run_cli("run", str(src), "-o", str(out), "-p", "passthrough", "-q", "--no-sign").returncode == 0
+    assert stream_hash(out, "s:0") == stream_hash(src, "s:0")
+    subs = [s for s in probe_json(out)["streams"] if s["type"] == "subtitle"]
+    assert [(s["codec"], s["language"]) for s in subs] == [("subrip", "eng")]
+    res = run_cli("run", str(src), "-o", str(tmp_path / "subs.mp4"), "-p", "passthrough", "--no-sign")
+    assert res.returncode == 0 and "converted to mov_text" in res.stdout
+    assert [s["codec"] for s in probe_json(tmp_path / "subs.mp4")["streams"] if s["type"] == "subtitle"] == ["mov_text"]
