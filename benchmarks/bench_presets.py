@@ -28,7 +28,7 @@ from restore.metrics import FlickerMeter, psnr_y, ssim_y
 from restore.pipeline.spec import available_pipelines, load_pipeline
 
 PRESETS = [p for p in ("default", "speech-576i", "film") if p in available_pipelines()]
-FRAMES = 24
+FRAMES = 12
 
 
 def _cut(src: Path, dst: Path, frames: int) -> Path:
@@ -111,7 +111,7 @@ def synthetic(d: Path) -> None:
     from restore.media.decode import read_frames
     from restore.training.degrade import DegradationModel
 
-    truth = _pan_truth(12)
+    truth = _pan_truth(8)
     model = DegradationModel(preset="pal-broadcast")
     rng = np.random.default_rng(0)
     low = [model.degrade(t, rng, 2) for t in truth]

@@ -55,6 +55,9 @@ class Deinterlace(ExternalMethodStage, Stage):
         super().__init__(params, context)
         self.frame_ratio = 2 if params.rate == "field" else 1
         self.decided_order: str | None = None
+        # frames each side the method looks at: what a segment of a batch must carry as overlap
+        # (bwdif/yadif read the neighbouring frames; QTGMC's temporal smoothing and source match reach 3–4)
+        self.radius = {"bwdif": 1, "yadif": 1, "nnedi3": 0, "qtgmc": 4}[self.method]
 
     def output_format(self, fmt: VideoFormat) -> VideoFormat:
         return fmt.replace(fps=fmt.fps * self.frame_ratio, field_order="progressive")

@@ -61,6 +61,15 @@ class Denoise(ExternalMethodStage, Stage):
     Params = DenoiseParams
     VS_METHODS = VS_METHODS
 
+    def __init__(self, params: DenoiseParams, context):
+        super().__init__(params, context)
+        # the temporal reach of each method, so segmented (batch) runs carry enough overlap:
+        # MDegrain/dfttest/atadenoise read ±radius frames (MDegrain one more for its vectors);
+        # hqdn3d is recursive (an IIR over time), so it needs history rather than look-ahead
+        self.radius = {"mdegrain": params.radius + 1, "dfttest": params.radius, "atadenoise": max(2, params.radius),
+                       "hqdn3d": 0, "nlmeans": 0, "bm3d": 0}.get(self.method, params.radius)
+        self.warmup = 16 if self.method == "hqdn3d" else 0
+
     def run(self, frames: Iterator[Frame]) -> Iterator[Frame]:
         p = self.params
         if self.uses_vapoursynth:

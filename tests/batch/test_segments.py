@@ -170,3 +170,20 @@ def test_deep_interlaced_and_long_gop_sources(source, output, deflicker_spec, tm
     whole = run_job(src, tmp_path / f"whole-{output}", deflicker_spec, JobOptions(**OPTS)).output
     seg = run_resumable(src, tmp_path / output, deflicker_spec, JobOptions(**OPTS), segment_frames=4).output
     assert framemd5(seg) == framemd5(whole) and len(framemd5(seg)) == 15
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage_yaml", [
+    "  - stage: deinterlace\n    method: bwdif\n    rate: field\n",
+    "  - stage: denoise\n    method: atadenoise\n    radius: 2\n",
+])
+def test_filter_process_stages_declare_their_reach(stage_yaml, tmp_path):
+    """ffmpeg-backed temporal stages: segment borders are invisible once each declares its radius."""
+    from restore.job import run_job
+    from tests.conftest import make_clip
+
+    src = make_clip(tmp_path / "i.mkv", size="160x128", seconds=0.6, audio_tracks=0)  # 15 frames, TFF
+    spec = parse_pipeline("name: t\nstages:\n" + stage_yaml)
+    whole = run_job(src, tmp_path / "whole.mkv", spec, JobOptions(**OPTS)).output
+    segmented = run_resumable(src, tmp_path / "seg.mkv", spec, JobOptions(**OPTS), segment_frames=4).output
+    assert framemd5(segmented) == framemd5(whole)
