@@ -129,7 +129,8 @@ def synthetic(d: Path) -> None:
         out = d / f"synthetic.{name.split()[-1].strip('()')}.mkv"
         result = run_job(low_path, out, spec, JobOptions(overwrite=True, provenance=False, size=(w, h)
                                                          if any(s.name == "superres" for s in spec.stages) else None))
-        frames = [f.image for f in read_frames(out)]
+        ratio = result.frames_out // result.frames_in   # field-rate output: the first of each pair
+        frames = [f.image for f in read_frames(out)][::ratio]
         if frames[0].shape[:2] != (h, w):
             frames = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]
         results[name] = frames
