@@ -87,3 +87,19 @@ def test_realesrgan_checkpoint_runs_at_x4_resized_to_x2():
     out = list(stage.run(iter(_frames(1))))[0].image
     assert out.shape == (48, 64, 3)
     assert stage.model.scale == 4
+
+
+def test_cli_size_and_scale_override_the_pipeline(tmp_path):
+    from tests.conftest import make_clip, probe_json, run_cli
+
+    src = make_clip(tmp_path / "pal.mkv", size="176x144", seconds=0.12, audio_tracks=0, field="prog")
+    pipeline = tmp_path / "sr.yaml"
+    pipeline.write_text("stages:\n  - stage: superres\n    weights: restore-sr-x2\n")
+    for flag, value, expected in (("--scale", "1", (176, 144)), ("--size", "320x240", (320, 240))):
+        out = tmp_path / f"o{flag}.mkv"
+        res = run_cli("run", str(src), "-o", str(out), "-p", str(pipeline), flag, value, "-q", "--no-sign")
+        assert res.returncode == 0, res.stderr
+        v = next(s for s in probe_json(out)["streams"] if s["type"] == "video")
+        assert (v["width"], v["height"], v["frame_count"]) == (*expected, 3)
+    res = run_cli("run", str(src), "-o", str(tmp_path / "p.mkv"), "-p", "passthrough", "--size", "320x240")
+    assert res.returncode == 2 and "need a superres stage" in res.stderr
