@@ -14,7 +14,6 @@ Baseline: doing nothing.
 
 from __future__ import annotations
 
-from fractions import Fraction
 
 import cv2
 import numpy as np

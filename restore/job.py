@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from restore import __version__
-from restore.errors import InputError, OutputError, PipelineError
-from restore.frame import Frame, VideoFormat
+from restore.errors import InputError, PipelineError
+from restore.frame import VideoFormat
 from restore.media.decode import VideoReader
 from restore.media.encode import (VideoWriter, check_output_path, choose_settings, count_video_packets,
                                   rgb_pipe_format)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from restore.frame import Frame, VideoFormat
+from restore.frame import VideoFormat
 from restore.metrics import luma
 from restore.pipeline.registry import register_stage
 from restore.stages.base import Stage

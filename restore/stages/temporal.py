@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from restore.frame import Frame
 from restore.metrics import luma
 from restore.pipeline.registry import register_stage
 from restore.stages.base import Stage

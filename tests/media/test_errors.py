@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 
 from tests.conftest import ffmpeg, framemd5, run_cli, sha256
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 from restore.job import JobOptions, run_job
 from restore.media.decode import read_frames

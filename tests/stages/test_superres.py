@@ -13,7 +13,7 @@ from restore.frame import Frame, VideoFormat
 from restore.models.loading import save_safetensors
 from restore.pipeline.spec import parse_pipeline
 from restore.stages.base import StageContext
-from restore.stages.superres import SuperResParams, SuperResolution, target_geometry
+from restore.stages.superres import SuperResolution, target_geometry
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 
