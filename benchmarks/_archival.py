@@ -17,13 +17,14 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from benchmarks.common import SHARED, table
+from restore import metrics
+from restore.metrics import luma
 from restore.frame import Frame, VideoFormat
 from restore.stages.base import StageContext
 
 WIDTH, HEIGHT = 720, 576
 CORPUS = SHARED / "corpora" / "general"
 OLD_FILM = SHARED / "media" / "old-film"
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 # --- ground truth ---------------------------------------------------------------------
@@ -117,17 +118,9 @@ def run_stage(stage_cls, params, images: list[np.ndarray], fps: Fraction = Fract
 
 # --- metrics -------------------------------------------------------------------------------
 
-def luma(image: np.ndarray) -> np.ndarray:
-    return image @ LUMA
-
-
 def psnr_y(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None, border: int = 8) -> float:
-    d = luma(a) - luma(b)
-    if border:
-        d = d[border:-border, border:-border]
-        mask = None if mask is None else mask[border:-border, border:-border]
-    mse = float(np.mean(d[mask] ** 2 if mask is not None else d ** 2))
-    return 99.0 if mse <= 1e-12 else 10 * np.log10(1.0 / mse)
+    """restore.metrics.psnr_y with the benches' 8-px border and the mask as third argument."""
+    return metrics.psnr_y(a, b, border=border, mask=mask)
 
 
 def ssim_y(a: np.ndarray, b: np.ndarray, border: int = 8) -> float:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+
+from restore import metrics
 import pytest
 from scipy import ndimage
 
@@ -72,12 +74,7 @@ def to_frames(images: list[np.ndarray], fps: Fraction = Fraction(25)) -> list[Fr
 
 
 def psnr_y(a: np.ndarray, b: np.ndarray, border: int = 4) -> float:
-    weights = np.array([0.299, 0.587, 0.114], np.float32)
-    ya, yb = a @ weights, b @ weights
-    if border:
-        ya, yb = ya[border:-border, border:-border], yb[border:-border, border:-border]
-    mse = float(np.mean((ya - yb) ** 2))
-    return 99.0 if mse == 0 else 10 * np.log10(1.0 / mse)
+    return metrics.psnr_y(a, b, border=border)
 
 
 def context_for(width=WIDTH, height=HEIGHT, fps=Fraction(25), field_order="progressive") -> StageContext:
