@@ -47,9 +47,13 @@ test: install
 bench: install
 	$(PY) -m benchmarks
 
+# Rebuilds the shipped weights from the committed configs and corpus manifests, and says for
+# each whether it came out bit for bit identical. The CPU pins keep every library on the AVX2
+# code path (see restore/training/determinism.py); the configs fix the thread count.
+CPU_PINS := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2
 weights: install
-	$(PY) -m restore.cli train pipelines/training/sr-x2.yaml --force
-	$(PY) -m restore.cli train pipelines/training/face.yaml --force
+	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/sr-x2.yaml --force
+	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/face.yaml --force
 
 sample: install
 	$(PY) samples/make_sample.py

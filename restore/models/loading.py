@@ -82,12 +82,28 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def save_safetensors(state: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> str:
-    """Write atomically (temp name + rename) and return the file's sha256."""
+def safetensors_bytes(state: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> bytes:
+    """The safetensors encoding of ``state``, the same bytes for the same tensors in every process.
+
+    The safetensors library writes ``__metadata__`` from a Rust HashMap, whose order is
+    randomised per process: two runs that train identical tensors would write files with
+    different sha256. The header is re-emitted here with sorted keys, at its original length
+    (the format pads the header with spaces), so tensor offsets are untouched.
+    """
     from safetensors.torch import save
 
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-    atomic_write_bytes(Path(path), save(tensors, metadata=metadata))
+    blob = save(tensors, metadata=metadata)
+    size = int.from_bytes(blob[:8], "little")
+    header = json.dumps(json.loads(blob[8:8 + size]), sort_keys=True, separators=(",", ":")).encode()
+    if len(header) > size:   # cannot happen: the same JSON, only reordered
+        raise RuntimeError("safetensors header grew when sorted")
+    return blob[:8] + header.ljust(size, b" ") + blob[8 + size:]
+
+
+def save_safetensors(state: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> str:
+    """Write atomically (temp name + rename) with a reproducible header; return the file's sha256."""
+    atomic_write_bytes(Path(path), safetensors_bytes(state, metadata))
     return sha256_file(Path(path))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -89,16 +90,30 @@ class TrainConfig:
     validation: Validation = field(default_factory=Validation)
     checkpoint_every: int = 500
     log_every: int = 50
+    threads: int = 0              # CPU threads per process; fixed for bit-exact rebuilds (0: all cores)
     notes: str = ""
     source: Path | None = None    # the YAML file (not a config key)
 
     def as_dict(self) -> dict:
+        """The config as data, paths relative to the config's folder: the same on every checkout,
+        so cards and checkpoint checks do not depend on where the repository was cloned."""
         data = asdict(self)
         data.pop("source")
-        return json.loads(json.dumps(data, default=str))
+        data = json.loads(json.dumps(data, default=str))
+        base = Path(self.source).resolve().parent if self.source else None
+        if base is not None:
+            for key in ("output", "work_dir"):
+                data[key] = _relative(data[key], base)
+            for spec in data["corpora"]:
+                spec["path"] = _relative(spec["path"], base)
+        return data
 
     def sha256(self) -> str:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
+
+
+def _relative(path: str, base: Path) -> str:
+    return os.path.relpath(path, base) if os.path.isabs(path) else path
 
 
 def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict:

@@ -35,6 +35,8 @@ from restore.faces.align import template
 from restore.models.archs import count_macs
 from restore.models.face_arch import ARCH_NAME, build_face_model
 from restore.training import face_data
+from restore.training.determinism import facts as determinism_facts
+from restore.training.determinism import previous_weights_sha256, reproduction_line, set_threads
 
 
 def _path(value) -> Path:
@@ -127,16 +129,15 @@ def _lr(progress: float, lr: float, lr_min: float) -> float:
 
 
 def _loop(model, train_crops: np.ndarray, settings: dict, device: str, state_path: Path | None,
-          resume: bool, log, validate=None) -> dict:
-    """Runs until ``iters``, ``max_cpu_minutes`` or ``max_minutes`` runs out. Returns a summary.
+          resume: bool, log, validate=None, stop_at: int | None = None) -> dict:
+    """Runs the ``iters`` schedule (cosine learning rate), stopping early at ``stop_at``. Returns a summary.
 
-    The budget is CPU time (this process's, all threads): on a shared machine the
-    wall clock measures the neighbours, CPU time measures the work done. The learning-
-    rate schedule follows whichever budget is closest to its end, so a run cut short
-    by its budget still ends on a low learning rate.
+    The schedule is counted in iterations, never in minutes: a budget in time would make the
+    weights depend on how fast (or how loaded) the machine was, and ``make weights`` could not
+    reproduce them. A run stopped at ``stop_at`` resumes on the same schedule.
     """
-    iters, max_seconds = int(settings["iters"]), float(settings["max_minutes"]) * 60.0
-    max_cpu = float(settings.get("max_cpu_minutes", settings["max_minutes"])) * 60.0
+    iters = int(settings["iters"])
+    stop_at = min(iters, int(stop_at)) if stop_at else iters
     lr, lr_min = float(settings["lr"]), float(settings.get("lr_min", settings["lr"] / 30))
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.99))
     start_iter, elapsed_before, cpu_before, history = 0, 0.0, 0.0, []
@@ -153,14 +154,9 @@ def _loop(model, train_crops: np.ndarray, settings: dict, device: str, state_pat
     losses: list[float] = []
     seed = int(settings.get("seed", 0))
     model.train()
-    while True:
-        elapsed = elapsed_before + time.monotonic() - t0
-        cpu = cpu_before + time.process_time() - c0
-        progress = max(it / max(iters, 1), elapsed / max(max_seconds, 1e-9), cpu / max(max_cpu, 1e-9))
-        if progress >= 1.0:
-            break
+    while it < stop_at:
         for group in optimiser.param_groups:
-            group["lr"] = _lr(progress, lr, lr_min)
+            group["lr"] = _lr(it / max(iters, 1), lr, lr_min)
         rng = np.random.default_rng([seed, it])   # reproducible per iteration, so resume continues the same stream
         lq, hq = face_data.batch(train_crops, rng, int(settings["batch_size"]), settings.get("degradation"),
                                  settings.get("patch_size"))
@@ -188,7 +184,7 @@ def _loop(model, train_crops: np.ndarray, settings: dict, device: str, state_pat
                         "cpu": cpu_before + time.process_time() - c0, "history": json.dumps(history)}, tmp)
             tmp.replace(state_path)
     model.eval()
-    return {"iterations": it, "minutes": round((elapsed_before + time.monotonic() - t0) / 60, 2),
+    return {"iterations": it, "schedule_iterations": iters, "complete": it >= iters, "minutes": round((elapsed_before + time.monotonic() - t0) / 60, 2),
             "cpu_minutes": round((cpu_before + time.process_time() - c0) / 60, 2),
             "final_loss": round(float(np.mean(losses[-50:])), 5) if losses else None, "history": history}
 
@@ -202,13 +198,10 @@ def _manifest_facts(manifest: Path, images: list) -> dict:
 def save_face_weights(model, path: Path) -> None:
     """Float16 safetensors: half the size (a 2.5 M-parameter model is ~5 MB, not 10), and
     ``load_state_dict`` casts back into the float32 model, at a change far below 8-bit output."""
-    from safetensors.torch import save_file
+    from restore.models.loading import save_safetensors
 
-    tmp = path.with_name(path.name + ".partial")
-    save_file({k: v.detach().cpu().to(torch.float16).contiguous() for k, v in model.state_dict().items()},
-              str(tmp), metadata={"arch": ARCH_NAME, "stored_dtype": "float16"})
-    os.chmod(tmp, 0o644)   # safetensors creates the file owner-only; weights are meant to be shared
-    tmp.replace(path)
+    save_safetensors({k: v.detach().cpu().to(torch.float16) for k, v in model.state_dict().items()}, path,
+                     metadata={"arch": ARCH_NAME, "stored_dtype": "float16"})
 
 
 def load_for_finetuning(weights: Path, device: str):
@@ -257,8 +250,12 @@ def train_face(config: dict, resume: bool = False, max_iters: int | None = None,
     cache_dir = _path(config["cache_dir"]) if config.get("cache_dir") else None
     embedder = IdentityEmbedder()
     degradation = _section(config, "degradation")
-    settings = {k: config[k] for k in ("iters", "max_minutes", "max_cpu_minutes", "lr", "lr_min", "batch_size",
-                                       "patch_size", "seed",
+    retired = [k for k in ("max_minutes", "max_cpu_minutes") if k in config or k in _section(config, "finetune")]
+    if retired:
+        raise UserError(f"face training config: {', '.join(retired)} no longer exist: the schedule is counted "
+                        "in iterations only (set iters), so that a rebuild gives the same weights")
+    threads = set_threads(int(config["threads"]) if config.get("threads") else None)
+    settings = {k: config[k] for k in ("iters", "lr", "lr_min", "batch_size", "patch_size", "seed",
                                        "validate_every", "checkpoint_every") if k in config}
     settings.update(loss=_section(config, "loss"), degradation=degradation)
     if finetune is not None:
@@ -283,15 +280,15 @@ def train_face(config: dict, resume: bool = False, max_iters: int | None = None,
     val_lq, val_hq = validation_pairs(crops[val_idx], int(held.get("pairs_per_face", 2)), 12345, degradation)
 
     model = build_face_model(_section(config, "arch")).to(device)
-    if max_iters is not None:
-        settings["iters"] = int(max_iters)
     with EnergyMeter() as meter:
         summary = _loop(model, crops[train_idx], settings, device, _path(config.get("run_dir", "runs/face")) / "checkpoint.pt",
-                        resume, log, validate=lambda m: evaluate(m, val_lq, val_hq, device, embedder))
+                        resume, log, validate=lambda m: evaluate(m, val_lq, val_hq, device, embedder),
+                        stop_at=max_iters)
         final = evaluate(model, val_lq, val_hq, device, embedder)
     log(f"final validation {final}")
 
     output.parent.mkdir(parents=True, exist_ok=True)
+    previous = previous_weights_sha256(output.with_suffix(".card.json"))
     save_face_weights(model, output)
     trained_on = [kept[i] for i in train_idx]
     extras = {
@@ -299,7 +296,8 @@ def train_face(config: dict, resume: bool = False, max_iters: int | None = None,
         "crop_size": size,
         "macs_per_face": {f"{size}x{size}": count_macs(model.cpu(), size, size)},
         "training": {**summary, "config": {k: v for k, v in config.items() if k != "finetune"},
-                     "device": device, "torch": torch.__version__, "threads": torch.get_num_threads()},
+                     "device": device, "torch": torch.__version__, "threads": threads,
+                     "determinism": determinism_facts(), "replaced_weights_sha256": previous},
         "corpus": {**_manifest_facts(manifest, kept), "faces_found": len(kept), "trained_faces": len(trained_on),
                    "trained_licences": dict(Counter(im.license for im in trained_on)),
                    "heldout_faces": len(val_idx), "heldout_people": sorted({kept[i].person for i in val_idx}),
@@ -314,8 +312,12 @@ def train_face(config: dict, resume: bool = False, max_iters: int | None = None,
                        "keeps the frame's own detail. Trained on frontal studio portraits; profiles are "
                        "skipped by the faces stage.",
     }
-    write_face_card(output, model, config.get("name", output.stem), "trained by restore train (task: face)", extras)
+    card = write_face_card(output, model, config.get("name", output.stem), "trained by restore train (task: face)",
+                           extras)
     log(f"wrote {output} and its card")
+    line = reproduction_line(config.get("name", output.stem), previous, json.loads(card.read_text())["weights_sha256"])
+    if line:
+        log(line)
     return output
 
 
@@ -351,8 +353,6 @@ def _finetune(config, settings, weights: Path, corpus: Path, size, cache_dir, em
     output = _path(ft.get("output_dir", weights.parent)) / f"{stem}-subject-{corpus.name}.safetensors"
     _refuse_overwrite(output, force)
     settings = {**settings, "iters": int(max_iters or ft.get("iters", 300)),
-                "max_minutes": float(ft.get("max_minutes", 8)),
-                "max_cpu_minutes": float(ft.get("max_cpu_minutes", ft.get("max_minutes", 8))),
                 "lr": float(ft.get("lr", 1e-4)),
                 "lr_min": float(ft.get("lr", 1e-4)) / 10, "validate_every": 0}
     with EnergyMeter() as meter:

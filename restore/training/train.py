@@ -30,6 +30,8 @@ from restore.models.loading import save_safetensors, sha256_file, write_json
 from restore.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from restore.training.config import TrainConfig
 from restore.training.data import PatchSampler, ValidationSet, load_images, make_degrader
+from restore.training.determinism import facts as determinism_facts
+from restore.training.determinism import previous_weights_sha256, reproduction_line, set_threads
 from restore.training.ema import ModelEMA
 from restore.training.evaluate import evaluate, resize_upscale, upscale_with
 from restore.training.losses import StructureLoss, discriminator_loss, generator_gan_loss
@@ -172,7 +174,7 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False, max
     if dev.type == "cpu":
         # Ranks on one machine share its cores; oversubscribing them is slower than not.
         local = int(os.environ.get("LOCAL_WORLD_SIZE", dist_ctx.world_size))
-        torch.set_num_threads(threads or max(1, (os.cpu_count() or 1) // local))
+        set_threads(threads or config.threads or max(1, (os.cpu_count() or 1) // local))
     schedule = config.train
     finetuned_from = None
     if finetune:
@@ -321,6 +323,10 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False, max
                                              finetuned_from=finetuned_from, world_size=dist_ctx.world_size,
                                              device=str(dev), start=start)
         echo(f"wrote {result.weights} ({end}/{schedule.total} iterations)")
+        line = reproduction_line(config.name, result.card["training"]["replaced_weights_sha256"],
+                                 result.card["weights_sha256"])
+        if line:
+            echo(line)
     dist_ctx.barrier()
     return result
 
@@ -363,6 +369,7 @@ def export(config: TrainConfig, module: nn.Module, *, iteration: int, config_sha
            world_size: int, device: str, start: int) -> tuple[Path, dict]:
     """Write the EMA generator as safetensors and its model card next to it."""
     module = module.to("cpu").eval()
+    previous = previous_weights_sha256(card_path(config.output))
     digest = save_safetensors(module.state_dict(), config.output,
                               metadata={"name": config.name, "arch": config.model["type"]})
     licence_counts: dict[str, int] = {}
@@ -382,6 +389,7 @@ def export(config: TrainConfig, module: nn.Module, *, iteration: int, config_sha
             "complete": iteration >= config.train.total, "resumed_from": start or None,
             "last_session_seconds": round(seconds, 1), "world_size": world_size, "device": device,
             "torch": torch.__version__, "finetuned_from": finetuned_from,
+            "determinism": determinism_facts(), "replaced_weights_sha256": previous,
             "perceptual_loss": "StructureLoss (multi-scale gradient + log-spectrum L1; no pretrained network)",
         },
         corpora=corpora, licence_counts=dict(sorted(licence_counts.items())),
