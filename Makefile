@@ -53,6 +53,7 @@ bench: install
 CPU_PINS := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2
 weights: install
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/sr-x2.yaml --force
+	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/sr-x2-venue.yaml --finetune restore-sr-x2 --force
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/face.yaml --force
 
 sample: install

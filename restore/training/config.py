@@ -164,9 +164,11 @@ def load_config(path: str | Path) -> TrainConfig:
 
 
 def override_corpus(config: TrainConfig, directory: str | Path) -> None:
-    """Train on DIRECTORY instead (``--corpus``), keeping the kind the config selects."""
-    kind = config.corpora[0].get("kind")
-    config.corpora = [{"path": str(Path(directory).resolve()), **({"kind": kind} if kind else {})}]
+    """Train on DIRECTORY instead of the config's first corpus (``--corpus``), keeping the kind and
+    sampling weight it had; further corpora (the general replay of an adaptation) stay."""
+    first = config.corpora[0]
+    spec = {"path": str(Path(directory).resolve()), **{k: first[k] for k in ("kind", "weight") if k in first}}
+    config.corpora = [spec, *config.corpora[1:]]
 
 
 def _corpus_spec(item: Any, base: Path, where: str) -> dict:
@@ -174,9 +176,12 @@ def _corpus_spec(item: Any, base: Path, where: str) -> dict:
         item = {"path": item}
     if not isinstance(item, dict) or "path" not in item:
         raise UserError(f"{where}: expected {{path: DIR, kind: ..., manifest_sha256: ...}}")
-    unknown = set(item) - {"path", "kind", "manifest_sha256"}
+    unknown = set(item) - {"path", "kind", "manifest_sha256", "weight"}
     if unknown:
         raise UserError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    if "weight" in item and (isinstance(item["weight"], bool) or not isinstance(item["weight"], (int, float))
+                             or item["weight"] <= 0):
+        raise UserError(f"{where}.weight: expected a number > 0 (the corpus's share of the training patches)")
     spec = dict(item)
     spec["path"] = str((base / str(item["path"])).resolve())
     return spec

@@ -106,16 +106,30 @@ class PatchSampler:
     seed: int
     min_texture: float = 0.02
     texture_tries: int = 8
+    # Share of the patches each image's corpus gets (``weight`` of a config's corpus), aligned with
+    # ``images``; None: every image in proportion to its area.
+    corpus_shares: list[tuple[int, float]] | None = None
 
     def __post_init__(self) -> None:
         if self.patch_size % self.scale:
             raise UserError(f"patch_size {self.patch_size} is not a multiple of scale {self.scale}")
-        usable = [img for img in self.images if min(img.shape[:2]) >= self.patch_size]
-        if not usable:
+        keep = [i for i, img in enumerate(self.images) if min(img.shape[:2]) >= self.patch_size]
+        if not keep:
             raise UserError(f"no training image is at least {self.patch_size} px on its shorter side")
-        self.images = usable
-        areas = np.array([img.shape[0] * img.shape[1] for img in usable], dtype=np.float64)
-        self._weights = areas / areas.sum()  # big images hold more distinct patches
+        self.images = [self.images[i] for i in keep]
+        areas = np.array([img.shape[0] * img.shape[1] for img in self.images], dtype=np.float64)
+        if self.corpus_shares is None:
+            self._weights = areas / areas.sum()  # big images hold more distinct patches
+            return
+        # Within a corpus by area; between corpora by their shares, so that one venue photograph
+        # mixed with fifty general images still supplies its share of the batches.
+        groups = np.array([self.corpus_shares[i][0] for i in keep])
+        shares = np.array([self.corpus_shares[i][1] for i in keep], dtype=np.float64)
+        weights = np.zeros_like(areas)
+        for group in np.unique(groups):
+            members = groups == group
+            weights[members] = shares[members] * areas[members] / areas[members].sum()
+        self._weights = weights / weights.sum()
 
     def _crop(self, rng: np.random.Generator) -> np.ndarray:
         """The most textured of a few random crops: wallpapers have much flat sky and blur."""

@@ -85,12 +85,14 @@ def resolve_device(device: str, dist_ctx: Distributed) -> torch.device:
     return torch.device(device)
 
 
-def _corpora(config: TrainConfig) -> tuple[list, list, list[dict]]:
-    """Train and held-out entries of every corpus, after the corpus check passes."""
+def _corpora(config: TrainConfig) -> tuple[list, list, list[dict], list[tuple[int, float]] | None]:
+    """Train and held-out entries of every corpus, after the corpus check passes, and the corpus
+    (index, sampling share) of each training entry when the config weighs its corpora."""
     from restore.training.corpus import require_valid_corpus
 
-    train_entries, heldout_entries, records = [], [], []
-    for spec in config.corpora:
+    train_entries, heldout_entries, records, shares = [], [], [], []
+    weighted = any("weight" in spec for spec in config.corpora)
+    for index, spec in enumerate(config.corpora):
         corpus = require_valid_corpus(spec["path"])
         digest = corpus.manifest_sha256
         expected = spec.get("manifest_sha256")
@@ -104,13 +106,15 @@ def _corpora(config: TrainConfig) -> tuple[list, list, list[dict]]:
             raise UserError(f"corpus {spec['path']} has no training images" + (f" of kind '{kind}'" if kind else ""))
         train_entries += train
         heldout_entries += heldout
+        shares += [(index, float(spec.get("weight", 1.0)))] * len(train)
         counts: dict[str, int] = {}
         for entry in train + heldout:
             counts[entry.license] = counts.get(entry.license, 0) + 1
         records.append({"name": Path(spec["path"]).name, "manifest_sha256": digest,
                         "kind": kind or "any", "train_images": len(train), "heldout_images": len(heldout),
-                        "licence_counts": dict(sorted(counts.items()))})
-    return train_entries, heldout_entries, records
+                        "licence_counts": dict(sorted(counts.items())),
+                        **({"sampling_weight": float(spec.get("weight", 1.0))} if weighted else {})})
+    return train_entries, heldout_entries, records, (shares if weighted else None)
 
 
 def _lr_factor(schedule, iteration: int) -> float:
@@ -190,10 +194,10 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False, max
     _prepare_outputs(config, resume, force, dist_ctx)
     dist_ctx.barrier()
 
-    train_entries, heldout_entries, corpus_records = _corpora(config)
+    train_entries, heldout_entries, corpus_records, corpus_shares = _corpora(config)
     degrader = make_degrader(config.degradation)
     sampler = PatchSampler(load_images(train_entries), schedule.patch_size, config.scale, degrader,
-                           config.seed, schedule.min_texture)
+                           config.seed, schedule.min_texture, corpus_shares=corpus_shares)
     valset = None
     if dist_ctx.main and heldout_entries:
         valset = ValidationSet.build(heldout_entries, degrader, config.scale, config.validation.crop, config.seed)
