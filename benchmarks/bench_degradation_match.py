@@ -38,7 +38,7 @@ def throughput(hr: list[np.ndarray], batch: int = 16) -> None:
     from restore.training.degrade import PRESETS, DegradationModel
 
     patches = [frame[:256, :256] for frame in hr][:batch]
-    print(f"\nDegradation throughput, 256 px HR patches → 64 px LR (x4), patches per second (baseline: realesrgan)")
+    print("\nDegradation throughput, 256 px HR patches → 64 px LR (x4), patches per second (baseline: realesrgan)")
     print(f"{'preset':<16}{'one at a time':>15}{f'batch of {batch}':>15}")
     for name in ["realesrgan"] + [p for p in PRESETS if p != "realesrgan"]:
         model = DegradationModel(preset=name)
