@@ -36,7 +36,8 @@ def _read_task(path: Path) -> tuple[str, dict]:
 @click.option("--finetune", "finetune", metavar="WEIGHTS", default=None,
               help="Start from these trained weights (name or path) instead of random initialisation.")
 @click.option("--corpus", "corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Train on this corpus instead of the config's (e.g. reference shots of the venue).")
+              help="Train on this corpus instead of the config's first one (e.g. your reference shots of the "
+                   "venue); further corpora of the config, such as the general replay, are kept.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the weights here instead of the config's output (its card goes next to it).")
 @click.option("--threads", type=click.IntRange(1), default=None, help="CPU threads per process.")
