@@ -106,6 +106,8 @@ class TrainConfig:
                 data[key] = _relative(data[key], base)
             for spec in data["corpora"]:
                 spec["path"] = _relative(spec["path"], base)
+            if isinstance(data.get("degradation"), dict) and data["degradation"].get("match"):
+                data["degradation"]["match"] = _relative(data["degradation"]["match"], base)
         return data
 
     def sha256(self) -> str:
@@ -153,6 +155,10 @@ def load_config(path: str | Path) -> TrainConfig:
     base = path.resolve().parent
     for key in ("output", "work_dir"):
         data[key] = (base / str(data[key])).resolve()
+    degradation = data.get("degradation")
+    if isinstance(degradation, dict) and degradation.get("match"):
+        # Like every other path in the file: relative to the config, not to the working directory.
+        data["degradation"] = {**degradation, "match": str((base / str(degradation["match"])).resolve())}
     corpora = data["corpora"]
     if not isinstance(corpora, list) or not corpora:
         raise UserError(f"{path.name}:corpora: expected a non-empty list")

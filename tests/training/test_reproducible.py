@@ -122,3 +122,13 @@ def test_shipped_weights_match_their_cards():
         assert hashlib.sha256(blob).hexdigest() == card["weights_sha256"], card_file.name
         header = json.loads(blob[8:8 + int.from_bytes(blob[:8], "little")])
         assert list(header.get("__metadata__", {})) == sorted(header.get("__metadata__", {})), card_file.name
+
+
+def test_degradation_match_is_relative_to_the_config(tmp_path, monkeypatch):
+    root = tmp_path / "configs"
+    path = write_config(root, make_corpus(tmp_path), degradation={"preset": "pal-broadcast", "match": "../clip.mkv"})
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")   # the working directory must not matter
+    config = load_config(path)
+    assert config.degradation["match"] == str((tmp_path / "clip.mkv").resolve())
+    assert config.as_dict()["degradation"]["match"] == "../clip.mkv"
