@@ -75,6 +75,11 @@ def summary_lines(card: dict[str, Any]) -> list[str]:
     training = card.get("training")
     if training:
         lines.append(f"iterations:  {training.get('iterations')}")
+        facts = training.get("determinism")
+        if facts:
+            pinned = "AVX2 code path pinned" if facts.get("cpu_pins_complete") else "CPU code path not pinned"
+            lines.append(f"rebuild:     {facts.get('threads')} threads, {pinned}, torch {facts.get('torch')} "
+                         "(make weights: bit for bit under the same conditions)")
     for corpus in card.get("corpora", []):
         licences = ", ".join(f"{k} {v}" for k, v in sorted(corpus.get("licence_counts", {}).items()))
         lines.append(f"corpus:      {corpus.get('name')} manifest {corpus.get('manifest_sha256', '')[:16]}… ({licences})")
@@ -82,7 +87,7 @@ def summary_lines(card: dict[str, Any]) -> list[str]:
         lines.append(f"validation:  {key} = {value}")
     energy = card.get("energy")
     if energy:
-        lines.append(f"energy:      {energy.get('kwh')} kWh ({energy.get('method')})")
+        lines.append(f"energy:      {energy.get('kwh', 0):.5f} kWh ({energy.get('method')})")
     if card.get("source"):
         lines.append(f"source:      {card['source']}")
     return lines
