@@ -10,8 +10,9 @@ are added in another order, and the order depends on
 
 So a run that must be reproducible fixes its thread count in the config (``threads``), and
 ``make weights`` starts Python with the environment below, which caps every library at the
-AVX2 code path that the weights were trained with (any x86-64 CPU since 2013 has it). The card
-records both, plus the CPU's own flags, so a differing rebuild can be traced to its cause.
+AVX2 code path that the weights were trained with (Intel since Haswell, 2013; AMD since
+Excavator, 2015). The card records both, plus the CPU's own flags, so a differing rebuild can
+be traced to its cause.
 """
 
 from __future__ import annotations
