@@ -184,7 +184,8 @@ def _loop(model, train_crops: np.ndarray, settings: dict, device: str, state_pat
                         "cpu": cpu_before + time.process_time() - c0, "history": json.dumps(history)}, tmp)
             tmp.replace(state_path)
     model.eval()
-    return {"iterations": it, "schedule_iterations": iters, "complete": it >= iters, "minutes": round((elapsed_before + time.monotonic() - t0) / 60, 2),
+    return {"iterations": it, "schedule_iterations": iters, "complete": it >= iters,
+            "minutes": round((elapsed_before + time.monotonic() - t0) / 60, 2),
             "cpu_minutes": round((cpu_before + time.process_time() - c0) / 60, 2),
             "final_loss": round(float(np.mean(losses[-50:])), 5) if losses else None, "history": history}
 
