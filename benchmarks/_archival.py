@@ -159,6 +159,14 @@ def mean(values: Iterable[float]) -> float:
 
 # --- tables ----------------------------------------------------------------------------------
 
+def paired(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, float, float, float]:
+    """Mean of a − b, its 95 % bootstrap interval, and the share of images where a > b."""
+    diff = a - b
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), (4000, len(diff)))].mean(axis=1)
+    return float(diff.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5)), float((diff > 0).mean())
+
+
 def print_table(title: str, header: list[str], rows: list[list], note: str = "") -> None:
     print(f"\n## {title}")
     print(table(header, rows))

@@ -9,6 +9,9 @@
 2. **Structure-loss ablation.** ``restore-sr-x2`` (L1 + structure + GAN) against the same schedule
    without the structure term (``pipelines/training/sr-x2-ablation-plain.yaml``, in runs/), on the
    held-out general crops and the venue tiles, plus NIQE on old-film frames.
+3. **Candidates.** Trained candidate recipes for the default model (``sr-x2-stronger-gan.yaml``,
+   ``sr-x2-wide.yaml``, outputs in runs/; more through ``$RESTORE_SR_CANDIDATES``) against the
+   shipped model on every set it is judged on.
 
 Besides PSNR-Y / SSIM-Y / NIQE: GMSD (gradient-magnitude similarity deviation, Xue et al. 2014, a
 full-reference perceptual index with no learned weights; lower is better) and the HF ratio, the
@@ -20,13 +23,14 @@ bootstrap interval and the share of images on which the first model wins.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from benchmarks._archival import SHARED, print_table
+from benchmarks._archival import SHARED, paired, print_table
 from benchmarks.bench_sr_quality import SCALE, heldout_general, network, old_film_frames, synthetic_pairs
 from restore.training.evaluate import niqe, psnr_y, quantise, ssim_y
 
@@ -71,14 +75,6 @@ def measure(upscale, pairs) -> np.ndarray:
         sr = upscale(lr)
         rows.append([psnr_y(sr, hr, SCALE), ssim_y(sr, hr, SCALE), niqe(sr, SCALE), gmsd(sr, hr), hf_ratio(sr, hr)])
     return np.array(rows)
-
-
-def paired(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, float, float, float]:
-    """Mean of a − b, its 95 % bootstrap interval, and the share of images where a > b."""
-    diff = a - b
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, len(diff), (4000, len(diff)))].mean(axis=1)
-    return float(diff.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5)), float((diff > 0).mean())
 
 
 def venue_heldout_tiles(size: int = TILE) -> list[np.ndarray]:
@@ -196,6 +192,54 @@ def bench_structure_ablation() -> None:
     print_table(f"Structure-loss ablation: NIQE on {len(film)} old-film frames", ["model", "NIQE"], rows)
 
 
+# Candidate recipes for the default model (committed configs, outputs in runs/ when trained).
+CANDIDATES = {
+    "stronger GAN (sr-x2-stronger-gan.yaml)": RUNS / "stronger-gan" / "restore-sr-x2-stronger-gan.safetensors",
+    "32 features + stronger GAN (sr-x2-wide.yaml)": RUNS / "wide" / "restore-sr-x2-wide.safetensors",
+}
+
+
+def candidates() -> dict[str, Path]:
+    """The trained candidates, plus any weights files listed in $RESTORE_SR_CANDIDATES (os.pathsep)."""
+    found = {name: path for name, path in CANDIDATES.items() if path.is_file()}
+    for entry in filter(None, os.environ.get("RESTORE_SR_CANDIDATES", "").split(os.pathsep)):
+        path = Path(entry)
+        if not path.is_file():
+            raise SystemExit(f"RESTORE_SR_CANDIDATES: {path} is not a file")
+        found[path.stem] = path
+    return found
+
+
+def bench_candidates() -> None:
+    """Each candidate against the shipped model on every set the default model is judged on."""
+    from benchmarks.bench_sr_quality import corner_pairs
+
+    found = candidates()
+    if not found:
+        print("\ncandidates: none trained (restore train pipelines/training/sr-x2-wide.yaml), skipped")
+        return
+    general, corners, venue, film = synthetic_pairs(heldout_general()), corner_pairs(), venue_pairs(), old_film_frames()
+    texture = np.array([np.abs(np.diff(_luma(hr), axis=1)).mean() for _, hr in venue])
+    quartiles = np.array_split(np.argsort(texture), 4)
+    rows, reference = [], None
+    for name, src in {"restore-sr-x2 (shipped)": "restore-sr-x2", **found}.items():
+        upscale = _load(src)
+        centre = measure(upscale, general)
+        corner_niqe = np.mean([niqe(upscale(lr), SCALE) for lr, _ in corners])
+        film_niqe = np.mean([niqe(upscale(frame), SCALE) for frame in film])
+        tiles = np.array([psnr_y(upscale(lr), hr, SCALE) for lr, hr in venue])
+        reference = tiles if reference is None else reference
+        diff = tiles - reference
+        rows.append([name, *centre[:, :3].mean(axis=0), corner_niqe, film_niqe,
+                     f"{diff.mean():+.3f} ({' '.join(f'{diff[q].mean():+.2f}' for q in quartiles)})",
+                     float(np.median(centre[:, 4]))])
+    print_table("Candidates for the default model, on the same inputs as the shipped one",
+                ["model", "centre PSNR-Y", "SSIM-Y", "centre NIQE", "corner NIQE", "old-film NIQE",
+                 "venue ΔPSNR-Y (flat → detailed quarters)", "fine-band ratio"], rows,
+                "Centre/corner crops and old film as in bench_sr_quality; venue tiles as above, paired against "
+                "the shipped model.")
+
+
 def main() -> None:
     if not (SHARED / "corpora" / "venue").is_dir():
         print("bench_sr_variants: ../shared is absent, skipped")
@@ -203,6 +247,7 @@ def main() -> None:
     torch.set_num_threads(2)
     bench_venue()
     bench_structure_ablation()
+    bench_candidates()
 
 
 if __name__ == "__main__":

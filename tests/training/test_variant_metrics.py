@@ -29,3 +29,19 @@ def test_paired_difference_interval_and_wins():
     assert mean == 0.5 and low == high == 0.5 and wins == 1.0
     mean, low, high, wins = paired(np.array([1.0, -1.0, 1.0, -1.0]), np.zeros(4))
     assert mean == 0 and low < 0 < high and wins == 0.5
+
+
+def test_candidates_come_from_the_environment_and_a_missing_file_is_refused(tmp_path, monkeypatch):
+    import pytest
+
+    from benchmarks.bench_sr_variants import CANDIDATES, candidates
+
+    extra = tmp_path / "mine.safetensors"
+    extra.write_bytes(b"x")
+    monkeypatch.setenv("RESTORE_SR_CANDIDATES", str(extra))
+    found = candidates()
+    assert found["mine"] == extra
+    assert set(found) - {"mine"} <= set(CANDIDATES)
+    monkeypatch.setenv("RESTORE_SR_CANDIDATES", str(tmp_path / "absent.safetensors"))
+    with pytest.raises(SystemExit, match="absent.safetensors is not a file"):
+        candidates()
