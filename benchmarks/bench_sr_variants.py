@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from benchmarks._archival import SHARED, paired, print_table
-from benchmarks.bench_sr_quality import SCALE, heldout_general, network, old_film_frames, synthetic_pairs
+from benchmarks.bench_sr_quality import SCALE, corner_pairs, heldout_general, network, old_film_frames, synthetic_pairs
 from restore.training.evaluate import niqe, psnr_y, quantise, ssim_y
 
 REPO = Path(__file__).resolve().parents[1]
@@ -212,8 +212,6 @@ def candidates() -> dict[str, Path]:
 
 def bench_candidates() -> None:
     """Each candidate against the shipped model on every set the default model is judged on."""
-    from benchmarks.bench_sr_quality import corner_pairs
-
     found = candidates()
     if not found:
         print("\ncandidates: none trained (restore train pipelines/training/sr-x2-wide.yaml), skipped")
