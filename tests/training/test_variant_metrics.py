@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
-from benchmarks.bench_sr_variants import gmsd, hf_ratio, paired
+from benchmarks.bench_sr_variants import CANDIDATES, candidates, gmsd, hf_ratio, paired
 
 
 def _picture() -> np.ndarray:
@@ -32,10 +33,6 @@ def test_paired_difference_interval_and_wins():
 
 
 def test_candidates_come_from_the_environment_and_a_missing_file_is_refused(tmp_path, monkeypatch):
-    import pytest
-
-    from benchmarks.bench_sr_variants import CANDIDATES, candidates
-
     extra = tmp_path / "mine.safetensors"
     extra.write_bytes(b"x")
     monkeypatch.setenv("RESTORE_SR_CANDIDATES", str(extra))
