@@ -1,7 +1,8 @@
 """``restore train CONFIG.yaml``: train or fine-tune a model from a YAML config.
 
-The config's ``task`` picks the trainer: ``sr`` (default) for super-resolution
-(restore.training.train), ``face`` for the face restorer (restore.training.face_train).
+The config's ``task`` picks the trainer: ``sr`` (default) for single-frame super-resolution
+(restore.training.train), ``vsr`` for the multi-frame model (restore.training.vsr_train),
+``face`` for the face restorer (restore.training.face_train).
 Run it under ``torchrun --nproc_per_node N -m restore.cli train ...`` for DDP.
 """
 
@@ -58,8 +59,19 @@ def train_command(config_path: Path, resume: bool, force: bool, max_iters: int |
                              corpus=corpus, force=force, log=click.echo)
         click.echo(f"wrote {written}")
         return
+    if task == "vsr":
+        from restore.training.vsr_train import load_vsr_config, train_vsr
+
+        if finetune or corpus:
+            raise UserError("--finetune and --corpus apply to sr and face configs; "
+                            "a vsr config names its crop pack and corpora itself")
+        config = load_vsr_config(config_path)
+        if output is not None:
+            config.output = output.resolve()
+        train_vsr(config, resume=resume, force=force, max_iters=max_iters, device=device, echo=click.echo)
+        return
     if task != "sr":
-        raise UserError(f"{config_path}: unknown task '{task}' (sr or face)")
+        raise UserError(f"{config_path}: unknown task '{task}' (sr, vsr or face)")
 
     from restore.training.config import load_config, override_corpus
     from restore.training.train import train

@@ -24,6 +24,7 @@ ARCHS: dict[str, str] = {
     "RRDBNet": "basicsr.archs.rrdbnet_arch:RRDBNet",
     "UNetDiscriminatorSN": "basicsr.archs.discriminator_arch:UNetDiscriminatorSN",
     "FaceUNetS": "restore.models.face_arch:FaceUNetS",
+    "WindowFusionSR": "restore.models.vsr_arch:WindowFusionSR",
 }
 
 
@@ -135,9 +136,12 @@ def count_macs(module: nn.Module, height: int, width: int, in_channels: int = 3,
     handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     device = next(module.parameters()).device
     # RRDBNet pixel-unshuffles by 2 or 4 and FaceUNetS downsamples by 8: the probe side must divide.
+    # Multi-frame models take a window of frames: they say what one probe input looks like.
+    example = getattr(module, "example_input", None)
+    probe_input = example(probe, probe) if example else torch.zeros(1, in_channels, probe, probe)
     try:
         with torch.inference_mode():
-            module(torch.zeros(1, in_channels, probe, probe, device=device))
+            module(probe_input.to(device))
     finally:
         for handle in handles:
             handle.remove()

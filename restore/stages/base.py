@@ -117,14 +117,7 @@ class FrameStage(Stage):
         return out
 
     def run(self, frames: Iterator[Frame]) -> Iterator[Frame]:
-        batch: list[Frame] = []
-        size = max(1, int(self.context.batch_size))
-        for frame in frames:
-            batch.append(frame)
-            if len(batch) >= size:
-                yield from self._guarded(batch)
-                batch = []
-        if batch:
+        for batch in batches(frames, self.context.batch_size):
             yield from self._guarded(batch)
 
     def _guarded(self, batch: list[Frame]) -> Iterable[Frame]:
@@ -152,28 +145,58 @@ class WindowStage(Stage):
         raise NotImplementedError
 
     def run(self, frames: Iterator[Frame]) -> Iterator[Frame]:
-        r = self.radius
-        past: collections.deque[Frame] = collections.deque(maxlen=r)
-        ahead: collections.deque[Frame] = collections.deque()  # current frame + look-ahead
-        for frame in frames:
-            ahead.append(frame)
-            if len(ahead) > r:
-                yield self._emit(past, ahead)
-                past.append(ahead.popleft())
-        while ahead:
-            yield self._emit(past, ahead)
-            past.append(ahead.popleft())
+        for window in windows(frames, self.radius):
+            current = window[self.radius]
+            try:
+                yield self.process_window(window, self.radius)
+            except StageError:
+                raise
+            except Exception as exc:
+                raise StageError(self.name, current.index, exc) from exc
 
-    def _emit(self, past: collections.deque[Frame], ahead: collections.deque[Frame]) -> Frame:
-        r = self.radius
+
+def batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
+    """Consecutive frames in lists of ``size`` (the last one shorter)."""
+    batch: list[Frame] = []
+    size = max(1, int(size))
+    for frame in frames:
+        batch.append(frame)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def windows(frames: Iterable[Frame], radius: int) -> Iterator[list[Frame]]:
+    """For every frame, the 2·radius+1 frames around it (it sits at index ``radius``).
+
+    Memory holds 2·radius+1 frames, whatever the clip's length. At the clip's ends the
+    nearest real frame is repeated, so every input frame has exactly one window.
+    """
+    r = int(radius)
+    past: collections.deque[Frame] = collections.deque(maxlen=r)
+    ahead: collections.deque[Frame] = collections.deque()  # current frame + look-ahead
+
+    def emit() -> list[Frame]:
         current = ahead[0]
-        before = list(past)
+        before = list(past) if r else []
         after = list(ahead)[1 : r + 1]
         before = [before[0] if before else current] * (r - len(before)) + before
         after = after + [after[-1] if after else current] * (r - len(after))
-        try:
-            return self.process_window(before + [current] + after, r)
-        except StageError:
-            raise
-        except Exception as exc:
-            raise StageError(self.name, current.index, exc) from exc
+        return before + [current] + after
+
+    for frame in frames:
+        ahead.append(frame)
+        if len(ahead) > r:
+            yield emit()
+            if r:
+                past.append(ahead.popleft())
+            else:
+                ahead.popleft()
+    while ahead:
+        yield emit()
+        if r:
+            past.append(ahead.popleft())
+        else:
+            ahead.popleft()

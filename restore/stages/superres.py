@@ -1,4 +1,11 @@
-"""GAN super-resolution with any weights from the registry (ours or imported Real-ESRGAN/BasicSR).
+"""Super-resolution with any weights from the registry: our multi-frame model, our single-frame
+model, or imported Real-ESRGAN/BasicSR weights.
+
+A multi-frame model (its card names a ``radius``) restores each frame from the 2·radius+1 frames
+around it, registered onto it by whole-pixel motion (restore.models.motion): detail one frame
+lost is read from its neighbours, where the scene was really sampled. The stage then declares
+that radius, so streaming, segment overlap and resume account for the neighbours it reads.
+A single-frame model runs on batches of frames.
 
 Output geometry follows the display aspect: anamorphic PAL 720×576 (4:3 or 16:9)
 becomes square pixels, e.g. ``size: 1440x1080`` or ``scale: 2`` → 1536×1152 for 4:3.
@@ -19,7 +26,7 @@ import numpy as np
 
 from restore.frame import Frame, VideoFormat
 from restore.pipeline.registry import register_stage
-from restore.stages.base import FrameStage
+from restore.stages.base import Stage, StageError, batches, windows
 
 
 @dataclass(frozen=True)
@@ -58,8 +65,19 @@ def target_geometry(fmt: VideoFormat, model_scale: int, scale: int | None, size:
     return fmt.width * factor, h, fmt.sar
 
 
+def model_radius(weights: str) -> int:
+    """The temporal reach a model's card declares (0: a single-frame model or a file without card)."""
+    from restore.models.cards import card_path, read_card
+    from restore.models.registry import resolve_weights
+
+    path = resolve_weights(weights)
+    if not card_path(path).is_file():
+        return 0
+    return int(read_card(card_path(path)).get("radius", 0))
+
+
 @register_stage
-class SuperResolution(FrameStage):
+class SuperResolution(Stage):
     name = "superres"
     Params = SuperResParams
 
@@ -71,6 +89,7 @@ class SuperResolution(FrameStage):
         self.size = tuple(size) if size else None
         self.model = None
         self._card = None
+        self.radius = model_radius(params.weights)
 
     @classmethod
     def check_params(cls, params: SuperResParams):
@@ -129,34 +148,84 @@ class SuperResolution(FrameStage):
         d = super().describe()
         d["output_size"] = [self.out_w, self.out_h] if self.model is not None else None
         d["precision"] = str(getattr(self, "dtype", "")).replace("torch.", "")
+        d["frames"] = 2 * self.radius + 1
         return d
 
-    def process_batch(self, frames: list[Frame]) -> list[Frame]:
+    def run(self, frames):
+        self.setup()
+        if self.radius == 0:
+            for batch in batches(frames, self.context.batch_size):
+                yield from self._guarded(batch, lambda: self._restore([f.image for f in batch]), batch)
+            return
+        pending: list[list[Frame]] = []
+        for window in windows(frames, self.radius):
+            pending.append(window)
+            if len(pending) >= max(1, int(self.context.batch_size)):
+                yield from self._run_windows(pending)
+                pending = []
+        if pending:
+            yield from self._run_windows(pending)
+
+    def _run_windows(self, group: list[list[Frame]]) -> list[Frame]:
+        centres = [window[self.radius] for window in group]
+        return self._guarded(centres, lambda: self._restore([[f.image for f in w] for w in group]), centres)
+
+    def _guarded(self, frames: list[Frame], work, named: list[Frame]) -> list[Frame]:
+        try:
+            images = work()
+        except StageError:
+            raise
+        except Exception as exc:  # the job must stop with the stage name and frame number
+            where = f" (frames {named[0].index}–{named[-1].index})" if len(named) > 1 else ""
+            raise StageError(self.name, named[0].index, f"{exc}{where}") from exc
+        return [frame.with_image(img) for frame, img in zip(frames, images)]
+
+    def _restore(self, inputs: list) -> list[np.ndarray]:
+        """Single-frame: a list of H×W×3 images. Multi-frame: a list of windows of them."""
         import torch
 
+        from restore.models.motion import align_window
         from restore.pipeline.compute import auto_tile, autocast_for, resize, run_model
 
         device = self.context.device
         module = self.model.module
-        batch = np.stack([f.image for f in frames]).transpose(0, 3, 1, 2)
-        x = torch.from_numpy(np.ascontiguousarray(batch)).to(device).contiguous(memory_format=torch.channels_last)
-        h, w = x.shape[-2:]
-        tile = self.params.tile or auto_tile(device, h, w, bytes_per_pixel=64 * 4 * self.model.scale ** 2 * len(frames))
+        scale = self.model.scale
+        stacked = np.stack([np.stack(item) if self.radius else item for item in inputs])
+        x = torch.from_numpy(np.ascontiguousarray(stacked)).to(device)
+        if self.radius:
+            x = x.permute(0, 1, 4, 2, 3)                                     # N, T, 3, H, W
+            n, t, _, h, w = x.shape
+            pad_h, pad_w = h % 2, w % 2                                      # the network folds 2×2
+            if pad_h or pad_w:
+                x = torch.nn.functional.pad(x.reshape(n, t * 3, h, w), (0, pad_w, 0, pad_h),
+                                            mode="replicate").reshape(n, t, 3, h + pad_h, w + pad_w)
+            x = align_window(x.float())
+            x = x.reshape(n, t * 3, h + pad_h, w + pad_w)
+        else:
+            x = x.permute(0, 3, 1, 2)
+            n, _, h, w = x.shape
+            pad_h = pad_w = 0
+        x = x.contiguous(memory_format=torch.channels_last)
+        tile = self.params.tile or auto_tile(device, h, w, bytes_per_pixel=64 * 4 * scale ** 2 * n)
 
-        def forward(t):
+        def forward(part):
             with autocast_for(device, self.dtype):
-                return module(t.contiguous(memory_format=torch.channels_last))
+                if self.radius:
+                    return module(part.reshape(part.shape[0], -1, 3, *part.shape[-2:]))
+                return module(part.contiguous(memory_format=torch.channels_last))
 
         with torch.inference_mode():
-            y = run_model(forward, x, self.model.scale, tile, self.params.tile_overlap,
-                          on_retry=lambda t: self.context.emit(stage=self.name, event="oom-retry", tile=t))
+            y = run_model(forward, x, scale, tile, self.params.tile_overlap,
+                          on_retry=lambda size: self.context.emit(stage=self.name, event="oom-retry", tile=size))
+            y = y[..., : h * scale, : w * scale]
             y = resize(y.float(), self.out_h, self.out_w, "area" if y.shape[-2] > self.out_h else "bicubic")
             y = y.clamp_(0, 1).cpu().numpy().transpose(0, 2, 3, 1)
         out = []
         s = self.params.strength
-        for frame, img in zip(frames, y):
+        for item, img in zip(inputs, y):
             if s < 1.0:
-                classical = cv2.resize(frame.image, (self.out_w, self.out_h), interpolation=cv2.INTER_LANCZOS4)
+                source = item[self.radius] if self.radius else item
+                classical = cv2.resize(source, (self.out_w, self.out_h), interpolation=cv2.INTER_LANCZOS4)
                 img = s * img + (1 - s) * np.clip(classical, 0, 1)
-            out.append(frame.with_image(np.ascontiguousarray(img, dtype=np.float32)))
+            out.append(np.ascontiguousarray(img, dtype=np.float32))
         return out

