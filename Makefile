@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 SAMPLE := samples/speech-pal-sample.mkv
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test bench weights sample clean ffmpeg
+.PHONY: install demo test bench weights weights-gpu packs sample clean ffmpeg
 
 # Optional parts (VapourSynth runtime, browser for report tests, ...) each live in
 # mk/NAME.mk and add their install targets to EXTRA_INSTALL.
@@ -55,6 +55,21 @@ weights: install
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/sr-x2.yaml --force
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/sr-x2-venue.yaml --finetune restore-sr-x2 --force
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/face.yaml --force
+
+# The models trained on a GPU (restore-vsr-x2, restore-face-v2 and the candidates beside them) all
+# at once: they are small, so they share one GPU; each config's time_limit_s bounds its run and the
+# cards record the iterations it came to. Needs the crop packs (`make packs`) and a CUDA torch:
+# `make weights-gpu GPU_PY=python3` on a machine whose python3 has one.
+GPU_PY ?= $(PY)
+GPU_DEVICE ?= cuda
+GPU_CONFIGS := vsr-x2 vsr-x2-r3 face-v2 face-v2-small
+weights-gpu:
+	@set -e; pids=""; for c in $(GPU_CONFIGS); do \
+	  RESTORE_RUNS_SHARING_DEVICE=$(words $(GPU_CONFIGS)) OMP_NUM_THREADS=4 PYTHONUNBUFFERED=1 \
+	    $(GPU_PY) -m restore.cli train pipelines/training/$$c.yaml --device $(GPU_DEVICE) --force > runs/$$c.log 2>&1 & \
+	  pids="$$pids $$!"; done; \
+	status=0; for p in $$pids; do wait $$p || status=1; done; \
+	for c in $(GPU_CONFIGS); do echo "== $$c"; tail -n 3 runs/$$c.log; done; exit $$status
 
 sample: install
 	$(PY) samples/make_sample.py

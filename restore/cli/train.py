@@ -16,14 +16,10 @@ from restore.errors import UserError
 
 
 def _read_task(path: Path) -> tuple[str, dict]:
-    import yaml
+    """The config's task and its mapping (``extends:`` resolved, so a candidate inherits its task)."""
+    from restore.training.config import _read_yaml
 
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise UserError(f"{path}: expected a mapping at the top level")
+    raw = _read_yaml(path)
     return str(raw.get("task", "sr")), raw
 
 

@@ -185,17 +185,18 @@ class CropPack:
             raise UserError(f"{index}: no crops")
         train, heldout, seen = [], [], {}
         for row in rows:
-            origin = licensed.get(row.get("source_sha256", ""))
+            source_sha = row.get("sha256") or row.get("source_sha256") or ""   # the source image's hash
+            origin = licensed.get(source_sha)
             if origin is None:
                 raise UserError(f"{index}: crop {row.get('crop')} comes from an image that no corpus of the config "
-                                f"lists with a licence (sha256 {row.get('source_sha256', '?')[:12]}…)")
+                                f"lists with a licence (sha256 {source_sha[:12] or '?'}…)")
             folder, facts = origin
             image = cv2.imread(str(Path(index).parent / row["crop"]), cv2.IMREAD_COLOR)
             if image is None:
                 raise UserError(f"{index}: cannot read crop {row['crop']}")
             tensor = torch.from_numpy(np.ascontiguousarray(image[:, :, ::-1])).permute(2, 0, 1)
             (heldout if facts["split"] == "heldout" else train).append(tensor)
-            key = (folder, row["source_sha256"])
+            key = (folder, source_sha)
             if key not in seen:
                 seen[key] = True
                 record = records[folder]

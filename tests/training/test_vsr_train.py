@@ -37,7 +37,7 @@ def corpus_and_pack(tmp_path) -> tuple[Path, Path]:
         crop = f"crops/{i:03d}.png"
         cv2.imwrite(str(pack / crop), _image(i, 200)[:96, :96])
         rows.append(f"{crop}\t{entry.rel}\t{entry.sha256}\tCC0-1.0\t0,0,96,96")
-    (pack / "index.tsv").write_text("crop\tsource\tsource_sha256\tlicense\tbox\n" + "\n".join(rows) + "\n")
+    (pack / "index.tsv").write_text("crop\tsource\tsha256\tlicense\tbox\n" + "\n".join(rows) + "\n")
     return corpus_dir, pack / "index.tsv"
 
 
