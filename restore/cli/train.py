@@ -58,13 +58,14 @@ def train_command(config_path: Path, resume: bool, force: bool, max_iters: int |
     if task == "vsr":
         from restore.training.vsr_train import load_vsr_config, train_vsr
 
-        if finetune or corpus:
-            raise UserError("--finetune and --corpus apply to sr and face configs; "
-                            "a vsr config names its crop pack and corpora itself")
+        if corpus:
+            raise UserError("--corpus applies to sr and face configs; a vsr config names its crop packs "
+                            "(`restore adapt` makes one from your reference shots)")
         config = load_vsr_config(config_path)
         if output is not None:
             config.output = output.resolve()
-        train_vsr(config, resume=resume, force=force, max_iters=max_iters, device=device, echo=click.echo)
+        train_vsr(config, resume=resume, force=force, max_iters=max_iters, device=device, echo=click.echo,
+                  finetune=finetune)
         return
     if task != "sr":
         raise UserError(f"{config_path}: unknown task '{task}' (sr, vsr or face)")

@@ -71,11 +71,12 @@ class VSRConfig:
     output: Path
     work_dir: Path
     model: dict
-    crops: Path                   # index.tsv of the crop pack
+    crops: list                   # index.tsv of each crop pack (`make packs`)
     corpora: list                 # manifest folders the crops must come from (licences)
     task: str = "vsr"
     scale: int = 2
     seed: int = 0
+    crop_weights: list = field(default_factory=list)  # share of the draws per pack (default: equal)
     camera: dict = field(default_factory=dict)        # overrides of video_synth.CameraRanges
     degradation: dict = field(default_factory=dict)   # overrides of video_synth.BroadcastRanges
     train: VSRSchedule = field(default_factory=VSRSchedule)
@@ -93,8 +94,9 @@ class VSRConfig:
         data = json.loads(json.dumps(data, default=str))
         base = Path(self.source).resolve().parent if self.source else None
         if base is not None:
-            for key in ("output", "work_dir", "crops"):
+            for key in ("output", "work_dir"):
                 data[key] = os.path.relpath(data[key], base)
+            data["crops"] = [os.path.relpath(p, base) for p in data["crops"]]
             data["corpora"] = [os.path.relpath(p, base) for p in data["corpora"]]
         return data
 
@@ -128,8 +130,10 @@ def load_vsr_config(path: Path) -> VSRConfig:
         if key in data:
             data[key] = _build(cls, data[key], f"{path.name}:{key}")
     base = path.resolve().parent
-    for key in ("output", "work_dir", "crops"):
+    for key in ("output", "work_dir"):
         data[key] = (base / str(data[key])).resolve()
+    crops = data["crops"] if isinstance(data["crops"], list) else [data["crops"]]
+    data["crops"] = [(base / str(p)).resolve() for p in crops]
     if not isinstance(data["corpora"], list) or not data["corpora"]:
         raise UserError(f"{path.name}:corpora: expected a non-empty list of corpus folders")
     data["corpora"] = [str((base / str(p)).resolve()) for p in data["corpora"]]
@@ -151,65 +155,84 @@ def load_vsr_config(path: Path) -> VSRConfig:
 
 @dataclass
 class CropPack:
-    """HR crops of licensed photographs, split into training and held-out crops."""
+    """HR crops of licensed photographs, split into training and held-out crops.
+
+    Several packs can be mixed (``crops: [venue, general]`` with ``crop_weights``): each pack's
+    training crops then get that share of the draws, whatever its size — how a venue
+    adaptation keeps replaying the general corpus.
+    """
 
     train: torch.Tensor           # uint8 (N, 3, S, S)
     heldout: torch.Tensor
+    draw_weights: torch.Tensor    # (N,) probability of each training crop
     records: list[dict]           # per corpus: manifest sha256, images, licences
-    index_sha256: str
+    index_sha256: list[str]
     crops: int
 
     @classmethod
-    def load(cls, index: Path, corpora: list[str]) -> "CropPack":
-        """Read the pack and refuse any crop whose source image is not in one of ``corpora``'s
+    def load(cls, indexes: Path | list, corpora: list[str], weights: list[float] | None = None) -> "CropPack":
+        """Read the packs and refuse any crop whose source image is not in one of ``corpora``'s
         manifests with a licence: training never sees an image without a recorded licence."""
         import cv2
 
         from restore.training.corpus import Corpus
 
-        if not Path(index).is_file():
-            raise UserError(f"crop pack not found: {index} (make it with `restore corpus crops`)")
+        indexes = [Path(i) for i in (indexes if isinstance(indexes, (list, tuple)) else [indexes])]
+        weights = list(weights) if weights else [1.0] * len(indexes)
+        if len(weights) != len(indexes) or any(w <= 0 for w in weights):
+            raise UserError("crop_weights: one positive number per crop pack")
         licensed: dict[str, tuple[str, dict]] = {}
         records = {}
         for folder in corpora:
             corpus = Corpus.load(folder)
-            record = {"name": Path(folder).name, "manifest_sha256": corpus.manifest_sha256, "licence_counts": {},
-                      "train_images": 0, "heldout_images": 0}
-            records[folder] = record
+            records[folder] = {"name": Path(folder).name, "manifest_sha256": corpus.manifest_sha256,
+                               "licence_counts": {}, "train_images": 0, "heldout_images": 0}
             for entry in corpus.entries:
                 if entry.license and entry.source:
-                    licensed[entry.sha256] = (folder, {"license": entry.license, "split": entry.split})
-        with open(index, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader((line for line in fh if not line.startswith("#")), delimiter="\t"))
-        if not rows:
-            raise UserError(f"{index}: no crops")
-        train, heldout, seen = [], [], {}
-        for row in rows:
-            source_sha = row.get("sha256") or row.get("source_sha256") or ""   # the source image's hash
-            origin = licensed.get(source_sha)
-            if origin is None:
-                raise UserError(f"{index}: crop {row.get('crop')} comes from an image that no corpus of the config "
-                                f"lists with a licence (sha256 {source_sha[:12] or '?'}…)")
-            folder, facts = origin
-            image = cv2.imread(str(Path(index).parent / row["crop"]), cv2.IMREAD_COLOR)
-            if image is None:
-                raise UserError(f"{index}: cannot read crop {row['crop']}")
-            tensor = torch.from_numpy(np.ascontiguousarray(image[:, :, ::-1])).permute(2, 0, 1)
-            (heldout if facts["split"] == "heldout" else train).append(tensor)
-            key = (folder, source_sha)
-            if key not in seen:
-                seen[key] = True
-                record = records[folder]
-                record["licence_counts"][facts["license"]] = record["licence_counts"].get(facts["license"], 0) + 1
-                record["heldout_images" if facts["split"] == "heldout" else "train_images"] += 1
+                    splits = licensed.get(entry.sha256, (folder, {"license": entry.license, "splits": set()}))[1]
+                    splits["splits"].add(entry.split)
+                    licensed[entry.sha256] = (folder, splits)
+        train, heldout, draw, seen, digests, total = [], [], [], set(), [], 0
+        for index, share in zip(indexes, weights):
+            if not index.is_file():
+                raise UserError(f"crop pack not found: {index} (make it with `make packs`)")
+            with open(index, newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader((line for line in fh if not line.startswith("#")), delimiter="\t"))
+            if not rows:
+                raise UserError(f"{index}: no crops")
+            digests.append(sha256_file(index))
+            total += len(rows)
+            pack_train = []
+            for row in rows:
+                source_sha = row.get("sha256") or row.get("source_sha256") or ""   # the source image's hash
+                origin = licensed.get(source_sha)
+                if origin is None:
+                    raise UserError(f"{index}: crop {row.get('crop')} comes from an image that no corpus of the "
+                                    f"config lists with a licence (sha256 {source_sha[:12] or '?'}…)")
+                folder, facts = origin
+                # one file can hold a training and a held-out region (the venue): the pack says which
+                split = row.get("split") or ("heldout" if facts["splits"] == {"heldout"} else "train")
+                image = cv2.imread(str(index.parent / row["crop"]), cv2.IMREAD_COLOR)
+                if image is None:
+                    raise UserError(f"{index}: cannot read crop {row['crop']}")
+                tensor = torch.from_numpy(np.ascontiguousarray(image[:, :, ::-1])).permute(2, 0, 1)
+                (heldout if split == "heldout" else pack_train).append(tensor)
+                if (folder, source_sha, split) not in seen:
+                    seen.add((folder, source_sha, split))
+                    record = records[folder]
+                    record["licence_counts"][facts["license"]] = record["licence_counts"].get(facts["license"], 0) + 1
+                    record["heldout_images" if split == "heldout" else "train_images"] += 1
+            train += pack_train
+            draw += [share / max(1, len(pack_train))] * len(pack_train)
         sizes = {tuple(t.shape) for t in train + heldout}
         if len(sizes) != 1:
-            raise UserError(f"{index}: crops must share one size, found {sorted(sizes)}")
+            raise UserError(f"crops must share one size, found {sorted(sizes)}")
         if not train:
-            raise UserError(f"{index}: no training crops")
-        return cls(torch.stack(train), torch.stack(heldout) if heldout else torch.zeros(0, *train[0].shape,
-                                                                                          dtype=torch.uint8),
-                   [records[f] for f in corpora], sha256_file(Path(index)), len(rows))
+            raise UserError("the crop packs hold no training crops")
+        draw_weights = torch.tensor(draw, dtype=torch.float64)
+        return cls(torch.stack(train),
+                   torch.stack(heldout) if heldout else torch.zeros(0, *train[0].shape, dtype=torch.uint8),
+                   (draw_weights / draw_weights.sum()).float(), [records[f] for f in corpora], digests, total)
 
 
 def synthesise(crops: torch.Tensor, config: VSRConfig, frames: int, gen: torch.Generator,
@@ -242,18 +265,33 @@ def _psnr_y(a: torch.Tensor, b: torch.Tensor, border: int = 4) -> torch.Tensor:
 
 
 class VSRTrainer:
-    def __init__(self, config: VSRConfig, device: str = "cpu", echo: Callable[[str], None] | None = None):
+    def __init__(self, config: VSRConfig, device: str = "cpu", echo: Callable[[str], None] | None = None,
+                 finetune: str | None = None):
         self.config = config
         self.echo = echo or (lambda message: None)
         self.device = _device(device)
+        self.finetuned_from = None
+        base = None
+        if finetune:
+            from restore.models.registry import load_model
+
+            base = load_model(finetune)
+            if base.arch.get("type") != "WindowFusionSR" or base.scale != config.scale:
+                raise UserError(f"{finetune} is not a ×{config.scale} WindowFusionSR model")
+            config.model = dict(base.arch)            # the architecture comes from the weights
+            self.finetuned_from = {"name": base.name, "sha256": base.sha256}
         if config.threads:
             torch.set_num_threads(config.threads)
-        self.pack = CropPack.load(config.crops, config.corpora)
+        self.pack = CropPack.load(config.crops, config.corpora, config.crop_weights or None)
         self.train_crops = self.pack.train.to(self.device)
+        self.draw_weights = self.pack.draw_weights.to(self.device)
         self.camera = config.camera_ranges()
         self.broadcast = config.broadcast_ranges()
         torch.manual_seed(config.seed)
-        self.model = build_arch(config.model).to(self.device)
+        self.model = build_arch(config.model)
+        if base is not None:
+            self.model.load_state_dict(base.module.state_dict())
+        self.model.to(self.device)
         self.frames = int(self.model.frames)
         self.ema = ModelEMA(self.model, config.train.ema_decay)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=config.train.lr, betas=(0.9, 0.99))
@@ -293,7 +331,7 @@ class VSRTrainer:
         c = self.config
         it = self.iteration
         gen = _batch_generator(c.seed, it, self.device)
-        picks = torch.randint(0, len(self.train_crops), (c.train.batch_size,), generator=gen, device=self.device)
+        picks = torch.multinomial(self.draw_weights, c.train.batch_size, replacement=True, generator=gen)
         with torch.no_grad():
             lr, hr = synthesise(self.train_crops[picks], c, self.frames, gen, self.camera, self.broadcast)
         self.model.train()
@@ -337,8 +375,14 @@ class VSRTrainer:
                 "clips": len(lr)}
 
     # checkpoints
+    def run_sha256(self) -> str:
+        """The config's hash, and the base weights' when fine-tuning: a checkpoint resumes only the same run."""
+        if not self.finetuned_from:
+            return self.config.sha256()
+        return hashlib.sha256((self.config.sha256() + self.finetuned_from["sha256"]).encode()).hexdigest()
+
     def state(self) -> dict:
-        return {"config_sha256": self.config.sha256(), "params": self.model.state_dict(),
+        return {"config_sha256": self.run_sha256(), "params": self.model.state_dict(),
                 "params_ema": self.ema.module.state_dict(), "ema_updates": self.ema.updates,
                 "opt": self.opt.state_dict(), "sched": self.sched.state_dict(), "spent": dict(self.spent),
                 "iters": self.iters,
@@ -369,7 +413,8 @@ class VSRTrainer:
             hardware["gpu"] = torch.cuda.get_device_name(self.device)
         card = new_card(
             c.name, dict(c.model), arch_scale(c.model), parameter_count(module),
-            count_macs(module, *REFERENCE_FRAME), digest, c.output.name, origin="trained",
+            count_macs(module, *REFERENCE_FRAME), digest, c.output.name,
+            origin="fine-tuned" if self.finetuned_from else "trained",
             task="video-super-resolution", frames=self.frames, radius=int(module.radius),
             registration="restore.models.motion.align_window (whole-pixel block phase correlation)",
             training={
@@ -381,8 +426,10 @@ class VSRTrainer:
                 "last_session_seconds": round(session_seconds, 1), "hardware": hardware,
                 "data": "synthetic camera motion over HR crops of the corpora below, degraded on the device "
                         "by restore.training.video_synth (pal-broadcast chain, JPEG-style DCT codec)",
-                "crop_pack": {"index_sha256": self.pack.index_sha256, "crops": self.pack.crops},
+                "crop_packs": {"index_sha256": self.pack.index_sha256, "crops": self.pack.crops,
+                               "weights": c.crop_weights or None},
                 "losses": asdict(c.losses), "replaced_weights_sha256": previous,
+                "finetuned_from": self.finetuned_from,
             },
             corpora=self.pack.records, licence_counts=dict(sorted(licence_counts.items())),
             validation=self.validation, energy=energy,
@@ -420,7 +467,7 @@ def _display(path: Path | None) -> str | None:
 
 
 def train_vsr(config: VSRConfig, *, resume: bool = False, force: bool = False, max_iters: int | None = None,
-              device: str = "cpu", echo: Callable[[str], None] | None = None) -> dict:
+              device: str = "cpu", echo: Callable[[str], None] | None = None, finetune: str | None = None) -> dict:
     """Run (or continue) the schedule; export the EMA weights and card at the end. Returns the card."""
     from restore.energy import EnergyMeter
 
@@ -437,10 +484,10 @@ def train_vsr(config: VSRConfig, *, resume: bool = False, force: bool = False, m
     elif not resume and config.output.exists():
         raise OutputError(f"{config.output} exists: --force retrains and replaces it")
 
-    trainer = VSRTrainer(config, device=device, echo=echo)
+    trainer = VSRTrainer(config, device=device, echo=echo, finetune=finetune)
     if resume:
         path = latest_checkpoint(work)
-        trainer.load(load_checkpoint(path, config.sha256()))
+        trainer.load(load_checkpoint(path, trainer.run_sha256()))
         echo(f"resuming {config.name} at iteration {trainer.iteration} from {path.name}")
     if config.train.iters == 0 and not config.train.time_limit_s:
         raise UserError("train.iters 0 means 'what fits in train.time_limit_s': set time_limit_s too")
