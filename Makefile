@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 SAMPLE := samples/speech-pal-sample.mkv
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test bench weights sample clean ffmpeg
+.PHONY: install demo test bench weights sample clean ffmpeg corpus crops
 
 # Optional parts (VapourSynth runtime, browser for report tests, ...) each live in
 # mk/NAME.mk and add their install targets to EXTRA_INSTALL.
@@ -55,6 +55,17 @@ weights: install
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/sr-x2.yaml --force
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/sr-x2-venue.yaml --finetune restore-sr-x2 --force
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/face.yaml --force
+
+# The debian training corpus: pinned Debian packages downloaded and unpacked into
+# $${RESTORE_CORPORA_CACHE:-~/.cache/restore/corpora}/debian (never into the repo), then checked
+# against the committed manifest. CROPS is where `make crops` writes the GPU crop pack.
+CROPS ?= out/crops
+corpus: install
+	$(PY) corpora/build_debian.py
+	$(PY) -m restore.cli corpus check corpora/debian
+
+crops: install
+	$(PY) corpora/export_crops.py $(CROPS) corpora/debian corpora/general
 
 sample: install
 	$(PY) samples/make_sample.py
