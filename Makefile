@@ -60,12 +60,13 @@ weights: install
 # $${RESTORE_CORPORA_CACHE:-~/.cache/restore/corpora}/debian (never into the repo), then checked
 # against the committed manifest. CROPS is where `make crops` writes the GPU crop pack.
 CROPS ?= out/crops
+CROPS_PER_IMAGE ?= 2   # 3 gives 760 crops, 39 MB: over the ~35 MB a GPU machine is sent
 corpus: install
 	$(PY) corpora/build_debian.py
 	$(PY) -m restore.cli corpus check corpora/debian
 
 crops: install
-	$(PY) corpora/export_crops.py $(CROPS) corpora/debian corpora/general
+	$(PY) corpora/export_crops.py $(CROPS) corpora/debian corpora/general --per-image $(CROPS_PER_IMAGE)
 
 sample: install
 	$(PY) samples/make_sample.py
