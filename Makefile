@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 SAMPLE := samples/speech-pal-sample.mkv
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test bench weights weights-gpu packs sample clean ffmpeg
+.PHONY: install demo test bench weights weights-gpu packs sample clean ffmpeg corpus
 
 # Optional parts (VapourSynth runtime, browser for report tests, ...) each live in
 # mk/NAME.mk and add their install targets to EXTRA_INSTALL.
@@ -55,6 +55,18 @@ weights: install
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/sr-x2.yaml --force
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/sr-x2-venue.yaml --finetune restore-sr-x2 --force
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/face.yaml --force
+
+# The debian training corpus: pinned Debian packages downloaded and unpacked into
+# $${RESTORE_CORPORA_CACHE:-~/.cache/restore/corpora}/debian (never into the repo), then checked
+# against the committed manifest.
+corpus: install
+	$(PY) corpora/build_debian.py
+	$(PY) -m restore.cli corpus check corpora/debian
+
+# What a GPU training machine is sent (restore/training/packs.py): HR texture crops of the
+# general corpora and aligned faces, each with its provenance, under runs/packs (~40 MB).
+packs: install
+	$(PY) -m restore.training.packs runs/packs
 
 # The models trained on a GPU (restore-vsr-x2, restore-face-v2 and the candidates beside them) all
 # at once: they are small, so they share one GPU; each config's time_limit_s bounds its run and the

@@ -11,6 +11,9 @@ to a corpus is a readable diff::
 ``root`` (default ``.``) is where image paths are resolved, relative to the manifest's
 folder. It lets the project commit manifests for images it must not redistribute: the
 rows keep each image's sha256, so an image changed behind the manifest is detected.
+A root may start with ``~`` and use ``${NAME}`` or ``${NAME:-default}`` for an environment
+variable, so that a manifest can point at a per-user cache that a build script fills, e.g.
+``${RESTORE_CORPORA_CACHE:-~/.cache/restore/corpora}/debian``.
 
 ``region`` (``x0,y0,x1,y1``, pixels, end exclusive) makes a row a crop of its image; one
 photograph can then give a ``train`` and a ``heldout`` row whose regions must not overlap.
@@ -153,6 +156,15 @@ class Entry:
                 self.author, self.subject, self.date, self.notes]
 
 
+_ROOT_VARIABLE = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+
+
+def resolve_root(folder: Path, root_text: str) -> Path:
+    """The folder a manifest's ``root:`` names: variables and ``~`` expanded, relative to ``folder``."""
+    expanded = _ROOT_VARIABLE.sub(lambda m: os.environ.get(m.group(1)) or m.group(2) or "", root_text)
+    return (folder / Path(expanded).expanduser()).resolve()
+
+
 def _open_rgb(path: Path) -> np.ndarray:
     from PIL import Image
     with Image.open(path) as img:
@@ -189,7 +201,7 @@ class Corpus:
         if manifest.exists():
             raise UserError(f"{manifest} already exists")
         directory.mkdir(parents=True, exist_ok=True)
-        corpus = cls(manifest=manifest.resolve(), root=(directory / root).resolve(), root_text=root)
+        corpus = cls(manifest=manifest.resolve(), root=resolve_root(directory, root), root_text=root)
         corpus.save()
         return corpus
 
@@ -213,7 +225,8 @@ class Corpus:
                 root_text = value.strip() or "."
         else:
             body_start = len(lines)
-        corpus = cls(manifest=manifest.resolve(), root=(manifest.parent / root_text).resolve(), root_text=root_text)
+        corpus = cls(manifest=manifest.resolve(), root=resolve_root(manifest.parent, root_text),
+                     root_text=root_text)
         rows = [line.split("\t") for line in lines[body_start:]]
         if rows and rows[0] != COLUMNS:
             raise UserError(f"{manifest}:{body_start + 1}: columns must be: {' '.join(COLUMNS)}")

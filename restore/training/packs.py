@@ -1,0 +1,59 @@
+"""The crop packs a training machine is sent: HR texture crops and aligned faces.
+
+A GPU machine has neither the corpora (the images are not in the repository) nor the face
+detector; what it needs fits in a few tens of MB:
+
+* ``sr/``: 288-px texture crops of every training image of the general corpora (``debian``,
+  ``general``, the venue's training region), two per image, and one per held-out image (marked
+  ``heldout``: validation only) — restore.training.crops;
+* ``faces/``: every portrait of the face corpus aligned to the 128-px template (JPEG q95) with its
+  person, split and licence — restore.training.face_data.
+
+Both indexes keep each crop's source image hash and licence; the trainers check them against
+the committed manifests before they train. ``make packs`` writes them under ``runs/packs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SR_CORPORA = ("debian", "general", "venue")
+SR_CROP = 288          # HR side: 128-px training patches with room for motion and zoom
+SR_PER_IMAGE = 2
+
+
+def folder_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def build_sr_pack(out: Path, corpora: tuple[str, ...] = SR_CORPORA) -> Path:
+    from restore.training.crops import export_crops
+
+    present = [REPO / "corpora" / name for name in corpora if (REPO / "corpora" / name / "MANIFEST.tsv").is_file()]
+    return export_crops(present, out, size=SR_CROP, per_image=SR_PER_IMAGE, include_heldout=True)
+
+
+def build_face_pack(out: Path, corpus: Path = REPO / "corpora" / "faces") -> Path:
+    from restore.training.face_data import export_face_pack
+
+    cache = Path("~/.cache/restore/faces").expanduser()
+    return export_face_pack(corpus, out, 128, cache, quality=95)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write the SR and face crop packs for a training machine.")
+    parser.add_argument("out", type=Path, nargs="?", default=REPO / "runs" / "packs")
+    args = parser.parse_args(argv)
+    sr = build_sr_pack(args.out / "sr")
+    faces = build_face_pack(args.out / "faces")
+    for index in (sr, faces):
+        rows = sum(1 for line in index.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")) - 1
+        print(f"{index}: {rows} crops, {folder_size(index.parent) / 1e6:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
