@@ -68,13 +68,13 @@ corpus: install
 packs: install
 	$(PY) -m restore.training.packs runs/packs
 
-# The models trained on a GPU (restore-vsr-x2, restore-face-v2 and the candidates beside them) all
+# The models trained on a GPU (restore-vsr-x2, restore-face-v2 and two candidates beside them) all
 # at once: they are small, so they share one GPU; each config's time_limit_s bounds its run and the
 # cards record the iterations it came to. Needs the crop packs (`make packs`) and a CUDA torch:
 # `make weights-gpu GPU_PY=python3` on a machine whose python3 has one.
 GPU_PY ?= $(PY)
 GPU_DEVICE ?= cuda
-GPU_CONFIGS := vsr-x2 vsr-x2-r3 face-v2 face-v2-small
+GPU_CONFIGS := vsr-x2 vsr-x2-r3 vsr-x2-wide face-v2
 weights-gpu:
 	@set -e; pids=""; for c in $(GPU_CONFIGS); do \
 	  RESTORE_RUNS_SHARING_DEVICE=$(words $(GPU_CONFIGS)) OMP_NUM_THREADS=4 PYTHONUNBUFFERED=1 \
