@@ -31,8 +31,8 @@ LUMA = (0.299, 0.587, 0.114)
 
 def luma(frames: torch.Tensor) -> torch.Tensor:
     """(..., 3, H, W) RGB → (..., 1, H, W) luma (BT.601 weights; only used to measure motion)."""
-    w = frames.new_tensor(LUMA).view(3, 1, 1)
-    return (frames * w).sum(dim=-3, keepdim=True)
+    r, g, b = frames.unbind(dim=-3)
+    return (LUMA[0] * r + LUMA[1] * g + LUMA[2] * b).unsqueeze(-3)
 
 
 def block_size_for(height: int, width: int, preferred: int = 64) -> int:

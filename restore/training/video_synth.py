@@ -22,6 +22,7 @@ Randomness comes from one ``torch.Generator``: a batch is a function of (seed, i
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -39,22 +40,29 @@ def _chance(gen: torch.Generator, n: int, p: float, device) -> torch.Tensor:
     return torch.rand(n, generator=gen, device=device) < p
 
 
+@functools.lru_cache(maxsize=64)
+def _on_device(key: str, values: tuple, device: str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A small constant, uploaded once per device: on a GPU each upload would wait for the queue."""
+    return torch.tensor(values, dtype=dtype, device=device)
+
+
 def _choice(gen: torch.Generator, n: int, weights: list[float], device) -> torch.Tensor:
-    w = torch.tensor(weights, dtype=torch.float32, device=device)
+    w = _on_device("choice", tuple(float(x) for x in weights), str(device))
     return torch.multinomial(w.expand(n, -1), 1, generator=gen).squeeze(1)
 
 
 # BT.601 full range (as JPEG and the numpy model use).
-_RGB2YCC = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+_RGB2YCC = ((0.299, 0.587, 0.114), (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
+_YCC2RGB = tuple(tuple(float(v) for v in row) for row in torch.linalg.inv(torch.tensor(_RGB2YCC)).tolist())
 
 
 def rgb_to_ycc(x: torch.Tensor) -> torch.Tensor:
-    m = _RGB2YCC.to(x)
+    m = _on_device("rgb2ycc", _RGB2YCC, str(x.device), x.dtype)
     return torch.einsum("ij,...jhw->...ihw", m, x)
 
 
 def ycc_to_rgb(x: torch.Tensor) -> torch.Tensor:
-    m = torch.linalg.inv(_RGB2YCC).to(x)
+    m = _on_device("ycc2rgb", _YCC2RGB, str(x.device), x.dtype)
     return torch.einsum("ij,...jhw->...ihw", m, x)
 
 
@@ -79,9 +87,14 @@ def filter_per_sample(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
     return F.conv2d(padded, weight, groups=n * c).reshape(n, c, h, w)
 
 
-def horizontal_gaussian(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """Per-sample horizontal-only Gaussian (sigma (N,) in pixels; 0 leaves the sample as is)."""
-    radius = int(math.ceil(3 * float(sigma.max()))) if sigma.numel() else 0
+def horizontal_gaussian(x: torch.Tensor, sigma: torch.Tensor, max_sigma: float | None = None) -> torch.Tensor:
+    """Per-sample horizontal-only Gaussian (sigma (N,) in pixels; 0 leaves the sample as is).
+
+    ``max_sigma`` (known from the ranges) sizes the kernel without reading ``sigma`` back from the
+    device, which would stall a GPU's queue."""
+    if max_sigma is None:
+        max_sigma = float(sigma.max()) if sigma.numel() else 0.0
+    radius = int(math.ceil(3 * max_sigma))
     if radius < 1:
         return x
     r = torch.arange(-radius, radius + 1, device=x.device, dtype=torch.float32)
@@ -107,6 +120,7 @@ _JPEG_CHROMA[:4, :4] = torch.tensor([[17, 18, 24, 47], [18, 21, 26, 66], [24, 26
                                     dtype=torch.float32)
 
 
+@functools.lru_cache(maxsize=8)
 def _dct_matrix(device) -> torch.Tensor:
     k = torch.arange(8, device=device, dtype=torch.float32)
     m = torch.cos((2 * k[None, :] + 1) * k[:, None] * math.pi / 16) * math.sqrt(2 / 8)
@@ -118,8 +132,10 @@ def quality_tables(quality: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """IJG scaling of the standard tables for per-sample quality (N,) in 1..100."""
     q = quality.clamp(1, 100)
     scale = torch.where(q < 50, 5000 / q, 200 - 2 * q)[:, None, None]
-    luma = ((_JPEG_LUMA.to(q.device)[None] * scale + 50) / 100).floor().clamp(1, 255)
-    chroma = ((_JPEG_CHROMA.to(q.device)[None] * scale + 50) / 100).floor().clamp(1, 255)
+    base_luma = _on_device("jpeg-luma", tuple(map(tuple, _JPEG_LUMA.tolist())), str(q.device))
+    base_chroma = _on_device("jpeg-chroma", tuple(map(tuple, _JPEG_CHROMA.tolist())), str(q.device))
+    luma = ((base_luma[None] * scale + 50) / 100).floor().clamp(1, 255)
+    chroma = ((base_chroma[None] * scale + 50) / 100).floor().clamp(1, 255)
     return luma, chroma
 
 
@@ -140,7 +156,7 @@ def jpeg_like(rgb: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
     ph, pw = -h % 16, -w % 16
     x = F.pad(rgb, (0, pw, 0, ph), mode="replicate") if (ph or pw) else rgb
     ycc = rgb_to_ycc(x.clamp(0, 1)) * 255.0
-    dct = _dct_matrix(rgb.device)
+    dct = _dct_matrix(str(rgb.device))
     luma_t, chroma_t = quality_tables(quality)
     y = _quantise_plane(ycc[:, 0] - 128.0, luma_t, dct) + 128.0
     cbcr = F.avg_pool2d(ycc[:, 1:], 2)
@@ -265,8 +281,6 @@ def _add_moving_object(clips: torch.Tensor, sources: torch.Tensor, gen: torch.Ge
     n = clips.shape[0]
     device = clips.device
     on = _chance(gen, n, ranges.object_prob, device)
-    if not bool(on.any()):
-        return clips
     donor = clips.roll(1, dims=0)[:, frames // 2]                          # another picture, still
     k = torch.arange(frames, device=device, dtype=torch.float32) - frames // 2
     velocity = (torch.rand(n, 2, generator=gen, device=device) * 2 - 1) * ranges.object_speed
@@ -300,7 +314,7 @@ def _cut_neighbours(clips: torch.Tensor, gen: torch.Generator, ranges: CameraRan
     n, t = clips.shape[:2]
     device = clips.device
     on = _chance(gen, n, ranges.cut_prob, device)
-    if not bool(on.any()) or t < 2:
+    if t < 2:
         return clips
     centre = t // 2
     at = torch.randint(0, t - 1, (n,), generator=gen, device=device)       # cut between at and at+1
@@ -389,8 +403,7 @@ def degrade_clips(hr: torch.Tensor, scale: int, gen: torch.Generator,
     interlaced = torch.where(blend_mode[:, None, None, None, None], blended, woven)
     degraded = torch.where(interlace_on[:, None, None, None, None], interlaced, degraded)
     deint_on = _chance(gen, n, ranges.deinterlaced_prob, device) & ~interlace_on
-    if bool(deint_on.any()):
-        degraded = torch.where(deint_on[:, None, None, None, None], _intra_field(degraded), degraded)
+    degraded = torch.where(deint_on[:, None, None, None, None], _intra_field(degraded), degraded)
     degraded = degraded.reshape(n * t, c, lh, lw)
 
     # line bandwidth
@@ -398,9 +411,9 @@ def degrade_clips(hr: torch.Tensor, scale: int, gen: torch.Generator,
     luma_on = per_frame(_chance(gen, n, ranges.luma_bandwidth_prob, device))
     cutoff = per_frame(_uniform(gen, n, *ranges.luma_cutoff, device))
     luma_sigma = torch.where(luma_on, sigma_for_bandwidth(cutoff), torch.zeros_like(cutoff))
-    y = horizontal_gaussian(ycc[:, :1], luma_sigma)
+    y = horizontal_gaussian(ycc[:, :1], luma_sigma, 0.1325 / (0.5 * max(ranges.luma_cutoff[0], 1e-3)))
     chroma_sigma = sigma_for_bandwidth(per_frame(_uniform(gen, n, *ranges.chroma_bandwidth, device)))
-    cbcr = horizontal_gaussian(ycc[:, 1:], chroma_sigma)
+    cbcr = horizontal_gaussian(ycc[:, 1:], chroma_sigma, 0.1325 / (0.5 * max(ranges.chroma_bandwidth[0], 1e-3)))
     line_avg = per_frame(_chance(gen, n, ranges.chroma_line_average_prob, device))
     averaged = 0.5 * (cbcr + F.pad(cbcr, (0, 0, 1, 0), mode="replicate")[..., :-1, :])
     cbcr = torch.where(line_avg[:, None, None, None], averaged, cbcr)

@@ -282,6 +282,8 @@ class VSRTrainer:
             self.finetuned_from = {"name": base.name, "sha256": base.sha256}
         if config.threads:
             torch.set_num_threads(config.threads)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True   # shapes never change during a run
         self.pack = CropPack.load(config.crops, config.corpora, config.crop_weights or None)
         self.train_crops = self.pack.train.to(self.device)
         self.draw_weights = self.pack.draw_weights.to(self.device)
@@ -353,7 +355,7 @@ class VSRTrainer:
         self.sched.step()
         self.ema.update(self.model)
         self.iteration += 1
-        return {k: float(v.detach()) for k, v in losses.items()}
+        return {k: v.detach() for k, v in losses.items()}     # read back only when logged: no stall per step
 
     @torch.no_grad()
     def validate(self) -> dict[str, Any]:
@@ -529,7 +531,7 @@ def train_vsr(config: VSRConfig, *, resume: bool = False, force: bool = False, m
         if it % config.log_every == 0 or it == end():
             record = {"iteration": it, "lr": trainer.opt.param_groups[0]["lr"],
                       "elapsed_s": round(time.monotonic() - t0, 1),
-                      **{k: round(float(np.mean(v)), 5) for k, v in window.items()}}
+                      **{k: round(float(torch.stack(v).mean()), 5) for k, v in window.items()}}
             window.clear()
             with open(log, "a") as fh:
                 fh.write(json.dumps(record) + "\n")
