@@ -55,6 +55,7 @@ weights: install
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/sr-x2.yaml --force
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/sr-x2-venue.yaml --finetune restore-sr-x2 --force
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/face.yaml --force
+	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/face-v2.yaml --force
 
 # The debian training corpus: pinned Debian packages downloaded and unpacked into
 # $${RESTORE_CORPORA_CACHE:-~/.cache/restore/corpora}/debian (never into the repo), then checked
@@ -68,13 +69,13 @@ corpus: install
 packs: install
 	$(PY) -m restore.training.packs runs/packs
 
-# The models trained on a GPU (restore-vsr-x2, restore-face-v2 and two candidates beside them) all
+# The models trained on a GPU (restore-vsr-x2; add candidate configs to GPU_CONFIGS) all
 # at once: they are small, so they share one GPU; each config's time_limit_s bounds its run and the
 # cards record the iterations it came to. Needs the crop packs (`make packs`) and a CUDA torch:
 # `make weights-gpu GPU_PY=python3` on a machine whose python3 has one.
 GPU_PY ?= $(PY)
 GPU_DEVICE ?= cuda
-GPU_CONFIGS := vsr-x2 vsr-x2-r3 vsr-x2-wide face-v2
+GPU_CONFIGS := vsr-x2
 weights-gpu:
 	@set -e; pids=""; for c in $(GPU_CONFIGS); do \
 	  RESTORE_RUNS_SHARING_DEVICE=$(words $(GPU_CONFIGS)) OMP_NUM_THREADS=4 PYTHONUNBUFFERED=1 \

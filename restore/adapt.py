@@ -71,26 +71,28 @@ def _base_stage(spec: dict, name: str) -> dict:
 
 
 def adapt_venue(venue: Path, work: Path, weights_dir: Path, name: str, *, base_weights: str, iters: int,
-                device: str, echo: Callable[[str], None]) -> tuple[Path, dict]:
+                device: str, echo: Callable[[str], None], replay: Path = GENERAL_PACK,
+                replay_corpora: list[str] | None = None) -> tuple[Path, dict]:
     """Fine-tune the multi-frame SR model on the venue with general replay; (weights, measurements)."""
     from restore.training.crops import export_crops
     from restore.training.vsr_train import VSRTrainer, load_vsr_config
 
-    if not GENERAL_PACK.is_file():
-        raise UserError(f"the general replay pack {GENERAL_PACK} is missing: run `make packs` first")
+    if not Path(replay).is_file():
+        raise UserError(f"the general replay pack {replay} is missing: run `make packs` first")
     echo(f"cutting crops of the venue shots in {venue}")
-    venue_pack = export_crops([venue], work / "venue-pack", per_image=12, include_heldout=True)
+    venue_pack = export_crops([venue], work / "venue-pack", size=288, per_image=12, include_heldout=True,
+                              heldout_per_image=6)
     config = load_vsr_config(VSR_CONFIG)
     config.name = name
     config.output = weights_dir / f"{name}.safetensors"
     config.work_dir = work / "vsr"
-    config.crops = [venue_pack, GENERAL_PACK]
+    config.crops = [venue_pack, Path(replay)]
     config.crop_weights = [0.5, 0.5]
-    config.corpora = [str(Path(venue).resolve()), *config.corpora]
+    config.corpora = [str(Path(venue).resolve()), *(replay_corpora or config.corpora)]
     config.train.iters = iters
     config.train.time_limit_s = 0
     config.train.batch_size = 8
-    config.train.lr = 2e-4
+    config.train.lr = 5e-5            # a converged model, small batches: small steps
     config.train.warmup = max(1, iters // 20)
     config.train.ema_decay = 0.99
     config.validation.every = iters
@@ -140,7 +142,8 @@ def adapt_subject(subject: Path, weights_dir: Path, *, base_weights: str, iters:
 
 def adapt(venue: Path | None, subject: Path | None, output: Path, *, base: str = "speech-576i",
           sr_iters: int = 300, face_iters: int = 300, device: str = "cpu", weights_dir: Path | None = None,
-          overwrite: bool = False, echo: Callable[[str], None] = print) -> AdaptResult:
+          overwrite: bool = False, replay: Path | None = None, replay_corpora: list[str] | None = None,
+          echo: Callable[[str], None] = print) -> AdaptResult:
     from restore.models.registry import resolve_weights, user_weights_dir
     from restore.pipeline.spec import load_pipeline
 
@@ -165,7 +168,8 @@ def adapt(venue: Path | None, subject: Path | None, output: Path, *, base: str =
         if (weights_dir / f"{name}.safetensors").exists() and not overwrite:
             raise OutputError(f"{weights_dir / name}.safetensors exists: --overwrite replaces it")
         path, result.venue = adapt_venue(Path(venue), work, weights_dir, name, base_weights=stage["weights"],
-                                         iters=sr_iters, device=device, echo=echo)
+                                         iters=sr_iters, device=device, echo=echo, replay=replay or GENERAL_PACK,
+                                         replay_corpora=replay_corpora)
         stage["weights"] = name if weights_dir == user_weights_dir() else str(path)
         result.weights.append(path)
         notes.append(f"super-resolution fine-tuned on {venue} ({result.venue['gain_db']:+.2f} dB PSNR-Y on its "

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "restore.cli.weights",    # weights list|show|import
     "restore.cli.training",   # corpus, degrade, analyze, train
     "restore.cli.train",      # train
+    "restore.cli.adapt",      # adapt
     "restore.cli.provenance", # verify, package
     "restore.cli.review",     # compare
     "restore.cli.batch",      # batch

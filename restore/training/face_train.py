@@ -43,6 +43,12 @@ def _path(value) -> Path:
     return Path(os.path.expanduser(str(value)))
 
 
+def _path_or_name(value) -> str | Path:
+    """A weights name from the registry (``restore-face-v1``) or a path to a file."""
+    text = str(value)
+    return _path(text) if ("/" in text or text.endswith(".safetensors")) else text
+
+
 def _section(config: dict, key: str) -> dict:
     value = config.get(key) or {}
     if not isinstance(value, dict):
@@ -339,6 +345,13 @@ def train_face(config: dict, resume: bool = False, max_iters: int | None = None,
     val_lq, val_hq = validation_pairs(crops[val_idx], int(held.get("pairs_per_face", 2)), 12345, degradation)
 
     model = build_face_model(_section(config, "arch")).to(device)
+    init_from = None
+    if config.get("init_from"):
+        # Continue a trained model's learning on the same task (not a subject fine-tune).
+        base, loaded = load_for_finetuning(_path_or_name(config["init_from"]), device)
+        model.load_state_dict(base.state_dict())
+        init_from = {"name": loaded.name, "sha256": loaded.sha256}
+        log(f"starting from {loaded.name} ({loaded.sha256[:12]}…)")
     with EnergyMeter() as meter:
         summary = _loop(model, crops[train_idx], settings, device, _path(config.get("run_dir", "runs/face")) / "checkpoint.pt",
                         resume, log, validate=lambda m: evaluate(m, val_lq, val_hq, device, embedder),
@@ -358,7 +371,8 @@ def train_face(config: dict, resume: bool = False, max_iters: int | None = None,
                      "device": device, "torch": torch.__version__, "threads": threads,
                      "hardware": torch.cuda.get_device_name(device) if str(device).startswith("cuda")
                      else "CPU",
-                     "determinism": determinism_facts(), "replaced_weights_sha256": previous},
+                     "determinism": determinism_facts(), "replaced_weights_sha256": previous,
+                     "init_from": init_from},
         "corpus": {**_manifest_facts(manifest, kept), "faces_found": len(kept), "trained_faces": len(trained_on),
                    "trained_licences": dict(Counter(im.license for im in trained_on)),
                    "heldout_faces": len(val_idx), "heldout_people": sorted({kept[i].person for i in val_idx}),

@@ -277,7 +277,8 @@ class VSRTrainer:
 
             base = load_model(finetune)
             if base.arch.get("type") != "WindowFusionSR" or base.scale != config.scale:
-                raise UserError(f"{finetune} is not a ×{config.scale} WindowFusionSR model")
+                raise UserError(f"{finetune} is not a ×{config.scale} multi-frame (WindowFusionSR) model; a "
+                                "single-frame model adapts with `restore train pipelines/training/sr-x2-venue.yaml`")
             config.model = dict(base.arch)            # the architecture comes from the weights
             self.finetuned_from = {"name": base.name, "sha256": base.sha256}
         if config.threads:

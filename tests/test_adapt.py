@@ -1,0 +1,69 @@
+"""``restore adapt``: corpora checked first, the SR model adapted and measured, a pipeline that loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from restore.adapt import adapt
+from restore.errors import UserError
+from restore.pipeline.spec import load_pipeline
+from restore.training.corpus import Corpus
+from restore.training.crops import export_crops
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def _photo(path: Path, seed: int, size: int = 640) -> Path:
+    rng = np.random.default_rng(seed)
+    coarse = rng.random((size // 16, size // 16, 3)).astype(np.float32)
+    image = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC)
+    image += 0.15 * rng.random((size, size, 3)).astype(np.float32)            # texture for the crop picker
+    cv2.imwrite(str(path), (image.clip(0, 1) * 255).astype(np.uint8))
+    return path
+
+
+def _corpus(folder: Path, kind: str, seeds: list[int], heldout: list[int]) -> Path:
+    corpus = Corpus.init(folder)
+    for seed in seeds:
+        corpus.add([_photo(folder / f"p{seed}.png", seed)], kind=kind, source="test fixture", license="CC0-1.0",
+                   split="heldout" if seed in heldout else "train")
+    return folder
+
+
+@pytest.mark.slow
+def test_venue_adaptation_writes_weights_with_cards_and_a_pipeline(tmp_path):
+    venue = _corpus(tmp_path / "venue", "venue", [1, 2, 3], heldout=[3])
+    general = _corpus(tmp_path / "general", "general", [10, 11], heldout=[])
+    replay = export_crops([general], tmp_path / "replay", size=288, per_image=2)
+    out = tmp_path / "chamber.yaml"
+    result = adapt(venue, None, out, base="default", sr_iters=2, weights_dir=tmp_path / "w", replay=replay,
+                   replay_corpora=[str(general)], echo=lambda line: None)
+    assert result.venue["clips"] > 0 and "gain_db" in result.venue
+    (weights,) = result.weights
+    card = yaml.safe_load(weights.with_suffix(".card.json").read_text())
+    assert card["origin"] == "fine-tuned" and card["training"]["finetuned_from"]["name"] == "restore-vsr-x2"
+    assert {c["name"] for c in card["corpora"]} == {"venue", "general"}
+    spec = load_pipeline(str(out))
+    sr = [s for s in spec.stages if s.name == "superres"][0]
+    assert Path(sr.params.weights) == weights
+    assert "Adapted by `restore adapt`" in yaml.safe_load(out.read_text())["description"]
+
+
+def test_a_venue_without_licence_is_refused_before_any_work(tmp_path):
+    venue = _corpus(tmp_path / "venue", "venue", [1], heldout=[])
+    lines = (venue / "MANIFEST.tsv").read_text().splitlines()
+    lines[-1] = lines[-1].replace("CC0-1.0", "")
+    (venue / "MANIFEST.tsv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(UserError):
+        adapt(venue, None, tmp_path / "x.yaml", sr_iters=1, weights_dir=tmp_path / "w", echo=lambda line: None)
+    assert not (tmp_path / "x.yaml").exists() and not (tmp_path / "w").exists()
+
+
+def test_nothing_to_adapt_is_one_line(tmp_path):
+    with pytest.raises(UserError, match="--venue DIR, --subject DIR or both"):
+        adapt(None, None, tmp_path / "x.yaml")
