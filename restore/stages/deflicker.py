@@ -4,7 +4,13 @@ Old film and early video pump in brightness from frame to frame (uneven shutter,
 developing, AGC). For each frame we measure robust luma statistics (low, middle,
 high percentiles), take the temporal median of those statistics over ±radius frames
 within the same shot, and map the frame's tones onto that target with a
-gain/offset. ``mode: local`` does this per cell of a coarse grid and interpolates
+gain/offset. The target is the median over a window with as many frames on each
+side: it follows a steady change of exposure (a pan into a brighter part of the
+scene, a fade) and takes the majority's side of a cut the detector missed. Near a
+clip's or shot's ends the window narrows to stay symmetric — a median over a
+one-sided window dragged those frames towards the middle of the shot and flattened
+such a change (±5 levels measured on a tilt over a gradient); the outermost frames
+take a robust straight line through their nearest neighbours (see ``_target``). ``mode: local`` does this per cell of a coarse grid and interpolates
 the correction smoothly, for flicker that differs across the picture (vignetting,
 uneven density).
 """
@@ -44,6 +50,36 @@ def _stats(y: np.ndarray, grid: int | None) -> np.ndarray:
         for cell in np.array_split(rows, grid, axis=1):
             cells.append(np.percentile(cell, [5, 50, 95]))
     return np.asarray(cells, dtype=np.float32)
+
+
+def _trend_at_zero(stats: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Theil–Sen line through ``stats`` (n, cells, 3) at times ``t`` (n,), evaluated at t = 0.
+
+    The median of pairwise slopes and the median intercept both ignore up to ~29 % of
+    outlying frames (a flash, a burnt frame), as the plain median did.
+    """
+    if len(t) < 3:
+        return np.median(stats, axis=0)
+    j, k = np.triu_indices(len(t), 1)
+    slopes = (stats[k] - stats[j]) / (t[k] - t[j])[:, None, None]
+    slope = np.median(slopes, axis=0)
+    return np.median(stats - slope[None] * t[:, None, None], axis=0).astype(np.float32)
+
+
+def _target(stats: np.ndarray, t: np.ndarray, min_side: int = 2, line_reach: int = 4) -> np.ndarray:
+    """The exposure statistics a frame should have, from its shot's frames at times ``t``.
+
+    The median over the widest window with as many frames on each side: exact for any monotonic
+    change (the middle value of a monotonic run is the frame's own) and on the majority's side of
+    a step. A median over a one-sided window would drag the frame towards the middle of its shot.
+    Where fewer than ``min_side`` frames lie on one side (the first and last frames of a clip or
+    shot), a robust line through the nearest ``line_reach`` frames on the other side instead.
+    """
+    side = int(min(t.max(), -t.min()))
+    if side >= min_side:
+        return np.median(stats[np.abs(t) <= side], axis=0)
+    near = np.abs(t) <= line_reach
+    return _trend_at_zero(stats[near], t[near])
 
 
 def _signature(y: np.ndarray) -> np.ndarray:
@@ -96,7 +132,9 @@ class Deflicker(WindowStage):
                    if i == center or window[i].index != window[i - (1 if i > center else -1)].index]
         stats = np.stack([self._facts(window[i])[0] for i in members])  # (n, cells, 3)
         own = self._facts(frame)[0]
-        target = np.median(stats, axis=0)
+        # times in frames from this one: at the clip's ends the window holds fewer real frames on one side
+        t = np.array([window[i].index - frame.index for i in members], dtype=np.float32)
+        target = _target(stats, t)
         # map own (low, high) onto target (low, high): gain about the low point
         span_own = np.maximum(own[:, 2] - own[:, 0], 1e-3)
         span_target = np.maximum(target[:, 2] - target[:, 0], 1e-3)
