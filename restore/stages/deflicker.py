@@ -4,13 +4,10 @@ Old film and early video pump in brightness from frame to frame (uneven shutter,
 developing, AGC). For each frame we measure robust luma statistics (low, middle,
 high percentiles), take the temporal median of those statistics over ±radius frames
 within the same shot, and map the frame's tones onto that target with a
-gain/offset. The target is the median over a window with as many frames on each
-side: it follows a steady change of exposure (a pan into a brighter part of the
-scene, a fade) and takes the majority's side of a cut the detector missed. Near a
-clip's or shot's ends the window narrows to stay symmetric — a median over a
-one-sided window dragged those frames towards the middle of the shot and flattened
-such a change (±5 levels measured on a tilt over a gradient); the outermost frames
-take a robust straight line through their nearest neighbours (see ``_target``). ``mode: local`` does this per cell of a coarse grid and interpolates
+gain/offset. The target is the median of the window; near a clip's or shot's ends,
+where the window is one-sided, a steady change of exposure (a pan into a brighter
+part of the scene, a fade) is recognised and the window kept symmetric, so that
+change is followed rather than flattened (see ``_target``). ``mode: local`` does this per cell of a coarse grid and interpolates
 the correction smoothly, for flicker that differs across the picture (vignetting,
 uneven density).
 """
@@ -66,15 +63,28 @@ def _trend_at_zero(stats: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.median(stats - slope[None] * t[:, None, None], axis=0).astype(np.float32)
 
 
-def _target(stats: np.ndarray, t: np.ndarray, min_side: int = 2, line_reach: int = 4) -> np.ndarray:
+def _kendall_tau(values: np.ndarray, t: np.ndarray) -> float:
+    """Rank correlation of ``values`` with time: ±1 for a monotonic run, about 0 for random pumping."""
+    j, k = np.triu_indices(len(t), 1)
+    return float(np.mean(np.sign(t[k] - t[j]) * np.sign(values[k] - values[j])))
+
+
+def _target(stats: np.ndarray, t: np.ndarray, trend_tau: float = 0.5, min_side: int = 2,
+            line_reach: int = 4) -> np.ndarray:
     """The exposure statistics a frame should have, from its shot's frames at times ``t``.
 
-    The median over the widest window with as many frames on each side: exact for any monotonic
-    change (the middle value of a monotonic run is the frame's own) and on the majority's side of
-    a step. A median over a one-sided window would drag the frame towards the middle of its shot.
-    Where fewer than ``min_side`` frames lie on one side (the first and last frames of a clip or
-    shot), a robust line through the nearest ``line_reach`` frames on the other side instead.
+    The median of the window: robust to random pumping and on the majority's side of a cut the
+    detector missed; over a symmetric window it is also exact for any steady (monotonic) change.
+    Over a one-sided window (the first and last frames of a clip or shot) it is exact only for
+    pumping: a steady change there would be pulled towards the middle of the shot. So where the
+    one-sided window's level runs one way (Kendall's τ ≥ ``trend_tau``) the window narrows to the
+    widest symmetric one, and the outermost frames (fewer than ``min_side`` a side) take a robust
+    line through their ``line_reach`` nearest neighbours. Measured (benchmarks/ground_truth.py
+    truths): ±10.7 → 0.3 levels on a tilt into a brighter part of the scene; random flicker
+    removed as well as before (39.3 vs 39.4 dB over 18 clips).
     """
+    if len(t) < 4 or t.min() == -t.max() or abs(_kendall_tau(stats[:, :, 1].mean(axis=1), t)) < trend_tau:
+        return np.median(stats, axis=0)
     side = int(min(t.max(), -t.min()))
     if side >= min_side:
         return np.median(stats[np.abs(t) <= side], axis=0)
