@@ -194,8 +194,11 @@ def _film_truth(width: int = 1280, height: int = 960, count: int = 12) -> list[n
 
 
 def _ffmpeg(src: Path, dst: Path, vf: str) -> Path:
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src), "-vf", vf, "-c:v", "ffv1",
-                    str(dst)], check=True)
+    """A plain ffmpeg baseline; tagged BT.601 like its source (a YUV→YUV scale keeps the samples' matrix),
+    so an HD-sized baseline is not read as BT.709 by size."""
+    tags = "setparams=color_primaries=bt470bg:color_trc=smpte170m:colorspace=bt470bg:range=tv"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src), "-vf", f"{vf},{tags}",
+                    "-c:v", "ffv1", str(dst)], check=True)
     return dst
 
 

@@ -242,7 +242,9 @@ def test_superres_at_source_geometry_on_a_photograph(tmp_path):
 def ffmpeg_baseline(src: Path, vf: str, width: int, height: int) -> list[np.ndarray]:
     """A plain ffmpeg treatment of ``src`` (then bicubic to the output size), decoded as we decode."""
     out = src.with_name(src.stem + ".baseline.mkv")
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), "-vf", vf, "-c:v", "ffv1", str(out)], check=True)
+    tags = "setparams=color_primaries=bt470bg:color_trc=smpte170m:colorspace=bt470bg:range=tv"   # as its source
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), "-vf", f"{vf},{tags}", "-c:v", "ffv1", str(out)],
+                   check=True)
     return gt.at_size(gt.read_clip(out), width, height)
 
 
