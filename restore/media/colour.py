@@ -4,7 +4,7 @@ Every conversion between YUV and the RGB the stages see needs a matrix and a ran
 and every file we write names its matrix, primaries, transfer and range, so that no
 reader has to guess. A reader that guesses follows ffmpeg: BT.601 for anything
 untagged, whatever its size, so an untagged HD file written with the BT.709 matrix
-decodes with wrong colours (−6.6 dB PSNR-Y measured on a 576i → 1440×1080 run).
+decodes with wrong colours (−6.6 dB PSNR-Y on a held-out 576i → 1440×1080 bench).
 
 * **Source.** Tags the file carries are kept. Missing ones are assumed the way
   broadcast practice does: below 720 lines BT.601 (625-line sizes and 25/50 Hz as

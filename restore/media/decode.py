@@ -75,7 +75,7 @@ class VideoReader:
             filt = ",".join(vf + [f"format={self.pix_fmt}"])
         else:
             self.pix_fmt = "rgb24" if fmt.bit_depth <= 8 else "rgb48le"
-            self._white = pixfmt.rgb16_white()
+            self._white = pixfmt.rgb16_white() if self.pix_fmt == "rgb48le" else 255
             self.frame_bytes = fmt.width * fmt.height * 3 * (1 if fmt.bit_depth <= 8 else 2)
             filt = rgb_decode_filter(fmt, self.pix_fmt, ",".join(vf) or None)
         seek: list[str] = []
