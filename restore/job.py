@@ -16,6 +16,7 @@ from typing import Callable
 from restore import __version__
 from restore.errors import InputError, PipelineError
 from restore.frame import VideoFormat
+from restore.media import colour, pixfmt
 from restore.media.decode import VideoReader
 from restore.media.encode import (VideoWriter, check_output_path, choose_settings, count_video_packets,
                                   rgb_pipe_format)
@@ -101,10 +102,8 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
     pipeline = Pipeline(spec, src_fmt, device=device, batch_size=options.batch_size, seed=options.seed,
                         options=stage_options, report=options.events)
     stage_options.pop("preview_frames", None)
-    out_fmt = pipeline.output_format
-    settings = choose_settings(output, out_fmt, codec=options.codec or spec.output.codec,
-                               bit_depth=spec.output.bit_depth, crf=spec.output.crf)
-    native = not pipeline.stages
+    settings, out_fmt = output_settings(output, src_fmt, pipeline.output_format, spec, options, notes)
+    native = is_native(pipeline, src_fmt, out_fmt)
     reader = VideoReader(source, src_fmt, mode="native" if native else "rgb", conform_fps=conform,
                          queue_size=options.queue_size)
     input_pix = reader.pix_fmt if native else rgb_pipe_format(settings, out_fmt)
@@ -168,7 +167,12 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
 
 def check_source(source: Path, video: dict, src_fmt: VideoFormat, notes: list[str]
                  ) -> tuple[VideoFormat, Fraction | None, int | None]:
-    """Refuse truncated files; conform variable-rate video. Returns (format, conform fps, expected frames)."""
+    """Refuse truncated files; conform variable-rate video; settle the colour tags (assumed ones are noted).
+
+    Returns (format, conform fps, expected frames)."""
+    src_fmt, assumed = colour.resolve_source(src_fmt)
+    if assumed:
+        notes.append(assumed)
     missing = truncation_shortfall(source)
     if missing:
         raise InputError(f"{source}: the file is truncated ({missing} bytes missing by its container's own size)")
@@ -179,6 +183,23 @@ def check_source(source: Path, video: dict, src_fmt: VideoFormat, notes: list[st
                      "by timestamp so sound stays in sync)")
         src_fmt = src_fmt.replace(fps=conform)
     return src_fmt, conform, None if conform is not None else packets
+
+
+def output_settings(output: Path, src_fmt: VideoFormat, out_fmt: VideoFormat, spec: PipelineSpec,
+                    options: JobOptions, notes: list[str]):
+    """The encoder settings and the output format with its bit depth and colour tags settled."""
+    settings = choose_settings(output, out_fmt, codec=options.codec or spec.output.codec,
+                               bit_depth=spec.output.bit_depth, crf=spec.output.crf)
+    out_fmt, converted = colour.resolve_output(src_fmt, out_fmt, settings.pix_fmt, spec.output.colour)
+    if converted:
+        notes.append(converted)
+    return settings, out_fmt.replace(bit_depth=pixfmt.pixel_depth(settings.pix_fmt))
+
+
+def is_native(pipeline: Pipeline, src_fmt: VideoFormat, out_fmt: VideoFormat) -> bool:
+    """Frames can travel as the decoder's own samples (bit-exact): no stage, and the same matrix and range."""
+    return not pipeline.stages and (src_fmt.colorspace, src_fmt.color_range) == (out_fmt.colorspace,
+                                                                                 out_fmt.color_range)
 
 
 def open_output_writer(output: Path, out_fmt: VideoFormat, settings, source: Path, report: dict, input_pix: str,
@@ -213,6 +234,8 @@ def finish_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptio
         "frames": {"in": frames_in, "out": frames_out},
         "source_probe": report,
         "output_format": {**_format_dict(out_fmt), **settings.describe()},
+        "colour": {"source": colour.describe(src_fmt), "output": colour.describe(out_fmt),
+                   "notes": [n for n in notes if n.startswith("colour:")]},
         "notes": notes,
         "stage_timings": stage_timings,
         "frames_log": str(frames_log) if frames_log is not None else None,

@@ -35,10 +35,10 @@ from restore.batch.lock import WorkLock
 from restore.errors import InputError, OutputError, UserError
 from restore.frame import VideoFormat
 from restore.job import (JobOptions, JobResult, _stage_options, _start_energy_meter, check_source, finish_job,
-                         frames_log_path, inspect_input, open_output_writer)
+                         frames_log_path, inspect_input, is_native, open_output_writer, output_settings)
 from restore.media import pixfmt
 from restore.media.decode import VideoReader
-from restore.media.encode import EncodeSettings, VideoWriter, check_output_path, choose_settings, rgb_pipe_format
+from restore.media.encode import EncodeSettings, VideoWriter, check_output_path, rgb_pipe_format
 from restore.media.framedump import FrameLog
 from restore.media.probe import main_video_stream
 from restore.pipeline.runner import Pipeline, resolve_device
@@ -322,14 +322,13 @@ class SegmentedJob:
         pipeline = Pipeline(spec, self.source_format, device=self.device, batch_size=options.batch_size,
                             seed=options.seed, options=_stage_options(options))
         try:
-            self.output_format = pipeline.output_format
+            self.settings, self.output_format = output_settings(self.output, self.source_format,
+                                                                pipeline.output_format, spec, options, self.notes)
             self.frame_ratio = pipeline.frame_ratio
             self.behind, self.ahead = pipeline_margins(pipeline)
-            self.native = not pipeline.stages
+            self.native = is_native(pipeline, self.source_format, self.output_format)
         finally:
             pipeline.close()
-        self.settings = choose_settings(self.output, self.output_format, codec=options.codec or spec.output.codec,
-                                        bit_depth=spec.output.bit_depth, crf=spec.output.crf)
         if self.native:
             self.pipe_pix = pixfmt.planar_equivalent(self.source_format.pix_fmt, self.source_format.bit_depth)
             self.segment_pix = self.pipe_pix

@@ -34,9 +34,10 @@ def rgb_decode_filter(fmt: VideoFormat, rgb_pix: str, extra: str | None = None) 
     cw, ch = pixfmt.chroma_shift(fmt.pix_fmt) if not pixfmt.is_rgb(fmt.pix_fmt) else (0, 0)
     interl = ":interl=1" if fmt.interlaced and ch > 0 else ""  # 4:2:0 interlaced chroma belongs to fields
     chain = [extra] if extra else []
-    chain.append(
-        f"scale=in_color_matrix={pixfmt.colour_matrix(fmt)}:in_range={pixfmt.colour_range(fmt)}{interl},format={rgb_pix}"
-    )
+    # the matrix and range we resolved for the source, spelled out: for an untagged file swscale would
+    # pick BT.601 limited whatever its size, and a job must decode exactly what it tags and records
+    chain.append(f"scale=in_color_matrix={pixfmt.colour_matrix(fmt)}:in_range={pixfmt.colour_range(fmt)}"
+                 f":out_range=pc{interl},format={rgb_pix}")
     return ",".join(chain)
 
 
@@ -74,6 +75,7 @@ class VideoReader:
             filt = ",".join(vf + [f"format={self.pix_fmt}"])
         else:
             self.pix_fmt = "rgb24" if fmt.bit_depth <= 8 else "rgb48le"
+            self._white = pixfmt.rgb16_white() if self.pix_fmt == "rgb48le" else 255
             self.frame_bytes = fmt.width * fmt.height * 3 * (1 if fmt.bit_depth <= 8 else 2)
             filt = rgb_decode_filter(fmt, self.pix_fmt, ",".join(vf) or None)
         seek: list[str] = []
@@ -125,7 +127,9 @@ class VideoReader:
         if self.pix_fmt == "rgb24":
             img = np.frombuffer(buf, dtype=np.uint8).reshape(h, w, 3).astype(np.float32) * (1.0 / 255.0)
         else:
-            img = np.frombuffer(buf, dtype="<u2").reshape(h, w, 3).astype(np.float32) * (1.0 / 65535.0)
+            # swscale's own 16-bit white, not 65535 (see pixfmt.rgb16_white); super-whites clip to 1
+            img = np.frombuffer(buf, dtype="<u2").reshape(h, w, 3).astype(np.float32) * (1.0 / self._white)
+            np.minimum(img, 1.0, out=img)
         return Frame(index=index, pts=pts, image=img)
 
     def start_frame_pts(self, index: int) -> Fraction:

@@ -22,7 +22,7 @@ import numpy as np
 
 from restore.errors import OutputError
 from restore.frame import Frame, VideoFormat
-from restore.media import pixfmt
+from restore.media import colour, pixfmt
 from restore.media.decode import sws_flags
 from restore.media.streams import CONTAINERS, global_tag_args, plan_streams
 
@@ -65,16 +65,11 @@ def choose_settings(path: Path, out_fmt: VideoFormat, *, codec: str | None = Non
                               f"{codec.upper()}: write an .mkv master or crop/pad to even dimensions")
         # access copies are 8-bit 4:2:0: what every player decodes
         return EncodeSettings(container, codec, "yuv420p", crf=crf or (18 if codec == "h264" else 20))
-    depth = max(out_fmt.bit_depth, bit_depth or 0)
-    pix = pixfmt.planar_equivalent(out_fmt.pix_fmt, depth)
-    if depth > out_fmt.bit_depth and depth > 8:
-        pix = pixfmt.planar_equivalent(_deepen(out_fmt.pix_fmt), depth)
+    pix = pixfmt.planar_equivalent(out_fmt.pix_fmt, out_fmt.bit_depth)
+    if bit_depth and bit_depth > pixfmt.pixel_depth(pix):
+        # the pipeline asks for more bits than the source has (output.bit_depth): same subsampling, deeper
+        pix = pixfmt.with_depth(pix, bit_depth)
     return EncodeSettings(container, "ffv1", pix)
-
-
-def _deepen(pix: str) -> str:
-    # the 8-bit name of a family, so planar_equivalent can pick its deeper sibling
-    return pix.replace("yuvj", "yuv")
 
 
 def rgb_pipe_format(settings: EncodeSettings, fmt: VideoFormat) -> str:
@@ -134,7 +129,9 @@ class VideoWriter:
                  queue_size: int = 8, threads: int = 0, overwrite: bool = False, timecode: str | None = None,
                  source_video: dict | None = None, video_offset: float = 0.0):
         self.output = Path(output)
-        self.fmt = out_fmt
+        # every file we write names its colour; a job has settled the tags already (restore.media.colour),
+        # other callers get the same convention the conversion below would use
+        self.fmt = colour.resolve_source(out_fmt)[0]
         self.settings = settings
         self.input_pix = input_pix
         self.overwrite = overwrite
@@ -183,27 +180,30 @@ class VideoWriter:
     # --- command construction --------------------------------------------------------
     def _video_filter(self) -> str:
         fmt, out_pix = self.fmt, self.settings.pix_fmt
+        rgb_out = pixfmt.is_rgb(out_pix)
         chain = []
         if self.input_pix != out_pix:
             interl = ""
-            if fmt.interlaced and not pixfmt.is_rgb(out_pix) and pixfmt.chroma_shift(out_pix)[1] > 0:
+            if fmt.interlaced and not rgb_out and pixfmt.chroma_shift(out_pix)[1] > 0:
                 interl = ":interl=1"
-            if pixfmt.is_rgb(out_pix):
+            if rgb_out:
                 chain.append(f"format={out_pix}")
+            elif pixfmt.is_rgb(self.input_pix):
+                # RGB → YUV with the matrix and range the file is tagged with, never swscale's default
+                chain.append(f"scale=in_range=pc:out_color_matrix={pixfmt.colour_matrix(fmt)}"
+                             f":out_range={pixfmt.colour_range(fmt)}{interl},format={out_pix}")
             else:
-                chain.append(f"scale=out_color_matrix={pixfmt.colour_matrix(fmt)}:out_range={pixfmt.colour_range(fmt)}"
-                             f"{interl},format={out_pix}")
+                # native samples (pass-through) into another layout: same matrix, same range, only
+                # subsampling or depth change (an auto-inserted scaler would squeeze full range to limited)
+                rng = pixfmt.colour_range(fmt)
+                chain.append(f"scale=in_range={rng}:out_range={rng}{interl},format={out_pix}")
         sar = fmt.sar
         chain.append(f"setsar={sar.numerator}/{sar.denominator}")
         # setparams: the only way the colour tags reach an FFV1 stream (the -color_* output options do not)
         params = [f"field_mode={_FIELD_MODE.get(fmt.field_order, 'auto')}",
-                  f"range={'pc' if pixfmt.colour_range(fmt) == 'pc' else 'tv'}"]
-        if fmt.color_primaries:
-            params.append(f"color_primaries={fmt.color_primaries}")
-        if fmt.color_trc:
-            params.append(f"color_trc={fmt.color_trc}")
-        if fmt.colorspace:
-            params.append(f"colorspace={fmt.colorspace}")
+                  f"range={'pc' if rgb_out or pixfmt.colour_range(fmt) == 'pc' else 'tv'}",
+                  f"color_primaries={fmt.color_primaries}", f"color_trc={fmt.color_trc}",
+                  f"colorspace={'gbr' if rgb_out else fmt.colorspace}"]
         chain.append("setparams=" + ":".join(params))
         return ",".join(chain)
 
@@ -213,13 +213,9 @@ class VideoWriter:
             # FFV1 v3 as archives use it: intra-only, 24 slices with CRCs, range coder
             return ["-c:v", "ffv1", "-level", "3", "-g", "1", "-slicecrc", "1", "-slices", "24",
                     "-coder", "1", "-context", "1", "-threads", str(threads), "-pix_fmt", s.pix_fmt]
-        colour = []
-        for opt, value in (("-color_primaries", fmt.color_primaries), ("-color_trc", fmt.color_trc),
-                           ("-colorspace", fmt.colorspace)):
-            if value:
-                colour += [opt, value]
-        colour += ["-color_range", "pc" if pixfmt.colour_range(fmt) == "pc" else "tv"]
-        args = ["-pix_fmt", s.pix_fmt, *colour, "-threads", str(threads)]
+        tags = ["-color_primaries", fmt.color_primaries, "-color_trc", fmt.color_trc, "-colorspace", fmt.colorspace,
+                "-color_range", "pc" if pixfmt.colour_range(fmt) == "pc" else "tv"]
+        args = ["-pix_fmt", s.pix_fmt, *tags, "-threads", str(threads)]
         if s.codec == "h264":
             args = ["-c:v", "libx264", "-preset", s.preset, "-crf", str(s.crf), "-profile:v", "high", *args]
             if fmt.interlaced:
@@ -245,7 +241,8 @@ class VideoWriter:
                                  f"{(self.fmt.height, self.fmt.width, 3)}")
             if self.input_pix == "rgb24":
                 return np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8).tobytes()
-            return np.clip(img * 65535.0 + 0.5, 0, 65535).astype("<u2").tobytes()
+            # scaled to swscale's own 16-bit white (pixfmt.rgb16_white): 65535 would encode 0.4 % too bright
+            return np.clip(img * float(pixfmt.rgb16_white()) + 0.5, 0, 65535).astype("<u2").tobytes()
         return frame.raw
 
     def _write_loop(self) -> None:

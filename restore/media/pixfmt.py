@@ -53,6 +53,25 @@ def planar_equivalent(pix_fmt: str, bit_depth: int) -> str:
     return base + (f"p{suffix}"[1:] if suffix else "")
 
 
+def with_depth(pix_fmt: str, bit_depth: int) -> str:
+    """The planar format of ``pix_fmt``'s family (same chroma subsampling, YUV, RGB or gray) holding at least
+    ``bit_depth`` bits: ``yuv420p`` at 10 → ``yuv420p10le``. A format already that deep is returned as it is.
+
+    (``planar_equivalent`` cannot do this: it keeps a planar format unchanged, whatever depth is asked.)
+    """
+    if pixel_depth(pix_fmt) >= bit_depth:
+        return planar_equivalent(pix_fmt, pixel_depth(pix_fmt))
+    suffix = "10le" if bit_depth <= 10 else "12le" if bit_depth <= 12 else "16le"
+    d = descriptor(pix_fmt)
+    if is_rgb(pix_fmt):
+        return f"gbrp{suffix}"
+    if int(d.get("nb_components", 3)) in (1, 2):
+        return f"gray{suffix}"
+    family = {(0, 0): "yuv444p", (1, 0): "yuv422p", (1, 1): "yuv420p"}
+    # 4:1:1 and 4:1:0 have no deep planar formats: 4:4:4 holds their samples
+    return family.get(chroma_shift(pix_fmt), "yuv444p") + suffix
+
+
 def pixel_depth(pix_fmt: str) -> int:
     comps = descriptor(pix_fmt).get("components") or [{"bit_depth": 8}]
     return max(int(c.get("bit_depth", 8)) for c in comps)
@@ -74,6 +93,25 @@ def raw_frame_size(pix_fmt: str, width: int, height: int) -> int:
     return planes * bps
 
 
+@functools.lru_cache(maxsize=None)
+def rgb16_white() -> int:
+    """The 16-bit RGB value swscale means by full white, measured once on this ffmpeg.
+
+    ffmpeg 5.1's swscale scales 8-bit full range to 16 bits by ×256, not ×257: YUV white decodes to
+    RGB48 65280, and RGB48 65535 encodes 0.4 % too bright (+0.42 levels of mean luma on a grey ramp,
+    −0.49 the other way). Frames that cross an ffmpeg pipe as 16-bit RGB are scaled by this value, so
+    both directions are level-exact whether or not the installed ffmpeg has that quirk.
+    """
+    white_yuv = bytes([235] * 64 + [128] * 128)    # 8×8 yuv444p: limited-range white, neutral chroma
+    from restore.media.decode import sws_flags
+
+    out = subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "yuv444p", "-s", "8x8", "-i", "-",
+                          "-sws_flags", sws_flags(), "-vf", "scale=in_color_matrix=bt601:in_range=tv:out_range=pc,"
+                          "format=rgb48le", "-f", "rawvideo", "-pix_fmt", "rgb48le", "-"],
+                         input=white_yuv, capture_output=True, check=True).stdout
+    return int.from_bytes(out[2:4], "little")    # the green sample of the first pixel
+
+
 def colour_matrix(fmt: VideoFormat) -> str:
     """The YUV↔RGB matrix swscale should use (name as the scale filter spells it)."""
     cs = fmt.colorspace
@@ -85,7 +123,7 @@ def colour_matrix(fmt: VideoFormat) -> str:
         return "bt601" if cs != "fcc" else "fcc"
     if cs == "smpte240m":
         return "smpte240m"
-    # untagged: the broadcast convention — SD is BT.601, HD and above BT.709
+    # untagged (or RGB, where no matrix applies): the broadcast convention — SD is BT.601, HD and above BT.709
     return "bt709" if fmt.height >= 720 else "bt601"
 
 

@@ -152,6 +152,9 @@ def probe(path: str | os.PathLike, count: bool = True) -> dict:
                 else (int(st["bits_per_sample"]) if st.get("bits_per_sample") else None),
                 "duration": _stream_duration(st, tags),
             })
+        elif kind == "attachment":
+            # Matroska will not write an attachment without them, and they are lost with -map_metadata -1
+            entry.update({"filename": tags.get("filename"), "mimetype": tags.get("mimetype")})
         elif kind == "data" and tags.get("timecode"):
             entry["timecode"] = tags["timecode"]
             report["timecode"] = report["timecode"] or tags["timecode"]

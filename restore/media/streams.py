@@ -61,6 +61,9 @@ def plan_streams(report: dict, container: str, input_index: int = 1) -> StreamPl
         elif kind == "attachment":
             if container == "matroska":
                 plan.args += ["-map", src, f"-c:t:{plan.attachments}", "copy"]
+                for key in ("filename", "mimetype"):
+                    if st.get(key):
+                        plan.args += [f"-metadata:s:t:{plan.attachments}", f"{key}={st[key]}"]
                 plan.attachments += 1
             else:
                 plan.notes.append(f"attachment stream {idx} left out: only Matroska holds attachments")

@@ -5,6 +5,7 @@
     output:              # optional
       codec: ffv1        # ffv1 | h264 | h265 (default: by the output's extension)
       bit_depth: 10      # FFV1 masters: at least this many bits
+      colour: auto       # auto | keep | bt709: the output's YUV matrix (auto: BT.709 when SD becomes HD)
     stages:
       - stage: deflicker
         radius: 5
@@ -35,6 +36,9 @@ class OutputParams:
     codec: Literal["ffv1", "h264", "h265"] | None = None
     bit_depth: int | None = field(default=None, metadata={"min": 8, "max": 16})
     crf: int | None = field(default=None, metadata={"min": 0, "max": 51})
+    # YUV matrix of the output (restore.media.colour): auto = BT.709 when an SD BT.601 source becomes HD,
+    # else the source's; keep = always the source's; bt709 = always BT.709
+    colour: Literal["auto", "keep", "bt709"] = "auto"
 
 
 @dataclass(frozen=True)

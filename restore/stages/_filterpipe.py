@@ -26,6 +26,7 @@ import numpy as np
 
 from restore.errors import StageError
 from restore.frame import Frame
+from restore.media.pixfmt import rgb16_white
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,15 @@ class WireFormat:
         return width * height * self.bytes_per_pixel
 
 
+# 16-bit RGB is scaled to the white swscale itself uses (65280 on ffmpeg 5.1, not 65535), so the
+# conversions to YUV inside the filter graph see the levels the frames have (restore.media.pixfmt)
 def _encode_rgb48(image: np.ndarray) -> bytes:
-    return (np.clip(image, 0.0, 1.0) * 65535.0 + 0.5).astype("<u2").tobytes()
+    return (np.clip(image, 0.0, 1.0) * float(rgb16_white()) + 0.5).astype("<u2").tobytes()
 
 
 def _decode_rgb48(buf: bytes, width: int, height: int) -> np.ndarray:
-    return np.frombuffer(buf, dtype="<u2").reshape(height, width, 3).astype(np.float32) / np.float32(65535.0)
+    img = np.frombuffer(buf, dtype="<u2").reshape(height, width, 3).astype(np.float32) / np.float32(rgb16_white())
+    return np.minimum(img, 1.0, out=img)
 
 
 def _encode_planar_float(image: np.ndarray) -> bytes:

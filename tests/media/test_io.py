@@ -187,3 +187,16 @@ def test_subtitles_are_copied_into_mkv_and_converted_for_mp4(clips, tmp_path):
     res = run_cli("run", str(src), "-o", str(tmp_path / "subs.mp4"), "-p", "passthrough", "--no-sign")
     assert res.returncode == 0 and "converted to mov_text" in res.stdout
     assert [s["codec"] for s in probe_json(tmp_path / "subs.mp4")["streams"] if s["type"] == "subtitle"] == ["mov_text"]
+
+
+def test_attachments_keep_their_names_so_a_restored_master_can_be_restored_again(clips, tmp_path):
+    """Matroska refuses an attachment without its mimetype; -map_metadata -1 used to drop it."""
+    note = tmp_path / "notes.json"
+    note.write_text('{"reel": 42}\n')
+    src = tmp_path / "attached.mkv"
+    ffmpeg("-i", str(clips["noaudio"]), "-map", "0", "-c", "copy", "-attach", str(note),
+           "-metadata:s:t:0", "mimetype=application/json", "-metadata:s:t:0", "filename=notes.json", str(src))
+    out = tmp_path / "attached.out.mkv"
+    run_job(src, out, _identity_pipeline(), JobOptions(provenance=False))
+    (attachment,) = [s for s in probe_json(out)["streams"] if s["type"] == "attachment"]
+    assert (attachment["filename"], attachment["mimetype"]) == ("notes.json", "application/json")
