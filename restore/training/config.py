@@ -143,18 +143,26 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict:
     return merged
 
 
-def load_config(path: str | Path) -> TrainConfig:
-    path = Path(path)
+def read_sections(path: Path, required: tuple[str, ...], sections: dict[str, type]) -> tuple[dict, Path]:
+    """A training config's mapping with its typed sections built and ``output``/``work_dir``
+    resolved against the file's folder (returned too): what every trainer's loader starts from."""
     data = _read_yaml(path)
-    missing = [k for k in ("name", "output", "work_dir", "model", "corpora") if k not in data]
+    missing = [k for k in required if k not in data]
     if missing:
         raise UserError(f"{path}: missing key(s) {', '.join(missing)}")
-    for key, cls in (("train", Schedule), ("losses", LossWeights), ("validation", Validation)):
+    for key, cls in sections.items():
         if key in data:
             data[key] = _build(cls, data[key], f"{path.name}:{key}")
     base = path.resolve().parent
     for key in ("output", "work_dir"):
         data[key] = (base / str(data[key])).resolve()
+    return data, base
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    path = Path(path)
+    data, base = read_sections(path, ("name", "output", "work_dir", "model", "corpora"),
+                               {"train": Schedule, "losses": LossWeights, "validation": Validation})
     degradation = data.get("degradation")
     if isinstance(degradation, dict) and degradation.get("match"):
         # Like every other path in the file: relative to the config, not to the working directory.

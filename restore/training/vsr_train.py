@@ -34,7 +34,7 @@ from restore.models.cards import REFERENCE_FRAME, card_path, new_card
 from restore.models.loading import save_safetensors, sha256_file, write_json
 from restore.models.motion import align_window
 from restore.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from restore.training.config import _build, _read_yaml
+from restore.training.config import _build, read_sections
 from restore.training.ema import ModelEMA
 from restore.training.losses import StructureLoss
 from restore.training.video_synth import BroadcastRanges, CameraRanges, degrade_clips, render_clips
@@ -122,16 +122,8 @@ def _ranges(cls, overrides: dict, where: str):
 def load_vsr_config(path: Path) -> VSRConfig:
     """The typed config of a ``task: vsr`` YAML file (``extends:`` another one in the same folder)."""
     path = Path(path)
-    data = _read_yaml(path)
-    missing = [k for k in ("name", "output", "work_dir", "model", "crops", "corpora") if k not in data]
-    if missing:
-        raise UserError(f"{path}: missing key(s) {', '.join(missing)}")
-    for key, cls in (("train", VSRSchedule), ("losses", VSRLosses), ("validation", VSRValidation)):
-        if key in data:
-            data[key] = _build(cls, data[key], f"{path.name}:{key}")
-    base = path.resolve().parent
-    for key in ("output", "work_dir"):
-        data[key] = (base / str(data[key])).resolve()
+    data, base = read_sections(path, ("name", "output", "work_dir", "model", "crops", "corpora"),
+                               {"train": VSRSchedule, "losses": VSRLosses, "validation": VSRValidation})
     crops = data["crops"] if isinstance(data["crops"], list) else [data["crops"]]
     data["crops"] = [(base / str(p)).resolve() for p in crops]
     if not isinstance(data["corpora"], list) or not data["corpora"]:
