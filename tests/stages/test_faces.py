@@ -249,3 +249,17 @@ def test_track_average_steadies_the_correction_on_a_static_clip():
 
     per_frame, tracked = flicker(0.0), flicker(0.7)
     assert tracked < 0.7 * per_frame
+
+
+def test_reference_gate_refuses_a_face_moved_away_from_the_reference(harmful_weights, tmp_path):
+    events: list = []
+    # drift gate off: only the reference can stop this model
+    stage = make_stage(harmful_weights, events, fidelity=0.0, max_drift=2.0, drift_fallback=False,
+                       reference=str(reference_folder(tmp_path)))
+    frames = frames_with_portrait([(200, 100)])
+    (out,) = stage.process_batch(frames)
+    (face,) = out.notes["faces"]
+    assert face["gate"] == "reference" and face["restored"] is False
+    assert face["reference"]["returned"] == face["reference"]["received"]   # what was returned: the source
+    np.testing.assert_array_equal(out.image, frames[0].image)
+    assert any(e.get("event") == "identity_reference" for e in events)
