@@ -1,6 +1,7 @@
 """Face restoration judged by a recognition model it never saw: held-out people at SD-television size.
 
-Run: ``PYTHONPATH=$PWD .venv/bin/python -m benchmarks faces`` (about 10 minutes on 2 cores).
+Run: ``PYTHONPATH=$PWD .venv/bin/python -m benchmarks faces`` (28 minutes on 2 shared cores;
+``RESTORE_BENCH_FACES_LIMIT=N`` scores the first N faces, ``RESTORE_BENCH_FACES_ONLY=heldout|oldfilm`` one part).
 Weights under test: ``RESTORE_BENCH_FACE`` (default ``restore-face-v1``) and
 ``RESTORE_BENCH_SR`` (default ``restore-sr-x2``); any registry name or path.
 

@@ -370,3 +370,10 @@ class Faces(FrameStage):
                 for t, g in sorted(self.gates.items()) if g.frames]
         self.summary = summary
         self.context.emit(stage=self.name, event="summary", **summary)
+        if self.reference is not None and summary["reference_tracks"]:
+            tracks = summary["reference_tracks"]
+            matched = [t["track"] for t in tracks if t["is_reference_person"]]
+            self.context.emit(stage=self.name, event="reference_tracks", matched=matched,
+                              message=f"{len(matched)} of {len(tracks)} face tracks look like the reference person"
+                                      + (f" (tracks {', '.join(map(str, matched))})" if matched else "")
+                                      + "; the reference gate applies to those only")
