@@ -231,11 +231,12 @@ class SuperRes:
 
     def __init__(self, width: int, height: int):
         from restore.pipeline.params import parse_params
-        from restore.stages.superres import SuperResolution
+        from restore.pipeline.registry import get_stage
 
+        cls = get_stage("superres")     # whatever class the pipeline's `superres` is today
         fmt = VideoFormat(width=width, height=height, fps=Fraction(25))
-        self.stage = SuperResolution(parse_params(SuperResolution.Params, {"weights": sr_weights(), "scale": 2}),
-                                     StageContext(source_format=fmt, input_format=fmt))
+        self.stage = cls(parse_params(cls.Params, {"weights": sr_weights(), "scale": 2}),
+                         StageContext(source_format=fmt, input_format=fmt))
         self.stage.setup()
 
     def __call__(self, clip: list[np.ndarray]) -> list[np.ndarray]:
