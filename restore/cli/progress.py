@@ -45,9 +45,18 @@ class Progress:
         self.stream.flush()
 
     def event(self, event: dict) -> None:
-        if self.json_lines and not self.quiet:
+        if self.quiet:
+            return
+        if self.json_lines:
             self.stream.write(json.dumps({"event": "stage", "job": self.label, **event}, default=str) + "\n")
-            self.stream.flush()
+        elif event.get("message"):
+            # a stage's warning (e.g. a face left unrestored) is a line of its own even
+            # without --log-json: on a terminal it replaces the progress line, which comes back
+            line = f"{self.label}: {event.get('stage', '')}: {event['message']}"
+            self.stream.write(("\r" + line + "\x1b[K\n") if self.tty else line + "\n")
+        else:
+            return
+        self.stream.flush()
 
     def done(self) -> None:
         if self.tty and not self.quiet and not self.json_lines:

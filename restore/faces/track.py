@@ -6,8 +6,10 @@ the known failure of GFPGAN/CodeFormer on video (facexlib #48, GFPGAN #465,
 CodeFormer #163). Here each face is a track: detections are matched to tracks by box
 overlap, landmarks go through a One-Euro filter (Casiez et al., CHI 2012: heavy
 smoothing when still, little lag when moving), a landmark set that jumps away from
-its track for a single frame is held back as an outlier, and a face the detector
-misses for a frame or two keeps its last landmarks instead of blinking out.
+where its track was heading (constant-velocity prediction: a head turning or walking
+is not an outlier) for a single frame is held back as an outlier, and a face the
+detector misses for a frame or two is carried along its track's motion instead of
+blinking out.
 """
 
 from __future__ import annotations
@@ -72,6 +74,21 @@ class Track:
     suspect: int = 0                   # consecutive frames whose landmarks jumped
     hits: int = 1
     coasting: bool = False             # this frame's landmarks are carried over, not detected
+    velocity: np.ndarray | None = None  # px/s of the smoothed landmarks (None until two frames)
+    time: float | None = None          # of the last landmarks
+
+    def predicted(self, time: float) -> np.ndarray:
+        """Where the landmarks should be at ``time`` if the face keeps its motion."""
+        if self.velocity is None or self.time is None or time <= self.time:
+            return self.landmarks
+        return self.landmarks + self.velocity * (time - self.time)
+
+    def moved_to(self, landmarks: np.ndarray, time: float) -> None:
+        if self.time is not None and time > self.time:
+            velocity = (landmarks - self.landmarks) / (time - self.time)
+            # lightly smoothed: one noisy detection must not throw the prediction far
+            self.velocity = velocity if self.velocity is None else 0.5 * (self.velocity + velocity)
+        self.landmarks, self.time = landmarks, time
 
 
 @dataclass
@@ -86,8 +103,9 @@ class TrackedFace:
 class FaceTracker:
     """Matches detections to tracks frame by frame (frames must arrive in order).
 
-    ``smoothing`` scales the One-Euro minimum cut-off: 0 turns smoothing off, 1 is the
-    default (1.5 Hz when still), 2 smooths twice as hard.
+    ``smoothing`` scales the One-Euro minimum cut-off: 0 turns smoothing off (and the
+    outlier hold: raw landmarks every frame), 1 is the default (1.5 Hz when still), 2
+    smooths twice as hard.
     """
 
     smoothing: float = 1.0
@@ -118,10 +136,10 @@ class FaceTracker:
                 track.missed += 1
                 track.coasting = True
                 survivors.append(track)
-                out.append(TrackedFace(track.id, track.detection, track.landmarks.copy(), True))
+                out.append(TrackedFace(track.id, track.detection, track.predicted(time), True))
         for di, det in enumerate(detections):
             if di not in used_dets:
-                track = Track(self._next_id, det, det.landmarks.astype(np.float64), self._new_filter())
+                track = Track(self._next_id, det, det.landmarks.astype(np.float64), self._new_filter(), time=time)
                 track.filter.reset(det.landmarks, time)
                 self._next_id += 1
                 survivors.append(track)
@@ -131,20 +149,25 @@ class FaceTracker:
         return out
 
     def _follow(self, track: Track, det: Detection, time: float) -> TrackedFace:
-        eye = float(np.linalg.norm(track.landmarks[1] - track.landmarks[0])) or 1.0
-        jump = float(np.max(np.linalg.norm(det.landmarks - track.landmarks, axis=1))) / eye
+        expected = track.predicted(time)
+        eye = float(np.linalg.norm(expected[1] - expected[0])) or 1.0
+        # an outlier is far from where the face was *and* from where it was heading: a head
+        # that keeps moving, stops or turns back is followed, a detector slip is not
+        jump = min(float(np.max(np.linalg.norm(det.landmarks - ref, axis=1)))
+                   for ref in (expected, track.landmarks)) / eye
         track.missed, track.coasting, track.hits = 0, False, track.hits + 1
-        if jump > self.jump_tolerance and track.suspect == 0 and track.hits > 2:
-            # One odd frame is a detector slip (blur, a hand, a dust spot): hold the landmarks.
-            # If the next frame agrees with the jump, the face really moved: follow it.
+        if self.smoothing > 0 and jump > self.jump_tolerance and track.suspect == 0 and track.hits > 2:
+            # One odd frame is a detector slip (blur, a hand, a dust spot): keep to the track's
+            # course. If the next frame agrees with the jump, the face really moved: follow it.
             track.suspect = 1
             track.detection = det
-            return TrackedFace(track.id, det, track.landmarks.copy(), True)
+            return TrackedFace(track.id, det, expected.copy(), True)
         if track.suspect:
             track.suspect = 0
-            track.landmarks = track.filter.reset(det.landmarks, time)
+            track.velocity = None
+            track.moved_to(track.filter.reset(det.landmarks, time), time)
         else:
-            track.landmarks = track.filter(det.landmarks.astype(np.float64), time, det.size)
+            track.moved_to(track.filter(det.landmarks.astype(np.float64), time, det.size), time)
         track.detection = det
         return TrackedFace(track.id, det, track.landmarks.copy(), False)
 

@@ -1,16 +1,30 @@
-"""Face restoration on the (super-resolved) frame, steady over time, with an identity check.
+"""Face restoration on the (super-resolved) frame, steady along each track, true to each person.
 
-For each frame: YuNet finds faces and five landmarks; a tracker follows each face
-and smooths its landmarks (``restore.faces.track``) so the aligned crop — and the
-restored face pasted back — does not shake or flicker from frame to frame; the crop is
-warped to the FFHQ five-point template, restored by our face model, blended with the
-aligned input by ``fidelity``, and added back as a correction under a feathered mask.
+For each frame: YuNet finds faces and five landmarks; a tracker follows each face and
+smooths its landmarks (``restore.faces.track``) so the aligned crop does not shake; the
+crop is warped to the FFHQ five-point template, restored by our face model and blended
+with the aligned input by ``fidelity``. The resulting *correction* (restored − input, in
+aligned coordinates) is averaged along the track where the face holds still
+(``restore.faces.steady``: ``temporal``), then added back under a feathered mask.
 
 Faces too small to restore (measured in the *source* frame's pixels: a 25-px face made
-100 px by super-resolution still holds 25 px of information) and profiles are left
-alone. Every face gets an identity score, the SFace cosine between the face the stage
-received and the face it returns; below ``identity_threshold`` the face is reported
-and, with ``keep_low_identity`` (the default), left unrestored.
+100 px by super-resolution still holds 25 px of information) and profiles are left alone.
+
+Identity gates, all with SFace (``restore.faces.identity``), each face every frame:
+
+* **stranger** (``identity_threshold``, 0.363): the restored face is no longer the same
+  person as the face received → reported and, with ``keep_low_identity``, left unrestored;
+* **drift** (``max_drift``): the restored face moved further from the face received than
+  a genuine restoration does (1 − cosine above ``max_drift``; calibrated on held-out
+  people, see the README) → the correction is weakened (½, ¼) until it is back within
+  ``max_drift``, or the face is left unrestored; a track that drifted recovers one step
+  per frame, so a face never blinks between restored and unrestored;
+* **reference** (``reference``: a folder of licensed portraits of the subject): on tracks
+  that look like the reference person, a restored face must not be further from the
+  reference than the face received was (``reference_margin``).
+
+Every decision is in the frame's facts (``faces`` notes), a warning event per track, and
+the stage's summary in ``describe()`` (hence the provenance record).
 """
 
 from __future__ import annotations
@@ -21,13 +35,26 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from restore.errors import UserError
 from restore.faces.align import align_face, feather_mask, paste_back
 from restore.faces.detect import FaceDetector, estimate_yaw, model_sha256
 from restore.faces.identity import SAME_PERSON_THRESHOLD, IdentityEmbedder, cosine
+from restore.faces.steady import CorrectionSmoother
 from restore.faces.track import FaceTracker, TrackedFace
 from restore.frame import Frame
 from restore.pipeline.registry import register_stage
 from restore.stages.base import FrameStage
+
+# 1 − SFace cosine(restored, received) above which a restoration is taken to have moved
+# the person. Calibrated with `python -m benchmarks faces` on 114 held-out faces at
+# SD-television size (README, "Identity gates"): the same face under a fresh draw of its
+# noise moves by up to 0.09 (p99), so a restoration may change the face as much as its own
+# noise does, not more. Genuine restorations by restore-face-v1 stay below 0.013 (p99);
+# faces blended half-way to another person are above it in 94 % of cases, a quarter of
+# the way in 57 %.
+DEFAULT_MAX_DRIFT = 0.1
+# Strengths tried, in order, when a restoration drifts (the correction is scaled down).
+FALLBACK_STRENGTHS = (1.0, 0.5, 0.25)
 
 
 @dataclass(frozen=True)
@@ -40,11 +67,22 @@ class FacesParams:
     detect_score: float = field(default=0.6, metadata={"min": 0.1, "max": 0.99})
     identity_threshold: float = field(default=SAME_PERSON_THRESHOLD, metadata={"min": -1.0, "max": 1.0})
     keep_low_identity: bool = True     # leave a face unrestored when its identity score is below threshold
+    # 1 − cosine(restored, received) allowed; 2 turns the drift gate off
+    max_drift: float = field(default=DEFAULT_MAX_DRIFT, metadata={"min": 0.0, "max": 2.0})
+    drift_fallback: bool = True        # weaken a drifting correction (½, ¼) before leaving the face alone
     smoothing: float = field(default=1.0, metadata={"min": 0.0, "max": 4.0})  # 0 = raw landmarks per frame
     max_missed: int = field(default=2, metadata={"min": 0, "max": 25})  # frames a lost face keeps its landmarks
-    # share of the previous frame's correction kept for the same face (in aligned
-    # coordinates): damps detail the network invents differently on every frame
-    temporal: float = field(default=0.3, metadata={"min": 0.0, "max": 0.9})
+    # weight of the track's running correction where the face is still (0 = a fresh
+    # correction every frame): damps detail the network invents differently on every frame
+    temporal: float = field(default=0.7, metadata={"min": 0.0, "max": 0.95})
+    # local change of the aligned face (0–1) beyond which the running correction is not used there
+    temporal_motion: float = field(default=0.03, metadata={"min": 0.005, "max": 0.5})
+    reference: str | None = None       # folder of portraits of the subject, with MANIFEST.tsv
+    # a track is the reference person when its faces' mean SFace cosine to the reference reaches this
+    reference_match: float = field(default=0.25, metadata={"min": -1.0, "max": 1.0})
+    # how much further from the reference (SFace cosine) the restored face may be than the
+    # received one: 0 = not at all
+    reference_margin: float = field(default=0.0, metadata={"min": 0.0, "max": 1.0})
 
 
 @dataclass
@@ -56,10 +94,36 @@ class _Face:
     inverse: np.ndarray | None = None
 
 
+@dataclass
+class _TrackGate:
+    level: int = 0             # index into the strengths used on the track's last frame (len = unrestored)
+    reported: bool = False
+    frames: int = 0
+    source_ref: float = 0.0    # sums of cosine to the reference, received and returned faces
+    output_ref: float = 0.0
+
+    def matches(self, threshold: float) -> bool:
+        return self.frames > 0 and self.source_ref / self.frames >= threshold
+
+
 @register_stage
 class Faces(FrameStage):
     name = "faces"
     Params = FacesParams
+    # the tracker, the running correction and the gate levels carry state from frame to
+    # frame: a batch segment starts this many frames early so its first frame sees the same
+    warmup = 12
+
+    @classmethod
+    def check_params(cls, params: FacesParams):
+        if params.reference:
+            from restore.faces.reference import read_reference
+
+            try:
+                read_reference(params.reference)
+            except UserError as exc:
+                return "reference", str(exc)
+        return None
 
     def setup(self) -> None:
         from restore.models.registry import load_model
@@ -74,11 +138,19 @@ class Faces(FrameStage):
         self.detector = FaceDetector(score_threshold=self.params.detect_score, max_side=working)
         self.embedder = IdentityEmbedder()
         self.tracker = FaceTracker(smoothing=self.params.smoothing, max_missed=self.params.max_missed)
+        self.smoother = CorrectionSmoother(strength=self.params.temporal, motion=self.params.temporal_motion)
         self.mask = feather_mask(self.crop_size)
         self.counts: Counter = Counter()
         self.identities: list[float] = []
-        self._reported_tracks: set[int] = set()
-        self._previous: dict[int, tuple[np.ndarray, np.ndarray]] = {}   # track → (aligned crop, correction)
+        self.gates: dict[int, _TrackGate] = {}
+        self.strengths = FALLBACK_STRENGTHS if self.params.drift_fallback else FALLBACK_STRENGTHS[:1]
+        self.reference = None
+        if self.params.reference:
+            from restore.faces.reference import Reference
+
+            self.reference = Reference(self.params.reference)
+            self.reference.load(FaceDetector(score_threshold=0.5), self.embedder)
+        self.summary: dict | None = None
 
     def models(self) -> list[dict]:
         if not hasattr(self, "model"):
@@ -89,6 +161,18 @@ class Faces(FrameStage):
             {"name": "yunet-2023mar-int8 (face detection)", "sha256": model_sha256(str(self.detector.model_path))},
             {"name": "sface-2021dec-int8 (identity)", "sha256": model_sha256(str(self.embedder.model_path))},
         ]
+
+    def describe(self) -> dict:
+        d = super().describe()
+        if self.params.reference:
+            reference = getattr(self, "reference", None)
+            if reference is None:
+                from restore.faces.reference import Reference
+
+                reference = Reference(self.params.reference)
+            d["reference"] = reference.describe()
+        d["summary"] = self.summary
+        return d
 
     def _source_scale(self, frame: Frame) -> float:
         """Source pixels per pixel of the frame this stage receives."""
@@ -103,7 +187,7 @@ class Faces(FrameStage):
         for t in tracked:
             det = t.detection
             facts = {"track": t.track, "box": [round(v, 1) for v in det.box], "score": round(det.score, 3),
-                     "identity": None, "restored": False}
+                     "landmarks": np.round(t.landmarks, 1).tolist(), "identity": None, "restored": False}
             yaw = estimate_yaw(t.landmarks)
             source_size = det.size * scale
             if source_size < self.params.min_face:
@@ -143,26 +227,11 @@ class Faces(FrameStage):
         keep = 1.0 - self.params.fidelity
         images = [frame.image for frame in frames]
         for face, out in zip(todo, restored):
-            correction = self._steady(face, keep * (out - face.crop))
-            source = images[face.frame]
-            candidate = paste_back(source, correction, face.inverse, self.mask, additive=True)
-            np.clip(candidate, 0.0, 1.0, out=candidate)
-            det, lm = face.tracked.detection, face.tracked.landmarks
-            identity = cosine(self.embedder.embed(source, det.box, lm), self.embedder.embed(candidate, det.box, lm))
-            face.facts["identity"] = round(identity, 4)
-            self.identities.append(identity)
-            if identity < self.params.identity_threshold:
-                self.counts["low_identity"] += 1
-                if face.tracked.track not in self._reported_tracks:
-                    self._reported_tracks.add(face.tracked.track)
-                    self.context.emit(stage=self.name, event="low_identity", frame=frames[face.frame].index,
-                                      track=face.tracked.track, identity=round(identity, 4),
-                                      left_unrestored=self.params.keep_low_identity)
-                if self.params.keep_low_identity:
-                    continue
-            images[face.frame] = candidate
-            face.facts["restored"] = True
-            self.counts["restored"] += 1
+            correction = self.smoother.update(face.tracked.track, face.crop, keep * (out - face.crop))
+            result = self._gate(face, images[face.frame], correction, frames[face.frame].index)
+            if result is not None:
+                images[face.frame] = result
+        self.smoother.forget({t.id for t in self.tracker.tracks})
         out_frames = []
         for position, frame in enumerate(frames):
             result = frame.with_image(images[position])
@@ -172,31 +241,139 @@ class Faces(FrameStage):
             out_frames.append(result)
         return out_frames
 
-    def _steady(self, face: _Face, correction: np.ndarray) -> np.ndarray:
-        """Blend with the same face's previous correction, both in aligned coordinates.
+    def _paste(self, source: np.ndarray, correction: np.ndarray, inverse: np.ndarray) -> np.ndarray:
+        candidate = paste_back(source, correction, inverse, self.mask, additive=True)
+        return np.clip(candidate, 0.0, 1.0, out=candidate)
 
-        Head motion does not matter there (the crops are aligned); a change of content
-        does (a cut, a turn, a hand): then the previous correction is dropped.
-        """
+    def _gate(self, face: _Face, source: np.ndarray, correction: np.ndarray, index: int) -> np.ndarray | None:
+        """The frame with this face restored as strongly as the identity gates allow (None: left alone)."""
         track = face.tracked.track
-        previous = self._previous.get(track)
-        if previous is not None and self.params.temporal > 0:
-            if float(np.abs(previous[0] - face.crop).mean()) < 0.06:
-                correction = (1 - self.params.temporal) * correction + self.params.temporal * previous[1]
-        self._previous[track] = (face.crop, correction)
-        alive = {t.id for t in self.tracker.tracks}
-        for gone in [k for k in self._previous if k not in alive]:
-            del self._previous[gone]
-        return correction
+        gate = self.gates.setdefault(track, _TrackGate())
+        det, lm = face.tracked.detection, face.tracked.landmarks
+        facts = face.facts
+        received = self.embedder.embed(source, det.box, lm)
+        full = self._paste(source, correction, face.inverse)
+        full_embedding = self.embedder.embed(full, det.box, lm)
+        identity = cosine(received, full_embedding)
+        facts["identity"] = round(identity, 4)
+        facts["drift"] = round(1.0 - identity, 4)
+        self.identities.append(identity)
+
+        source_ref = None
+        if self.reference is not None:
+            source_ref = cosine(received, self.reference.embedding)
+            gate.frames += 1
+            gate.source_ref += source_ref
+            facts["reference"] = {"received": round(source_ref, 4)}
+        on_reference = self.reference is not None and gate.matches(self.params.reference_match)
+
+        if identity < self.params.identity_threshold:
+            # the old gate: a stranger, whatever the drift gate says
+            self.counts["low_identity"] += 1
+            facts["gate"] = "low_identity"
+            self._warn(gate, "low_identity", index, track, identity=round(identity, 4),
+                       left_unrestored=self.params.keep_low_identity,
+                       message=(f"frame {index}, face track {track}: restored face is another person "
+                                f"(SFace {identity:.3f} < {self.params.identity_threshold}); "
+                                + ("left unrestored" if self.params.keep_low_identity else "kept anyway")))
+            if self.params.keep_low_identity:
+                gate.level = len(self.strengths)
+                return self._finish(face, gate, 0.0, None, source_ref)
+            return self._finish(face, gate, 1.0, full_embedding, source_ref, full)
+
+        # a track that drifted comes back one step per frame (never blinks on and off)
+        start = max(0, min(gate.level, len(self.strengths)) - 1)
+        reasons: list[str] = []
+        chosen = None
+        for level in range(start, len(self.strengths)):
+            strength = self.strengths[level]
+            if strength == 1.0:
+                candidate, embedding, score = full, full_embedding, identity
+            else:
+                candidate = self._paste(source, strength * correction, face.inverse)
+                embedding = self.embedder.embed(candidate, det.box, lm)
+                score = cosine(received, embedding)
+            if 1.0 - score > self.params.max_drift:
+                reasons.append("drift")
+            elif on_reference and (cosine(embedding, self.reference.embedding)
+                                   < source_ref - self.params.reference_margin):
+                reasons.append("reference")
+            else:
+                chosen = (level, strength, embedding, candidate, score)
+                break
+        if chosen is None:
+            gate.level = len(self.strengths)
+            facts["gate"] = reasons[0]
+            self.counts[f"{reasons[0]}_unrestored"] += 1
+            self._report_drift(gate, reasons[0], index, track, identity, "left unrestored")
+            return self._finish(face, gate, 0.0, None, source_ref)
+        level, strength, embedding, candidate, score = chosen
+        gate.level = level
+        if level > 0:
+            facts["gate"] = reasons[0] if reasons else "recovering"
+            facts["identity_out"] = round(score, 4)
+            self.counts["partial"] += 1
+            if reasons:
+                self._report_drift(gate, reasons[0], index, track, identity, f"restored at strength {strength:g}")
+        return self._finish(face, gate, strength, embedding, source_ref, candidate)
+
+    def _finish(self, face: _Face, gate: _TrackGate, strength: float, embedding, source_ref,
+                candidate: np.ndarray | None = None) -> np.ndarray | None:
+        facts = face.facts
+        facts["strength"] = strength
+        if strength > 0:
+            facts["restored"] = True
+            self.counts["restored"] += 1
+        if source_ref is not None:
+            out_ref = cosine(embedding, self.reference.embedding) if embedding is not None else source_ref
+            gate.output_ref += out_ref
+            facts["reference"]["returned"] = round(out_ref, 4)
+            facts["reference"]["track_matches"] = gate.matches(self.params.reference_match)
+        return candidate if strength > 0 else None
+
+    def _report_drift(self, gate: _TrackGate, reason: str, index: int, track: int, identity: float,
+                      outcome: str) -> None:
+        if reason == "drift":
+            what = (f"moved away from the face received (SFace {identity:.3f}: drift {1 - identity:.3f} "
+                    f"> {self.params.max_drift:g} allowed)")
+        else:
+            what = "moved further from the reference person than the face received"
+        self._warn(gate, f"identity_{reason}", index, track, identity=round(identity, 4), outcome=outcome,
+                   message=f"frame {index}, face track {track}: the restoration {what}; {outcome}")
+
+    def _warn(self, gate: _TrackGate, event: str, index, track: int, **facts) -> None:
+        """One warning per track (the per-frame facts hold every occurrence)."""
+        if gate.reported:
+            return
+        gate.reported = True
+        self.context.emit(stage=self.name, event=event, frame=index, track=track, **facts)
 
     def close(self) -> None:
         if not hasattr(self, "counts") or not self.counts.get("frames"):
             return
         ids = np.array(self.identities, np.float64)
-        self.context.emit(
-            stage=self.name, event="summary", frames=self.counts["frames"], faces=self.counts["faces"],
-            tracks=self.tracker._next_id, restored=self.counts["restored"],
-            skipped_small=self.counts["skipped_small"], skipped_profile=self.counts["skipped_profile"],
-            low_identity=self.counts["low_identity"],
-            identity_mean=round(float(ids.mean()), 4) if ids.size else None,
-            identity_min=round(float(ids.min()), 4) if ids.size else None)
+        summary = {
+            "frames": self.counts["frames"], "faces": self.counts["faces"], "tracks": self.tracker._next_id,
+            "restored": self.counts["restored"], "partial": self.counts["partial"],
+            "skipped_small": self.counts["skipped_small"], "skipped_profile": self.counts["skipped_profile"],
+            "low_identity": self.counts["low_identity"], "drift_unrestored": self.counts["drift_unrestored"],
+            "reference_unrestored": self.counts["reference_unrestored"],
+            "identity_mean": round(float(ids.mean()), 4) if ids.size else None,
+            "identity_min": round(float(ids.min()), 4) if ids.size else None,
+            "max_drift": self.params.max_drift,
+        }
+        if self.reference is not None:
+            summary["reference_tracks"] = [
+                {"track": t, "frames": g.frames, "received_mean": round(g.source_ref / g.frames, 4),
+                 "returned_mean": round(g.output_ref / g.frames, 4),
+                 "is_reference_person": g.matches(self.params.reference_match)}
+                for t, g in sorted(self.gates.items()) if g.frames]
+        self.summary = summary
+        self.context.emit(stage=self.name, event="summary", **summary)
+        if self.reference is not None and summary["reference_tracks"]:
+            tracks = summary["reference_tracks"]
+            matched = [t["track"] for t in tracks if t["is_reference_person"]]
+            self.context.emit(stage=self.name, event="reference_tracks", matched=matched,
+                              message=f"{len(matched)} of {len(tracks)} face tracks look like the reference person"
+                                      + (f" (tracks {', '.join(map(str, matched))})" if matched else "")
+                                      + "; the reference gate applies to those only")

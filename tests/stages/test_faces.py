@@ -22,6 +22,37 @@ PORTRAIT = SHARED / "corpora" / "faces" / "debruine_self" / "lisa_lisa1.jpg"
 
 
 @pytest.fixture(scope="module")
+def harmful_weights(tmp_path_factory) -> Path:
+    """A deliberately harmful face model: random U-Net with a random (non-zero) tail. It keeps
+    the face recognisable as the same person to the old 0.363 gate (SFace ≈ 0.8) but moves it:
+    identity drift."""
+    torch.manual_seed(0)
+    model = FaceUNetS()
+    with torch.no_grad():
+        torch.nn.init.normal_(model.tail.weight, std=0.5)
+    path = tmp_path_factory.mktemp("weights") / "face-harmful.safetensors"
+    save_face_weights(model, path)
+    write_face_card(path, model, "face-harmful", "test fixture: a model that moves identity", {"crop_size": 128})
+    return path
+
+
+def reference_folder(root: Path, licence: str = "CC-BY-4.0", with_manifest: bool = True) -> Path:
+    """A reference folder of the test portrait's person (links to ../shared, outside the repo)."""
+    portraits = sorted(PORTRAIT.parent.glob("lisa_lisa[2-4].jpg"))
+    if len(portraits) < 3:
+        pytest.skip("../shared/corpora/faces is absent")
+    folder = root / "reference"
+    folder.mkdir()
+    rows = ["file\tperson\tsource\tlicense"]
+    for p in portraits:
+        (folder / p.name).symlink_to(p.resolve())
+        rows.append(f"{p.name}\tdebruine-lisa\twebmorphR.stim inst/lisa/{p.name}\t{licence}")
+    if with_manifest:
+        (folder / "MANIFEST.tsv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
 def brightening_weights(tmp_path_factory) -> Path:
     """A FaceUNetS whose output is its input + 0.2: every restored pixel changes visibly."""
     model = FaceUNetS()
@@ -128,18 +159,107 @@ def test_fidelity_one_keeps_the_input(brightening_weights):
     np.testing.assert_allclose(out.image, frames[0].image, atol=1e-6)
 
 
-def test_temporal_blend_follows_a_face_and_forgets_it_on_a_cut(brightening_weights):
-    from restore.stages.faces import _Face
-    from restore.faces.track import TrackedFace
+def test_drifting_face_is_left_unrestored_and_reported(harmful_weights):
+    events: list = []
+    stage = make_stage(harmful_weights, events, fidelity=0.0, drift_fallback=False)
+    frames = frames_with_portrait([(200, 100)])
+    (out,) = stage.process_batch(frames)
+    stage.close()
+    np.testing.assert_array_equal(out.image, frames[0].image)
+    (face,) = out.notes["faces"]
+    # the old gate alone would have let it through: it is the same person, moved
+    assert face["identity"] > 0.363 and face["drift"] > stage.params.max_drift
+    assert face["restored"] is False and face["gate"] == "drift" and face["strength"] == 0.0
+    (warning,) = [e for e in events if e.get("event") == "identity_drift"]
+    assert warning["track"] == 0 and "left unrestored" in warning["message"]
+    summary = stage.describe()["summary"]
+    assert summary["drift_unrestored"] == 1 and summary["restored"] == 0
 
-    stage = make_stage(brightening_weights, [], temporal=0.25)
-    tracked = TrackedFace(track=0, detection=None, landmarks=np.zeros((5, 2)), coasting=False)
-    stage.tracker.tracks = [type("T", (), {"id": 0})()]
-    rng = np.random.default_rng(0)
-    crop = rng.random((128, 128, 3)).astype(np.float32)
-    first = stage._steady(_Face(0, tracked, {}, crop=crop), np.full_like(crop, 0.4))
-    np.testing.assert_allclose(first, 0.4)
-    same = stage._steady(_Face(0, tracked, {}, crop=crop + 0.01), np.zeros_like(crop))
-    np.testing.assert_allclose(same, 0.1, atol=1e-6)          # a quarter of the previous correction
-    cut = stage._steady(_Face(0, tracked, {}, crop=1 - crop), np.zeros_like(crop))
-    np.testing.assert_array_equal(cut, 0.0)                    # new content: nothing carried over
+
+def test_drift_fallback_weakens_the_correction_until_identity_holds(harmful_weights):
+    events: list = []
+    stage = make_stage(harmful_weights, events, fidelity=0.0)
+    frames = frames_with_portrait([(200, 100)])
+    (out,) = stage.process_batch(frames)
+    (face,) = out.notes["faces"]
+    assert face["gate"] == "drift"
+    if face["restored"]:            # weakened: what is returned is back within max_drift
+        assert face["strength"] < 1.0 and 1.0 - face["identity_out"] <= stage.params.max_drift
+    else:
+        np.testing.assert_array_equal(out.image, frames[0].image)
+    assert any(e.get("event") == "identity_drift" for e in events)
+
+
+def test_max_drift_is_validated():
+    cls = get_stage("faces")
+    with pytest.raises(ParamError, match="max_drift"):
+        parse_params(cls.Params, {"max_drift": -0.1})
+
+
+def test_reference_without_licence_is_refused_in_one_line(tmp_path):
+    from restore.errors import PipelineError
+    from restore.pipeline.spec import parse_pipeline
+
+    folder = reference_folder(tmp_path, licence="")
+    text = f"name: t\nstages:\n  - stage: faces\n    reference: {folder}\n"
+    with pytest.raises(PipelineError) as info:
+        parse_pipeline(text, source="t.yaml")
+    message = str(info.value)
+    assert "\n" not in message and "stages[0].reference" in message and "licence" in message
+
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "face.jpg").symlink_to(PORTRAIT.resolve())
+    with pytest.raises(PipelineError, match="MANIFEST.tsv"):
+        parse_pipeline(f"name: t\nstages:\n  - stage: faces\n    reference: {bare}\n", source="t.yaml")
+
+
+def test_reference_is_recorded_and_each_track_scored_against_it(brightening_weights, tmp_path):
+    import hashlib
+
+    folder = reference_folder(tmp_path)
+    events: list = []
+    stage = make_stage(brightening_weights, events, fidelity=0.0, reference=str(folder))
+    (out,) = stage.process_batch(frames_with_portrait([(200, 100)]))
+    stage.close()
+    (face,) = out.notes["faces"]
+    assert face["reference"]["received"] > 0.363 and face["reference"]["track_matches"]
+    record = stage.describe()["reference"]
+    assert record["licences"] == {"CC-BY-4.0": 3} and record["people"] == ["debruine-lisa"]
+    for entry in record["files"]:
+        assert entry["sha256"] == hashlib.sha256((folder / entry["file"]).read_bytes()).hexdigest()
+        assert entry["face_found"] and entry["source"].startswith("webmorphR.stim")
+    (track,) = stage.describe()["summary"]["reference_tracks"]
+    assert track["is_reference_person"] and track["frames"] == 1
+
+
+def test_track_average_steadies_the_correction_on_a_static_clip():
+    """The real face model on a still portrait with fresh noise in every frame."""
+    rng = np.random.default_rng(3)
+    clean = frames_with_portrait([(200, 100)] * 6)
+    noisy = [Frame(index=f.index, pts=f.pts, image=np.clip(f.image + rng.normal(0, 0.03, f.image.shape), 0, 1)
+                   .astype(np.float32)) for f in clean]
+
+    def flicker(temporal: float) -> float:
+        stage = make_stage(Path(get_stage("faces").Params().weights), [], temporal=temporal)
+        out = stage.process_batch(noisy[:3]) + stage.process_batch(noisy[3:])
+        added = [o.image - i.image for o, i in zip(out, noisy)]
+        x, y, w, h = (int(v) for v in out[-1].notes["faces"][0]["box"])
+        return float(np.mean([np.abs(b - a)[y:y + h, x:x + w].mean() for a, b in zip(added[1:], added[2:])]))
+
+    per_frame, tracked = flicker(0.0), flicker(0.7)
+    assert tracked < 0.7 * per_frame
+
+
+def test_reference_gate_refuses_a_face_moved_away_from_the_reference(harmful_weights, tmp_path):
+    events: list = []
+    # drift gate off: only the reference can stop this model
+    stage = make_stage(harmful_weights, events, fidelity=0.0, max_drift=2.0, drift_fallback=False,
+                       reference=str(reference_folder(tmp_path)))
+    frames = frames_with_portrait([(200, 100)])
+    (out,) = stage.process_batch(frames)
+    (face,) = out.notes["faces"]
+    assert face["gate"] == "reference" and face["restored"] is False
+    assert face["reference"]["returned"] == face["reference"]["received"]   # what was returned: the source
+    np.testing.assert_array_equal(out.image, frames[0].image)
+    assert any(e.get("event") == "identity_reference" for e in events)

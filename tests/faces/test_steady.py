@@ -1,0 +1,60 @@
+"""The per-track, motion-aware running correction (no ../shared)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from restore.faces.steady import CorrectionSmoother
+
+
+def face_crop(seed: int = 0, size: int = 64) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    base = 0.5 + 0.2 * np.sin(x / 6) * np.cos(y / 5)
+    return np.clip(np.repeat(base[..., None], 3, 2) + rng.normal(0, 0.01, (size, size, 3)), 0, 1).astype(np.float32)
+
+
+def test_still_face_averages_corrections_along_the_track():
+    smoother = CorrectionSmoother(strength=0.7)
+    rng = np.random.default_rng(1)
+    crop = face_crop()
+    outs, raws = [], []
+    for t in range(30):
+        raw = (0.1 + rng.normal(0, 0.05, crop.shape)).astype(np.float32)   # a network's per-frame invention
+        raws.append(raw)
+        outs.append(smoother.update(0, crop + rng.normal(0, 0.01, crop.shape).astype(np.float32), raw))
+    flicker_raw = np.mean([np.abs(b - a).mean() for a, b in zip(raws[10:], raws[11:])])
+    flicker_out = np.mean([np.abs(b - a).mean() for a, b in zip(outs[10:], outs[11:])])
+    assert flicker_out < 0.5 * flicker_raw
+    np.testing.assert_allclose(outs[-1].mean(), 0.1, atol=0.01)     # the average is not biased
+
+
+def test_moving_part_follows_at_once_and_a_cut_starts_again():
+    smoother = CorrectionSmoother(strength=0.8, motion=0.03)
+    crop = face_crop()
+    smoother.update(0, crop, np.zeros_like(crop))
+    moved = crop.copy()
+    moved[40:56, 20:44] += 0.3                     # the mouth opens: only there
+    out = smoother.update(0, moved, np.full_like(crop, 0.5))
+    assert out[48, 32].mean() > 0.45               # the moving part takes this frame's correction
+    assert out[10, 10].mean() < 0.25               # the still part keeps mostly the track's average (0)
+    cut = smoother.update(0, 1.0 - crop, np.full_like(crop, -0.2))
+    np.testing.assert_allclose(cut, -0.2)          # a different picture: nothing carried over
+
+
+def test_tracks_are_independent_and_forgotten_when_they_end():
+    smoother = CorrectionSmoother(strength=0.9)
+    crop = face_crop()
+    smoother.update(0, crop, np.full_like(crop, 0.3))
+    first_of_other = smoother.update(1, crop, np.full_like(crop, -0.3))
+    np.testing.assert_allclose(first_of_other, -0.3)
+    smoother.forget({1})
+    assert set(smoother.tracks) == {1}
+    np.testing.assert_allclose(smoother.update(0, crop, np.zeros_like(crop)), 0.0)
+
+
+def test_strength_zero_is_per_frame():
+    smoother = CorrectionSmoother(strength=0.0)
+    crop = face_crop()
+    smoother.update(0, crop, np.full_like(crop, 0.3))
+    np.testing.assert_allclose(smoother.update(0, crop, np.zeros_like(crop)), 0.0)
