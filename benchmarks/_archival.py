@@ -106,6 +106,7 @@ def run_stage(stage_cls, params, images: list[np.ndarray], fps: Fraction = Fract
     h, w = images[0].shape[:2]
     fmt = VideoFormat(width=w, height=h, fps=fps, field_order=field_order)
     stage = stage_cls(params, StageContext(source_format=fmt, input_format=fmt))
+    stage.setup()
     frames = [Frame(index=i, pts=Fraction(i) / fps, image=img) for i, img in enumerate(images)]
     out, first_at = [], None
     for frame in stage.run(iter(frames)):

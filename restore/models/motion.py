@@ -46,32 +46,29 @@ def _hann(size: int, device, dtype) -> torch.Tensor:
     return w[:, None] * w[None, :]
 
 
-def block_motion(reference: torch.Tensor, moving: torch.Tensor, block: int, stride: int,
-                 min_confidence: float = 0.08) -> tuple[torch.Tensor, torch.Tensor]:
-    """Whole-pixel displacement of ``moving`` relative to ``reference`` per block.
+def _grid_padding(h: int, w: int, block: int, stride: int) -> tuple[int, int]:
+    return (-(h - block)) % stride, (-(w - block)) % stride
 
-    reference, moving: (N, 1, H, W) luma with H, W ≥ block. Returns ``shift`` (N, 2, by, bx)
-    as (dy, dx) such that ``moving[y + dy, x + dx] ≈ reference[y, x]``, and the phase-
-    correlation peak height (N, 1, by, bx) as a confidence in [0, 1].
-    """
-    n, _, h, w = reference.shape
-    pad_h = (-(h - block)) % stride
-    pad_w = (-(w - block)) % stride
+
+def block_spectra(lumas: torch.Tensor, block: int, stride: int) -> tuple[torch.Tensor, int, int]:
+    """The Hann-windowed, DC-free blocks of (N, 1, H, W) luma, Fourier-transformed:
+    (N·by·bx, block, block//2+1), and the block grid (by, bx). Computed once per frame of a
+    window, whichever neighbour it is compared with."""
+    n, _, h, w = lumas.shape
+    pad_h, pad_w = _grid_padding(h, w, block, stride)
     if pad_h or pad_w:
-        reference = F.pad(reference, (0, pad_w, 0, pad_h), mode="replicate")
-        moving = F.pad(moving, (0, pad_w, 0, pad_h), mode="replicate")
-    by = (reference.shape[-2] - block) // stride + 1
-    bx = (reference.shape[-1] - block) // stride + 1
-    window = _hann(block, reference.device, torch.float32)
+        lumas = F.pad(lumas, (0, pad_w, 0, pad_h), mode="replicate")
+    by = (lumas.shape[-2] - block) // stride + 1
+    bx = (lumas.shape[-1] - block) // stride + 1
+    patches = F.unfold(lumas.float(), block, stride=stride)                 # N, block², L
+    patches = patches.transpose(1, 2).reshape(n * by * bx, block, block)
+    patches = patches - patches.mean(dim=(-2, -1), keepdim=True)            # DC carries no motion
+    return torch.fft.rfft2(patches * _hann(block, lumas.device, torch.float32)), by, bx
 
-    def blocks(img: torch.Tensor) -> torch.Tensor:
-        patches = F.unfold(img.float(), block, stride=stride)              # N, block², L
-        patches = patches.transpose(1, 2).reshape(n * by * bx, block, block)
-        patches = patches - patches.mean(dim=(-2, -1), keepdim=True)       # DC carries no motion
-        return patches * window
 
-    fa = torch.fft.rfft2(blocks(reference))
-    fb = torch.fft.rfft2(blocks(moving))
+def motion_from_spectra(fa: torch.Tensor, fb: torch.Tensor, n: int, by: int, bx: int, block: int,
+                        min_confidence: float = 0.08) -> tuple[torch.Tensor, torch.Tensor]:
+    """Phase correlation of reference spectra ``fa`` and moving spectra ``fb`` (block_spectra)."""
     cross = fb * fa.conj()
     cross = cross / (cross.abs() + 1e-9)
     surface = torch.fft.irfft2(cross, s=(block, block))                    # peak at (dy, dx)
@@ -90,6 +87,19 @@ def block_motion(reference: torch.Tensor, moving: torch.Tensor, block: int, stri
     shift = torch.stack([dy, dx], dim=1).float().reshape(n, by, bx, 2).permute(0, 3, 1, 2)
     conf = torch.where(confident, peak, torch.zeros_like(peak)).reshape(n, 1, by, bx)
     return shift, conf
+
+
+def block_motion(reference: torch.Tensor, moving: torch.Tensor, block: int, stride: int,
+                 min_confidence: float = 0.08) -> tuple[torch.Tensor, torch.Tensor]:
+    """Whole-pixel displacement of ``moving`` relative to ``reference`` per block.
+
+    reference, moving: (N, 1, H, W) luma with H, W ≥ block. Returns ``shift`` (N, 2, by, bx)
+    as (dy, dx) such that ``moving[y + dy, x + dx] ≈ reference[y, x]``, and the phase-
+    correlation peak height (N, 1, by, bx) as a confidence in [0, 1].
+    """
+    fa, by, bx = block_spectra(reference, block, stride)
+    fb, _, _ = block_spectra(moving, block, stride)
+    return motion_from_spectra(fa, fb, reference.shape[0], by, bx, block, min_confidence)
 
 
 def _fill_unreliable(shift: torch.Tensor, conf: torch.Tensor) -> torch.Tensor:
@@ -139,6 +149,15 @@ def shift_pixels(frames: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
     return frames.reshape(n, c, h * w).gather(2, index).view(n, c, h, w)
 
 
+def _shift_whole(frames: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``shift_pixels`` for one displacement over the whole frame: a slice of the edge-padded frame."""
+    h, w = frames.shape[-2:]
+    py, px = min(abs(dy), h), min(abs(dx), w)
+    padded = F.pad(frames, (px, px, py, py), mode="replicate") if (py or px) else frames
+    y0, x0 = py + max(-py, min(py, dy)), px + max(-px, min(px, dx))
+    return padded[..., y0:y0 + h, x0:x0 + w]
+
+
 def align_window(clip: torch.Tensor, block: int = 64, stride: int | None = None) -> torch.Tensor:
     """Every frame of a window registered onto its centre frame by whole-pixel motion.
 
@@ -150,14 +169,21 @@ def align_window(clip: torch.Tensor, block: int = 64, stride: int | None = None)
     # Abutting blocks: the field is interpolated between their centres anyway, and overlap
     # would cost four times the FFTs for little gain in a Hann-windowed estimate.
     stride = stride or block
-    reference = luma(clip[:, centre])
+    spectra, by, bx = block_spectra(luma(clip.reshape(n * t, c, h, w)), block, stride)
+    spectra = spectra.reshape(n, t, by * bx, *spectra.shape[-2:])
+    reference = spectra[:, centre].reshape(n * by * bx, *spectra.shape[-2:])
     out = [None] * t
     out[centre] = clip[:, centre]
     for k in range(t):
         if k == centre:
             continue
-        shift, conf = block_motion(reference, luma(clip[:, k]), block, stride)
+        moving = spectra[:, k].reshape(n * by * bx, *spectra.shape[-2:])
+        shift, conf = motion_from_spectra(reference, moving, n, by, bx, block)
         shift = _fill_unreliable(shift, conf)
+        if n == 1 and bool((shift == shift[:, :, :1, :1]).all()):
+            # one motion for the whole frame (a pan, a still shot): a slice, not a gather
+            out[k] = _shift_whole(clip[:, k], int(shift[0, 0, 0, 0]), int(shift[0, 1, 0, 0]))
+            continue
         field = integer_field(shift, h, w, block, stride)
         out[k] = shift_pixels(clip[:, k], field)
     return torch.stack(out, dim=1)

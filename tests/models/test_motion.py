@@ -70,3 +70,13 @@ def test_shift_pixels_clamps_at_the_border():
     field[:, 1] = 2
     out = shift_pixels(frame, field)
     assert out[0, 0, 0].tolist() == [2, 3, 3, 3]
+
+
+def test_whole_frame_shortcut_equals_the_gather():
+    from restore.models.motion import _shift_whole
+
+    frame = torch.rand(1, 3, 20, 24)
+    for dy, dx in ((0, 0), (3, -5), (-7, 9), (25, -30)):
+        field = torch.zeros(1, 2, 20, 24)
+        field[:, 0], field[:, 1] = dy, dx
+        assert torch.equal(_shift_whole(frame, dy, dx), shift_pixels(frame, field)), (dy, dx)
