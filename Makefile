@@ -55,7 +55,6 @@ weights: install
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/sr-x2.yaml --force
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/sr-x2-venue.yaml --finetune restore-sr-x2 --force
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/face.yaml --force
-	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/face-v2.yaml --force
 
 # The debian training corpus: pinned Debian packages downloaded and unpacked into
 # $${RESTORE_CORPORA_CACHE:-~/.cache/restore/corpora}/debian (never into the repo), then checked
