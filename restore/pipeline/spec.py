@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import yaml
 
+from restore import safeyaml
 from restore.errors import PipelineError
 from restore.pipeline.params import ParamError, params_to_dict, parse_params
 from restore.pipeline.registry import get_stage, stage_names
@@ -93,7 +94,9 @@ def parse_pipeline(text: str, source: str = "<pipeline>", default_name: str = "p
         return PipelineError(f"{source}: {key}: {message}")
 
     try:
-        data = yaml.safe_load(text)
+        data = safeyaml.load(text)
+    except safeyaml.YamlLimitError as exc:
+        raise fail("YAML", str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "YAML"
@@ -103,9 +106,9 @@ def parse_pipeline(text: str, source: str = "<pipeline>", default_name: str = "p
     if not isinstance(data, dict):
         raise fail("top level", "must be a mapping with 'stages'")
     allowed = {"name", "description", "output", "stages"}
-    unknown = sorted(set(data) - allowed)
+    unknown = sorted((k for k in data if k not in allowed), key=str)
     if unknown:
-        raise fail(unknown[0], f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+        raise fail(_key(unknown[0]), f"unknown key (expected one of: {', '.join(sorted(allowed))})")
     name = data.get("name", default_name)
     description = data.get("description", "")
     if not isinstance(name, str):
@@ -131,10 +134,12 @@ def parse_pipeline(text: str, source: str = "<pipeline>", default_name: str = "p
             raise fail(where, "each stage is a mapping with a 'stage' key")
         entry = dict(entry)
         stage_name = entry.pop("stage")
+        if not isinstance(stage_name, str):
+            raise fail(f"{where}.stage", f"must be a stage name (a string), got {safeyaml.brief(stage_name)}")
         try:
             cls = get_stage(stage_name)
         except KeyError:
-            raise fail(f"{where}.stage", f"unknown stage '{stage_name}' (known: {', '.join(stage_names())})") from None
+            raise fail(f"{where}.stage", f"unknown stage {safeyaml.brief(stage_name)} (known: {', '.join(stage_names())})") from None
         try:
             params = parse_params(cls.Params, entry, where)
             problem = cls.check_params(params)
@@ -145,3 +150,8 @@ def parse_pipeline(text: str, source: str = "<pipeline>", default_name: str = "p
             raise fail(f"{where}.{key}", message)
         stages.append(StageSpec(stage_name, cls, params))
     return PipelineSpec(name=name, description=description, stages=stages, output=output, source=source, text=text)
+
+
+def _key(key) -> str:
+    """A mapping key as a message names it: short strings as they are, anything else briefly."""
+    return key if isinstance(key, str) and len(key) <= 60 else safeyaml.brief(key)
