@@ -2,17 +2,22 @@
 
 ``.mkv`` → FFV1 version 3 preservation master (intra-only, slice CRCs);
 ``.mp4``/``.mov`` → H.264 (or H.265) access copy. The file is written under a
-hidden temporary name beside the target and renamed only after its frame count
-has been checked, so an interrupted run never leaves a partial file under the
+hidden temporary name beside the target; a job checks its frame count, embeds and
+signs its record there, and only then ``publish`` renames it into place, so an
+interrupted run or a full disk never leaves a partial or unsigned file under the
 final name.
 """
 
 from __future__ import annotations
 
 import collections
+import errno
+import functools
 import json
 import os
 import queue
+import re
+import shutil
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -102,15 +107,68 @@ def partial_name(output: Path) -> Path:
     return output.with_name(f".{output.stem}.partial-{os.getpid()}{output.suffix}")
 
 
+def claim(path: Path) -> None:
+    """Create ``path`` empty, as a new regular file of ours: something planted under our temporary name
+    (a symlink pointing elsewhere) is removed, not written through (ffmpeg -y follows symlinks)."""
+    if path.is_symlink() or path.exists():
+        path.unlink()
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
+    except OSError as exc:
+        full = out_of_space(path.parent, exc)
+        if full is not None:
+            raise full from None
+        raise OutputError(f"cannot create {path}: {exc.strerror}") from None
+
+
+def publish_output(staged: Path, output: Path, overwrite: bool, companions: list[tuple[Path, Path]] = ()) -> Path:
+    """The last step of a run: rename each finished companion (provenance files) and then the output
+    itself into place. Until this moment nothing of the run sits under a final name; the output goes
+    last, so it never appears without its record."""
+    if output.exists() and not overwrite:
+        raise OutputError(f"output appeared while we worked: {output} (use --overwrite)")
+    for tmp, final in companions:
+        os.replace(tmp, final)
+    os.replace(staged, output)
+    return output
+
+
+def staging_name(path: Path) -> Path:
+    """The temporary name a companion file of an output is written under until ``publish_output``."""
+    return path.with_name(f".{path.name}.partial-{os.getpid()}")
+
+
+def out_of_space(folder: Path, exc: BaseException, reserve: int = 1 << 20) -> OutputError | None:
+    """A clear reason when a write failed because the disk is full (ffmpeg does not always say so):
+    the error itself says ENOSPC, or less than ``reserve`` bytes are left where we write."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc):
+        free = 0
+    else:
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            return None
+        if free >= reserve:
+            return None
+    return OutputError(f"no space left on the device holding {folder} ({free} bytes free): nothing was written "
+                       "under the output's name; free some space and run the same command again")
+
+
 def remove_stale_partials(output: Path) -> list[Path]:
-    """Temporary files a killed run left beside ``output`` (its process is gone): delete them."""
+    """Temporary files a killed run left beside ``output`` (its process is gone): delete them.
+
+    They are the output's own (``.STEM.partial-PID.EXT``) and its companions' (``.NAME.….partial-PID``,
+    ``.STEM.c2pa.partial-PID``); a file whose process still runs belongs to another run and stays."""
     removed = []
-    for path in output.parent.glob(f".{output.stem}.partial-*{output.suffix}"):
-        pid = path.name[len(f".{output.stem}.partial-"):-len(output.suffix) or None]
-        if not pid.isdigit() or int(pid) == os.getpid():
+    own = re.compile(re.escape(f".{output.stem}.partial-") + r"(\d+)" + re.escape(output.suffix) + "$")
+    companion = re.compile(r"^\.(?:" + re.escape(output.name) + r"\..+|" + re.escape(output.stem)
+                           + r"\.c2pa)\.partial-(\d+)$")
+    for path in output.parent.glob(f".{output.stem}*.partial-*"):
+        m = own.match(path.name) or companion.match(path.name)
+        if m is None or int(m[1]) == os.getpid():
             continue
         try:
-            os.kill(int(pid), 0)
+            os.kill(int(m[1]), 0)
             continue  # still running: another run's file
         except ProcessLookupError:
             pass
@@ -138,6 +196,7 @@ class VideoWriter:
         self.frames_written = 0
         self.temp = partial_name(self.output)
         remove_stale_partials(self.output)
+        claim(self.temp)
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
         self._error: BaseException | None = None
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=30)
@@ -211,7 +270,8 @@ class VideoWriter:
         s, fmt = self.settings, self.fmt
         if s.codec == "ffv1":
             # FFV1 v3 as archives use it: intra-only, 24 slices with CRCs, range coder
-            return ["-c:v", "ffv1", "-level", "3", "-g", "1", "-slicecrc", "1", "-slices", "24",
+            slices = ffv1_slices(fmt.width, fmt.height, s.pix_fmt)
+            return ["-c:v", "ffv1", "-level", "3", "-g", "1", "-slicecrc", "1", "-slices", str(slices),
                     "-coder", "1", "-context", "1", "-threads", str(threads), "-pix_fmt", s.pix_fmt]
         tags = ["-color_primaries", fmt.color_primaries, "-color_trc", fmt.color_trc, "-colorspace", fmt.colorspace,
                 "-color_range", "pc" if pixfmt.colour_range(fmt) == "pc" else "tv"]
@@ -280,26 +340,34 @@ class VideoWriter:
             raise OutputError(f"cannot write {self.output}: {detail}")
         raise RuntimeError(f"encoder failed after {self.frames_written} frames: {detail}")
 
-    def finish(self, expected_frames: int) -> Path:
-        """Wait for ffmpeg, check the frame count and streams, then rename into place."""
+    def finish(self, expected_frames: int, publish: bool = True) -> Path:
+        """Wait for ffmpeg and check the frame count; then rename into place (``publish=False``: leave it
+        under its temporary name, returned, for the caller to finalize and ``publish``)."""
         self._queue.put(_END)
         self._thread.join()
         rc = self._proc.wait()
         self._err_thread.join(timeout=5)
         try:
-            if self._error is not None or rc != 0:
-                if self._error is None:
-                    self._error = RuntimeError(f"ffmpeg exit code {rc}")
-                self._raise_encoder_error()
-            if self.frames_written != expected_frames:
-                raise RuntimeError(f"wrote {self.frames_written} frames, expected {expected_frames}")
-            counted = count_video_packets(self.temp)
-            if counted != expected_frames:
-                raise RuntimeError(f"the encoded file holds {counted} frames, expected {expected_frames}")
-            if self.output.exists() and not self.overwrite:
-                raise OutputError(f"output appeared while we worked: {self.output} (use --overwrite)")
-            os.replace(self.temp, self.output)
-            return self.output
+            try:
+                if self._error is not None or rc != 0:
+                    if self._error is None:
+                        self._error = RuntimeError(f"ffmpeg exit code {rc}")
+                    self._raise_encoder_error()
+                if self.frames_written != expected_frames:
+                    raise RuntimeError(f"wrote {self.frames_written} frames, expected {expected_frames}")
+                counted = count_video_packets(self.temp)
+                if counted != expected_frames:
+                    raise RuntimeError(f"the encoded file holds {counted} frames, expected {expected_frames}")
+            except Exception as exc:
+                # ffmpeg does not always say the disk filled up (a muxer write error can still exit 0,
+                # leaving a short file): a short or failed write on a full disk is the user's to fix
+                full = out_of_space(self.output.parent, exc)
+                if full is not None:
+                    raise full from exc
+                raise
+            if publish:
+                publish_output(self.temp, self.output, self.overwrite)
+            return self.output if publish else self.temp
         except BaseException:
             self.temp.unlink(missing_ok=True)
             raise
@@ -316,6 +384,50 @@ class VideoWriter:
         self._queue.put(_END)
         self._thread.join(timeout=5)
         self.temp.unlink(missing_ok=True)
+
+
+FFV1_SLICES = 24           # what archives use for SD and HD: enough for threads, CRCs localise damage
+
+
+@functools.lru_cache(maxsize=64)
+def ffv1_slices(width: int, height: int, pix_fmt: str) -> int:
+    """The FFV1 v3 slice count for a frame: 24 where the encoder accepts it, else the nearest it does.
+
+    ffmpeg's FFV1 encoder lays slices out as a grid of h × v (v ≤ h < 2v) and refuses a count whose
+    slices would be too small (frames of 8×8 and below) or hold more than 2^27 sample-bits
+    (``maxw·maxh·(bits+1)·planes``: 16-bit RGB from 8192×8192 up). The size rule is mirrored here;
+    for frames under 64 lines or columns, where the small-slice rule decides, each candidate is
+    tried on one blank frame (milliseconds at that size) instead of guessing ffmpeg's arithmetic.
+    """
+    cw, ch = pixfmt.chroma_shift(pix_fmt) if not pixfmt.is_rgb(pix_fmt) else (0, 0)
+    max_h, max_v = max(1, width >> cw), max(1, height >> ch)   # whole chroma samples per slice
+    comps = int(pixfmt.descriptor(pix_fmt).get("nb_components", 3))
+    planes = 1 if comps <= 2 and not pixfmt.is_rgb(pix_fmt) else 3
+    bits = pixfmt.pixel_depth(pix_fmt)
+    valid = set()
+    for v in range(1, 32):
+        for h in range(v, 2 * v):
+            if h <= max_h and v <= max_v and -(-width // h) * -(-height // v) * (bits + 1) * planes <= 8 << 24:
+                valid.add(h * v)
+    # 24 or the fewest above it; for small frames, the most below it
+    order = sorted(n for n in valid if n >= FFV1_SLICES) + sorted((n for n in valid if n < FFV1_SLICES),
+                                                                  reverse=True)
+    if min(width, height) >= 64:
+        if order:
+            return order[0]
+    else:
+        for n in order + [1]:
+            if _ffv1_accepts(width, height, pix_fmt, n):
+                return n
+    raise OutputError(f"FFV1 cannot slice a {width}x{height} {pix_fmt} frame")
+
+
+def _ffv1_accepts(width: int, height: int, pix_fmt: str, slices: int) -> bool:
+    res = subprocess.run(["ffmpeg", "-nostdin", "-v", "quiet", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-s",
+                          f"{width}x{height}", "-i", "pipe:0", "-frames:v", "1", "-c:v", "ffv1", "-level", "3",
+                          "-slicecrc", "1", "-slices", str(slices), "-f", "null", "-"],
+                         input=bytes(pixfmt.raw_frame_size(pix_fmt, width, height)), capture_output=True)
+    return res.returncode == 0
 
 
 def count_video_packets(path: Path) -> int:
