@@ -19,6 +19,7 @@ import queue
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from restore.errors import OutputError
 from restore.frame import Frame, VideoFormat
 from restore.media import colour, pixfmt
 from restore.media.decode import sws_flags
-from restore.media.streams import CONTAINERS, global_tag_args, plan_streams
+from restore.media.streams import CONTAINERS, check_timecode, global_tag_args, plan_streams
 
 _END = object()
 _FIELD_MODE = {"tt": "tff", "tb": "tff", "bb": "bff", "bt": "bff", "progressive": "prog"}
@@ -201,7 +202,11 @@ class VideoWriter:
         self._error: BaseException | None = None
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=30)
         self.stream_notes: list[str] = []
+        self.stream_warnings: list[str] = []
         self.expected_audio = 0
+        self._extras: tempfile.TemporaryDirectory | None = None     # cover art copied out of the source
+        self.rotation = (source_video or {}).get("rotation")
+        self.timecode = timecode
 
         cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", input_pix, "-s", f"{out_fmt.width}x{out_fmt.height}",
@@ -211,20 +216,38 @@ class VideoWriter:
         cmd += ["-i", "pipe:0"]
         if source is not None and source_report is not None:
             cmd += ["-i", str(source)]
-            plan = plan_streams(source_report, settings.container, input_index=1)
+            plan = plan_streams(source_report, settings.container, input_index=1,
+                                main_video=(source_video or {}).get("index"))
             self.stream_notes = plan.notes
+            self.stream_warnings = plan.warnings
             self.expected_audio = plan.audio
             cmd += ["-map", "0:v:0", *plan.args, "-map_metadata", "-1", "-map_chapters", "1",
                     *global_tag_args(source_report)]
+            cmd += self._cover_attachments(source, plan)
         else:
             cmd += ["-map", "0:v:0", "-map_metadata", "-1"]
-        cmd += ["-sws_flags", sws_flags(), "-vf", self._video_filter(), *self._codec_args(threads)]
+        # ":0": options for our picture only; cover art after it is stream-copied
+        cmd += ["-sws_flags", sws_flags(), "-filter:v:0", self._video_filter(), *self._codec_args(threads)]
         if source_video:
             for key in ("language", "title"):
                 if source_video.get(key):
                     cmd += ["-metadata:s:v:0", f"{key}={source_video[key]}"]
+        if timecode and check_timecode(timecode, out_fmt.fps):
+            self.stream_warnings.append(f"the source's timecode {timecode[:40]!r} left out: "
+                                        f"{check_timecode(timecode, out_fmt.fps)}, which no file can carry")
+            timecode = self.timecode = None
         if timecode:
             cmd += ["-timecode", timecode]
+        if self.rotation:
+            if settings.container == "matroska":
+                # Matroska has no display rotation: a tag keeps the fact (ffmpeg drops one named "rotate" when
+                # encoding), players show the frames as stored
+                cmd += ["-metadata:s:v:0", f"DISPLAY_ROTATION={self.rotation}"]
+                self.stream_warnings.append(
+                    f"display rotation {self.rotation}° kept only as a DISPLAY_ROTATION tag: Matroska has no rotation "
+                    "field, so players show the frames as recorded (unrotated)")
+            else:
+                self.stream_notes.append(f"display rotation {self.rotation}° kept")
         cmd += ["-f", settings.container, str(self.temp)]
         self.command = cmd
         try:
@@ -237,6 +260,27 @@ class VideoWriter:
         self._thread.start()
 
     # --- command construction --------------------------------------------------------
+    def _cover_attachments(self, source: Path, plan) -> list[str]:
+        """Cover art for Matroska: each picture copied out of the source and attached as an image."""
+        args = []
+        index = plan.attachments
+        if plan.attach and self._extras is None:
+            self._extras = tempfile.TemporaryDirectory(prefix="restore-covers-")
+        for stream, name, mime in plan.attach:
+            picture = Path(self._extras.name) / name
+            res = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(source), "-map", f"0:{stream}",
+                                  "-c", "copy", "-frames:v", "1", "-f", "image2", "-y", str(picture)],
+                                 capture_output=True)
+            if res.returncode != 0 or not picture.is_file() or picture.stat().st_size == 0:
+                self.stream_warnings.append(f"cover art (stream {stream}) left out: it could not be copied out "
+                                            "of the source")
+                continue
+            args += ["-attach", str(picture), f"-metadata:s:t:{index}", f"mimetype={mime}",
+                     f"-metadata:s:t:{index}", f"filename={name}"]
+            self.stream_notes.append(f"cover art (stream {stream}) kept as the attachment {name}")
+            index += 1
+        return args
+
     def _video_filter(self) -> str:
         fmt, out_pix = self.fmt, self.settings.pix_fmt
         rgb_out = pixfmt.is_rgb(out_pix)
@@ -271,17 +315,17 @@ class VideoWriter:
         if s.codec == "ffv1":
             # FFV1 v3 as archives use it: intra-only, 24 slices with CRCs, range coder
             slices = ffv1_slices(fmt.width, fmt.height, s.pix_fmt)
-            return ["-c:v", "ffv1", "-level", "3", "-g", "1", "-slicecrc", "1", "-slices", str(slices),
-                    "-coder", "1", "-context", "1", "-threads", str(threads), "-pix_fmt", s.pix_fmt]
+            return ["-c:v:0", "ffv1", "-level", "3", "-g", "1", "-slicecrc", "1", "-slices", str(slices),
+                    "-coder", "1", "-context", "1", "-threads", str(threads), "-pix_fmt:v:0", s.pix_fmt]
         tags = ["-color_primaries", fmt.color_primaries, "-color_trc", fmt.color_trc, "-colorspace", fmt.colorspace,
                 "-color_range", "pc" if pixfmt.colour_range(fmt) == "pc" else "tv"]
-        args = ["-pix_fmt", s.pix_fmt, *tags, "-threads", str(threads)]
+        args = ["-pix_fmt:v:0", s.pix_fmt, *tags, "-threads", str(threads)]
         if s.codec == "h264":
-            args = ["-c:v", "libx264", "-preset", s.preset, "-crf", str(s.crf), "-profile:v", "high", *args]
+            args = ["-c:v:0", "libx264", "-preset", s.preset, "-crf", str(s.crf), "-profile:v:0", "high", *args]
             if fmt.interlaced:
                 args += ["-flags", "+ildct+ilme", "-x264-params", "tff=1" if fmt.top_field_first else "bff=1"]
         else:
-            args = ["-c:v", "libx265", "-preset", s.preset, "-crf", str(s.crf), "-tag:v", "hvc1",
+            args = ["-c:v:0", "libx265", "-preset", s.preset, "-crf", str(s.crf), "-tag:v:0", "hvc1",
                     "-x265-params", "log-level=error", *args]
         if s.container in ("mp4", "mov"):
             args += ["-movflags", "+faststart"]
@@ -355,6 +399,8 @@ class VideoWriter:
                     self._raise_encoder_error()
                 if self.frames_written != expected_frames:
                     raise RuntimeError(f"wrote {self.frames_written} frames, expected {expected_frames}")
+                if self.rotation and self.settings.container != "matroska":
+                    self._set_rotation()
                 counted = count_video_packets(self.temp)
                 if counted != expected_frames:
                     raise RuntimeError(f"the encoded file holds {counted} frames, expected {expected_frames}")
@@ -371,6 +417,30 @@ class VideoWriter:
         except BaseException:
             self.temp.unlink(missing_ok=True)
             raise
+        finally:
+            self._cleanup_extras()
+
+    def _set_rotation(self) -> None:
+        """ffmpeg 5.1 writes a display matrix only when stream-copying: a copy of the finished file sets it."""
+        tmp = self.temp.with_name(self.temp.name + ".rotate" + self.temp.suffix)
+        try:
+            # every stream but the timecode track, which the muxer writes anew from the stream's timecode tag
+            cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(self.temp), "-map", "0", "-map", "-0:d", "-c", "copy",
+                   "-map_metadata", "0", "-map_chapters", "0", "-metadata:s:v:0", f"rotate={self.rotation}",
+                   "-movflags", "+faststart"]
+            if self.timecode:
+                cmd += ["-timecode", self.timecode]
+            res = subprocess.run(cmd + ["-f", self.settings.container, "-y", str(tmp)], capture_output=True, text=True)
+            if res.returncode != 0:
+                raise RuntimeError(f"cannot set the display rotation: {res.stderr.strip()[-300:]}")
+            os.replace(tmp, self.temp)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _cleanup_extras(self) -> None:
+        if self._extras is not None:
+            self._extras.cleanup()
+            self._extras = None
 
     def abort(self) -> None:
         if self._proc.poll() is None:
@@ -384,6 +454,7 @@ class VideoWriter:
         self._queue.put(_END)
         self._thread.join(timeout=5)
         self.temp.unlink(missing_ok=True)
+        self._cleanup_extras()
 
 
 FFV1_SLICES = 24           # what archives use for SD and HD: enough for threads, CRCs localise damage

@@ -1,10 +1,50 @@
-"""Frame timing facts: is the stream variable-rate, and onto which constant rate to conform it."""
+"""Frame timing facts: is the stream variable-rate, onto which constant rate to conform it, and are frames
+missing from it.
+
+A constant-rate stream whose timestamps jump by whole frames has *lost* frames (container damage, a
+dropped cluster, a capture that skipped): the source cannot give them, so they are reported as gaps and
+a job refuses them unless the user asks for them to be filled (``--fill-gaps``), and then every filled
+frame is listed. A genuinely variable-rate stream is conformed to its nominal rate as before, but an
+interval longer than ``GAP_SECONDS`` is a gap there too, and no gap fill may exceed ``MAX_FILL_SECONDS``
+(a 3-hour timestamp jump would otherwise mean 270,000 frames of repeats).
+"""
 
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+
+GAP_SECONDS = 1.0          # in a variable-rate stream, an interval this long is missing picture, not jitter
+MAX_FILL_SECONDS = 60.0    # the most picture --fill-gaps will invent, in all
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Frames missing between two frames the source does hold (numbers are output frame numbers)."""
+
+    after_frame: int         # the last frame before the gap (its copies fill it)
+    after_time: float        # its time, seconds
+    resume_time: float       # the time of the next frame the source holds
+    missing: int             # frames the constant rate has in between
+
+    def describe(self) -> str:
+        first, last = self.after_frame + 1, self.after_frame + self.missing
+        frames = f"frame {first}" if first == last else f"frames {first}-{last}"
+        return (f"{frames} ({self.after_time:.3f}-{self.resume_time:.3f} s) missing after frame "
+                f"{self.after_frame}")
+
+
+@dataclass
+class Timing:
+    conform: Fraction | None = None        # resample onto this constant rate (None: take frames as they are)
+    variable: bool = False                 # the stream is genuinely variable-rate
+    gaps: list[Gap] = field(default_factory=list)
+
+    @property
+    def missing(self) -> int:
+        return sum(g.missing for g in self.gaps)
 
 _STANDARD_RATES = [Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30),
                    Fraction(48), Fraction(50), Fraction(60000, 1001), Fraction(60)]
@@ -55,3 +95,35 @@ def detect_variable_rate(path: Path, video: dict, packets: int) -> Fraction | No
         if abs(float(rate) - float(base)) / float(rate) < 0.02:
             return rate
     return r if r <= 60 else base.limit_denominator(1001)
+
+
+def analyse(path: Path, video: dict, packets: int) -> Timing:
+    """Whether ``path``'s video is variable-rate or has frames missing, from every packet's timestamp."""
+    timing = Timing(conform=detect_variable_rate(path, video, packets))
+    timing.variable = timing.conform is not None
+    rate = timing.conform or _rate(video.get("r_frame_rate"))
+    if rate is None:
+        return timing
+    times = packet_times(path)
+    if len(times) != packets or len(times) < 2:
+        return timing            # timestamps missing or unreadable: nothing to measure gaps with
+    step = float(1 / rate)
+    intervals = [b - a for a, b in zip(times, times[1:])]
+    # constant rate with holes: every interval a whole number of frames (to a quarter frame: Matroska
+    # rounds to 1 ms) — then the stream is not variable at all, it has lost frames
+    whole = all(round(d / step) >= 1 and abs(d - round(d / step) * step) <= step / 4 for d in intervals)
+    if whole and any(round(d / step) > 1 for d in intervals):
+        timing.variable = False
+        timing.conform = rate
+        threshold = 1.5 * step
+    elif timing.variable:
+        threshold = max(GAP_SECONDS, 4 * step)
+    else:
+        return timing
+    for i, d in enumerate(intervals):
+        if d >= threshold:
+            # frame numbers on the constant-rate timeline the output will have
+            timing.gaps.append(Gap(after_frame=round((times[i] - times[0]) / step),
+                                   after_time=times[i] - times[0], resume_time=times[i + 1] - times[0],
+                                   missing=max(1, round(d / step) - 1)))
+    return timing
