@@ -50,11 +50,15 @@ def probe(file: Path, no_count: bool) -> None:
 @click.option("--report", "report_dir", type=click.Path(path_type=Path), help="Also write the review report here.")
 @click.option("--package", "package_dir", type=click.Path(path_type=Path), help="Also write a BagIt package here.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last committed segment.")
+@click.option("--fill-gaps", is_flag=True,
+              help="Fill frames the source has no picture for (damage, cut containers) with copies of the frame "
+                   "before; each filled frame is listed on stderr and in the record. Without it they are an error.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.option("--log-json", is_flag=True, help="Progress and events as JSON lines on stderr.")
 def run(input: Path, output: Path, pipeline_name: str, device: str, keep_frames: Path | None, overwrite: bool,
         scale: int | None, size: str | None, codec: str | None, batch_size: int, seed: int, no_sign: bool,
-        report_dir: Path | None, package_dir: Path | None, resume: bool, quiet: bool, log_json: bool) -> None:
+        report_dir: Path | None, package_dir: Path | None, resume: bool, fill_gaps: bool, quiet: bool,
+        log_json: bool) -> None:
     """Restore INPUT into OUTPUT with a pipeline."""
     from restore.job import JobOptions
     from restore.media.probe import check_readable_file
@@ -66,10 +70,13 @@ def run(input: Path, output: Path, pipeline_name: str, device: str, keep_frames:
     progress = Progress(input.name, quiet=quiet, json_lines=log_json)
     options = JobOptions(device=device, overwrite=overwrite, keep_frames=keep_frames, scale=scale,
                          size=_parse_size(size), codec=codec, batch_size=batch_size, seed=seed,
-                         sign=not no_sign, progress=progress, events=progress.event)
+                         sign=not no_sign, fill_gaps=fill_gaps, progress=progress, events=progress.event)
     outcome = restore_file(input, output, spec, options, report_dir=report_dir, package_dir=package_dir,
                            resume=resume)
     progress.done()
+    # what was dropped, filled or found damaged: on stderr whatever --quiet says, before the summary
+    for warning in outcome.result.warnings:
+        click.echo(f"restore: warning: {warning}", err=True)
     if log_json:
         click.echo(json.dumps({"event": "done", **outcome.summary()}, default=str), err=True)
     if not quiet:
