@@ -476,3 +476,37 @@ def test_unwritable_output_folder(tmp_path):
     assert res.returncode == 2 and len(lines) == 1, res.stderr
     assert "not writable" in lines[0] or "Read-only" in lines[0], lines[0]
     assert list(folder.iterdir()) == []
+
+
+def test_ffv1_slices_follow_the_frame_size():
+    """D6: 24 slices where the encoder takes them, fewer for tiny frames, more for huge deep ones."""
+    from restore.media.encode import ffv1_slices
+
+    assert ffv1_slices(720, 576, "yuv422p10le") == 24
+    assert ffv1_slices(8, 8, "yuv420p") < 24
+    assert ffv1_slices(2, 2, "yuv420p") == 1
+    assert ffv1_slices(8192, 8192, "gbrp16le") > 24      # 24 slices of that hold more than 2^27 sample-bits
+
+
+def test_cover_art_and_rotation_are_kept_where_the_container_can(tmp_path):
+    """D9: cover art becomes a Matroska attachment or stays an MP4 cover; rotation stays in MP4/MOV."""
+    plain = tiny(tmp_path / "plain.mp4", codec="libx264", audio=False)
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=16x16:d=0.04", "-frames:v", "1", str(tmp_path / "cover.png"))
+    src = tmp_path / "in.mp4"
+    ffmpeg("-i", str(plain), "-i", str(tmp_path / "cover.png"), "-map", "0", "-map", "1", "-c", "copy",
+           "-metadata:s:v:0", "rotate=90", "-disposition:v:1", "attached_pic", str(src))
+    for out in (tmp_path / "o.mkv", tmp_path / "o.mp4", tmp_path / "o.mov"):
+        res = run_cli("run", str(src), "-o", str(out), "-p", "passthrough", "--no-sign", "-q")
+        assert res.returncode == 0, res.stderr
+        streams = subprocess.run(["ffprobe", "-v", "error", "-show_entries",
+                                  "stream=codec_name:stream_tags=filename:stream_side_data=rotation:"
+                                  "stream_disposition=attached_pic", "-of", "json", str(out)],
+                                 capture_output=True, text=True, check=True).stdout
+        if out.suffix == ".mkv":
+            assert "cover-1.png" in streams
+        else:
+            assert '"rotation": 90' in streams
+        if out.suffix == ".mp4":
+            assert '"attached_pic": 1' in streams
+        if out.suffix == ".mov":
+            assert "cover art (stream 1, png) left out" in res.stderr
