@@ -36,7 +36,9 @@ class JobOptions:
     keep_frames: Path | None = None
     scale: int | None = None             # --scale: overrides the pipeline's super-resolution factor
     size: tuple[int, int] | None = None  # --size WxH: exact output size (display aspect kept)
-    codec: str | None = None             # --codec: ffv1 | h264 | h265
+    codec: str | None = None             # --codec: a name from restore.media.codecs
+    bit_depth: int | None = None         # --bit-depth: overrides output.bit_depth
+    chroma: str | None = None            # --chroma: overrides output.chroma
     batch_size: int = 4
     seed: int = 0
     queue_size: int = 8
@@ -265,7 +267,8 @@ def output_settings(output: Path, src_fmt: VideoFormat, out_fmt: VideoFormat, sp
                     options: JobOptions, notes: list[str]):
     """The encoder settings and the output format with its bit depth and colour tags settled."""
     settings = choose_settings(output, out_fmt, codec=options.codec or spec.output.codec,
-                               bit_depth=spec.output.bit_depth, crf=spec.output.crf)
+                               bit_depth=options.bit_depth or spec.output.bit_depth, crf=spec.output.crf,
+                               chroma=options.chroma or spec.output.chroma)
     out_fmt, converted = colour.resolve_output(src_fmt, out_fmt, settings.pix_fmt, spec.output.colour)
     if converted:
         notes.append(converted)

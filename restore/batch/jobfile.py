@@ -34,12 +34,13 @@ from restore import safeyaml
 from restore.batch.segments import DEFAULT_SEGMENT_FRAMES
 from restore.errors import PipelineError, UserError
 from restore.job import JobOptions
+from restore.media import codecs
 from restore.pipeline.spec import PipelineSpec, load_pipeline
 
 TOP_KEYS = {"version", "roots", "inputs", "output", "pipeline", "options", "status"}
-OUTPUT_SUFFIXES = {".mkv", ".mp4", ".mov"}
+OUTPUT_SUFFIXES = set(codecs.EXTENSIONS)      # one codec table for run, pipelines and job files
 NAME_FIELDS = {"stem", "name", "ext", "index"}
-CODECS = {"ffv1", "h264", "h265"}
+CODECS = set(codecs.NAMES)
 
 
 class JobFileError(UserError):
@@ -219,8 +220,9 @@ def _pipeline(base: Path, value, fail) -> PipelineSpec:
 
 
 _OPTION_TYPES = {"device": str, "batch_size": int, "seed": int, "segment_frames": int, "codec": str, "scale": int,
-                 "size": str, "overwrite": bool, "provenance": bool, "sign": bool}
-_RANGES = {"batch_size": (1, 256), "segment_frames": (1, 10**7), "scale": (1, 8), "seed": (0, 2**63 - 1)}
+                 "size": str, "bit_depth": int, "chroma": str, "fill_gaps": bool, "overwrite": bool, "provenance": bool,
+                 "sign": bool}
+_RANGES = {"bit_depth": (8, 16), "batch_size": (1, 256), "segment_frames": (1, 10**7), "scale": (1, 8), "seed": (0, 2**63 - 1)}
 
 
 def _options(value, fail) -> tuple[JobOptions, int]:
@@ -240,6 +242,8 @@ def _options(value, fail) -> tuple[JobOptions, int]:
         clean[key] = item
     if clean.get("codec") not in (None, *CODECS):
         raise fail("options.codec", f"expected one of {', '.join(sorted(CODECS))}")
+    if clean.get("chroma") not in (None, "4:2:0", "4:2:2", "4:4:4"):
+        raise fail("options.chroma", "expected one of 4:2:0, 4:2:2, 4:4:4")
     size = None
     if "size" in clean:
         m = re.fullmatch(r"(\d+)[xX](\d+)", clean["size"])

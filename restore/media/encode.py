@@ -28,9 +28,9 @@ import numpy as np
 
 from restore.errors import OutputError
 from restore.frame import Frame, VideoFormat
-from restore.media import colour, pixfmt
+from restore.media import codecs, colour, pixfmt
 from restore.media.decode import sws_flags
-from restore.media.streams import CONTAINERS, check_timecode, global_tag_args, plan_streams
+from restore.media.streams import check_timecode, global_tag_args, plan_streams
 
 _END = object()
 _FIELD_MODE = {"tt": "tff", "tb": "tff", "bb": "bff", "bt": "bff", "progressive": "prog"}
@@ -38,44 +38,51 @@ _FIELD_MODE = {"tt": "tff", "tb": "tff", "bb": "bff", "bt": "bff", "progressive"
 
 @dataclass
 class EncodeSettings:
-    container: str                 # matroska | mp4 | mov
-    codec: str                     # ffv1 | h264 | h265
+    container: str                 # a muxer of restore.media.codecs.CONTAINERS
+    codec: str                     # a name of restore.media.codecs.CODECS
     pix_fmt: str                   # pixel format written to the file
     crf: int = 18
     preset: str = "medium"
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def spec(self) -> codecs.Codec:
+        return codecs.codec(self.codec)
+
     def describe(self) -> dict:
-        return {"container": self.container, "codec": self.codec, "pix_fmt": self.pix_fmt,
-                **({"crf": self.crf, "preset": self.preset} if self.codec != "ffv1" else {})}
+        spec = self.spec
+        return {"container": self.container, "codec": self.codec, "codec_label": spec.label,
+                "encoder": spec.encoder, "pix_fmt": self.pix_fmt, "lossless": spec.lossless, "role": spec.role,
+                **({"crf": self.crf, "preset": self.preset} if spec.crf is not None else {})}
 
 
 def container_for(path: Path) -> str:
-    try:
-        return CONTAINERS[path.suffix.lower()]
-    except KeyError:
-        raise OutputError(f"unsupported output type '{path.suffix or path.name}': use .mkv (FFV1 master), "
-                          ".mp4 or .mov (H.264/H.265 access copy)") from None
+    found = codecs.container_for_extension(path.suffix)
+    if found is None:
+        kinds = "; ".join(f"{'/'.join(c.extensions)} ({c.default_codec})" for c in codecs.CONTAINERS.values())
+        raise OutputError(f"unsupported output type '{path.suffix or path.name}': use {kinds}")
+    return found.name
 
 
 def choose_settings(path: Path, out_fmt: VideoFormat, *, codec: str | None = None, bit_depth: int | None = None,
-                    crf: int | None = None) -> EncodeSettings:
-    """Codec and pixel format for ``path`` given the frames' format and the pipeline's wishes."""
+                    crf: int | None = None, chroma: str | None = None) -> EncodeSettings:
+    """Codec and pixel format for ``path`` given the frames' format and the pipeline's wishes
+    (``bit_depth``: at least this many bits; ``chroma``: 4:2:0/4:2:2/4:4:4 for codecs that offer a choice)."""
     container = container_for(path)
-    codec = codec or ("ffv1" if container == "matroska" else "h264")
-    if codec == "ffv1" and container != "matroska":
-        raise OutputError(f"FFV1 masters go into Matroska: name the output .mkv, not {path.suffix}")
-    if codec in ("h264", "h265"):
-        if out_fmt.width % 2 or out_fmt.height % 2:
-            raise OutputError(f"odd frame size {out_fmt.width}x{out_fmt.height} cannot be encoded as 4:2:0 "
-                              f"{codec.upper()}: write an .mkv master or crop/pad to even dimensions")
-        # access copies are 8-bit 4:2:0: what every player decodes
-        return EncodeSettings(container, codec, "yuv420p", crf=crf or (18 if codec == "h264" else 20))
-    pix = pixfmt.planar_equivalent(out_fmt.pix_fmt, out_fmt.bit_depth)
-    if bit_depth and bit_depth > pixfmt.pixel_depth(pix):
-        # the pipeline asks for more bits than the source has (output.bit_depth): same subsampling, deeper
-        pix = pixfmt.with_depth(pix, bit_depth)
-    return EncodeSettings(container, "ffv1", pix)
+    spec = codecs.codec(codec or codecs.CONTAINERS[container].default_codec)
+    if container not in spec.containers:
+        where = " or ".join("/".join(codecs.CONTAINERS[c].extensions) for c in spec.containers)
+        raise OutputError(f"{spec.label} goes into {where}, not {path.suffix}: rename the output or choose "
+                          f"another --codec")
+    w, h = out_fmt.width, out_fmt.height
+    if (spec.even_width and w % 2) or (spec.even_height and h % 2):
+        raise OutputError(f"odd frame size {w}x{h} cannot be encoded as {spec.label} (subsampled chroma): write "
+                          "an .mkv master or crop/pad to even dimensions")
+    if w < spec.min_size[0] or h < spec.min_size[1]:
+        raise OutputError(f"{spec.label} needs frames of at least {spec.min_size[0]}x{spec.min_size[1]}, these are "
+                          f"{w}x{h}: write an .mkv master instead")
+    pix = spec.pix_fmt(out_fmt.pix_fmt, out_fmt.bit_depth, bit_depth, chroma)
+    return EncodeSettings(container, spec.name, pix, crf=crf or spec.crf or 18)
 
 
 def rgb_pipe_format(settings: EncodeSettings, fmt: VideoFormat) -> str:
@@ -311,22 +318,24 @@ class VideoWriter:
         return ",".join(chain)
 
     def _codec_args(self, threads: int) -> list[str]:
+        """The encoder's arguments, from the codec table; ":0" everywhere, so cover art after our picture
+        is stream-copied untouched."""
         s, fmt = self.settings, self.fmt
-        if s.codec == "ffv1":
-            # FFV1 v3 as archives use it: intra-only, 24 slices with CRCs, range coder
-            slices = ffv1_slices(fmt.width, fmt.height, s.pix_fmt)
-            return ["-c:v:0", "ffv1", "-level", "3", "-g", "1", "-slicecrc", "1", "-slices", str(slices),
-                    "-coder", "1", "-context", "1", "-threads", str(threads), "-pix_fmt:v:0", s.pix_fmt]
-        tags = ["-color_primaries", fmt.color_primaries, "-color_trc", fmt.color_trc, "-colorspace", fmt.colorspace,
-                "-color_range", "pc" if pixfmt.colour_range(fmt) == "pc" else "tv"]
-        args = ["-pix_fmt:v:0", s.pix_fmt, *tags, "-threads", str(threads)]
-        if s.codec == "h264":
-            args = ["-c:v:0", "libx264", "-preset", s.preset, "-crf", str(s.crf), "-profile:v:0", "high", *args]
+        spec = s.spec
+        args = ["-c:v:0", spec.encoder, *spec.args, "-threads", str(threads), "-pix_fmt:v:0", s.pix_fmt]
+        if spec.name == "ffv1":
+            # slices by frame size (24 where the encoder takes them); the colour tags travel by setparams
+            return args + ["-slices", str(ffv1_slices(fmt.width, fmt.height, s.pix_fmt))]
+        args += ["-color_primaries", fmt.color_primaries, "-color_trc", fmt.color_trc, "-colorspace",
+                 fmt.colorspace, "-color_range", "pc" if pixfmt.colour_range(fmt) == "pc" else "tv"]
+        if spec.crf is not None:
+            args += ["-crf", str(s.crf)]
+        if spec.encoder == "libx264":
+            args += ["-profile:v:0", _X264_PROFILES.get(s.pix_fmt, "high")]
             if fmt.interlaced:
                 args += ["-flags", "+ildct+ilme", "-x264-params", "tff=1" if fmt.top_field_first else "bff=1"]
-        else:
-            args = ["-c:v:0", "libx265", "-preset", s.preset, "-crf", str(s.crf), "-tag:v:0", "hvc1",
-                    "-x265-params", "log-level=error", *args]
+        elif fmt.interlaced and spec.encoder in ("prores_ks", "dnxhd"):
+            args += ["-flags", "+ildct"]
         if s.container in ("mp4", "mov"):
             args += ["-movflags", "+faststart"]
         return args
@@ -457,6 +466,8 @@ class VideoWriter:
         self._cleanup_extras()
 
 
+_X264_PROFILES = {"yuv420p": "high", "yuv420p10le": "high10", "yuv422p": "high422", "yuv422p10le": "high422",
+                  "yuv444p": "high444", "yuv444p10le": "high444"}
 FFV1_SLICES = 24           # what archives use for SD and HD: enough for threads, CRCs localise damage
 
 

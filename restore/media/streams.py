@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-CONTAINERS = {".mkv": "matroska", ".mka": "matroska", ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov"}
 
 _MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "mp2"}
 _MOV_AUDIO = _MP4_AUDIO | {"pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be", "pcm_s32le", "pcm_f32le", "pcm_u8"}
+_MXF_AUDIO = {"pcm_s16le", "pcm_s24le"}
 _TEXT_SUBS = {"subrip", "ass", "ssa", "webvtt", "text", "mov_text"}
 
 
@@ -69,8 +69,13 @@ def plan_streams(report: dict, container: str, input_index: int = 1, main_video:
             plan.args += ["-map", src]
             if container == "matroska" or (container == "mp4" and codec in _MP4_AUDIO) or (
                 container == "mov" and codec in _MOV_AUDIO
-            ):
+            ) or (container == "mxf" and codec in _MXF_AUDIO and st.get("sample_rate") == 48000):
                 plan.args += [f"-c:a:{out}", "copy"]
+            elif container == "mxf":
+                # MXF (SMPTE 377/382) carries 48 kHz PCM: anything else is converted, losslessly where it can be
+                plan.args += [f"-c:a:{out}", "pcm_s24le", f"-ar:a:{out}", "48000"]
+                plan.notes.append(f"audio stream {idx} ({codec}, {st.get('sample_rate')} Hz) converted to 24-bit "
+                                  "48 kHz PCM: MXF holds nothing else; the Matroska master keeps it bit-exact")
             else:
                 channels = int(st.get("channels") or 2)
                 rate = 160 * max(1, channels)  # 320 kb/s for stereo: transparent for an access copy
@@ -85,6 +90,10 @@ def plan_streams(report: dict, container: str, input_index: int = 1, main_video:
             out = plan.subtitles
             if container == "matroska":
                 plan.args += ["-map", src, f"-c:s:{out}", "copy"]
+            elif container == "mxf":
+                plan.warnings.append(f"subtitle stream {idx} ({codec}) left out: MXF holds no subtitles; use a "
+                                     ".mkv output to keep it")
+                continue
             elif codec in _TEXT_SUBS:
                 plan.args += ["-map", src, f"-c:s:{out}", "mov_text"]
                 if codec != "mov_text":

@@ -3,8 +3,9 @@
     name: default
     description: what it does, for whom
     output:              # optional
-      codec: ffv1        # ffv1 | h264 | h265 (default: by the output's extension)
-      bit_depth: 10      # FFV1 masters: at least this many bits
+      codec: ffv1        # a name from restore.media.codecs (default: by the output's extension)
+      bit_depth: 10      # at least this many bits (FFV1 masters; 10-bit access copies)
+      chroma: auto       # auto | 4:2:0 | 4:2:2 | 4:4:4 (access copies: 4:2:0 unless asked)
       colour: auto       # auto | keep | bt709: the output's YUV matrix (auto: BT.709 when SD becomes HD)
     stages:
       - stage: deflicker
@@ -26,16 +27,21 @@ import yaml
 
 from restore import safeyaml
 from restore.errors import PipelineError
+from restore.media import codecs
 from restore.pipeline.params import ParamError, params_to_dict, parse_params
 from restore.pipeline.registry import get_stage, stage_names
 
 PIPELINES_DIR = Path(__file__).resolve().parents[2] / "pipelines"
 
 
+CODEC_NAMES = codecs.NAMES       # one table for every list of codecs (restore.media.codecs)
+
+
 @dataclass(frozen=True)
 class OutputParams:
-    codec: Literal["ffv1", "h264", "h265"] | None = None
+    codec: Literal[CODEC_NAMES] | None = None
     bit_depth: int | None = field(default=None, metadata={"min": 8, "max": 16})
+    chroma: Literal["auto", "4:2:0", "4:2:2", "4:4:4"] = "auto"
     crf: int | None = field(default=None, metadata={"min": 0, "max": 51})
     # YUV matrix of the output (restore.media.colour): auto = BT.709 when an SD BT.601 source becomes HD,
     # else the source's; keep = always the source's; bt709 = always BT.709

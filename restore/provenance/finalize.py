@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from restore.errors import InputError, OutputError
+from restore.media import codecs
 from restore.provenance import framemd5, matroska, premis
 from restore.provenance.record import (
     SCHEMA,
@@ -23,6 +24,8 @@ from restore.provenance.record import (
 )
 
 MATROSKA_SUFFIXES = {".mkv", ".mka", ".mk3d"}
+# what ffprobe calls a stream of each codec in the table, for records written before the table was recorded
+_CODEC_BY_STREAM = {"ffv1": "ffv1", "h264": "h264", "hevc": "h265", "v210": "v210"}
 
 
 def _video_codec(path: Path) -> str | None:
@@ -32,9 +35,11 @@ def _video_codec(path: Path) -> str | None:
 
 
 def _format_name(path: Path, codec: str | None) -> str:
-    container = {"mkv": "Matroska", "mp4": "MPEG-4", "mov": "QuickTime", "m4v": "MPEG-4"}.get(
-        path.suffix.lstrip(".").lower(), path.suffix.lstrip(".").upper() or "unknown")
-    return f"{container} ({codec.upper()})" if codec else container
+    box = codecs.container_for_extension(path.suffix)
+    if box is None:
+        return f"{path.suffix.lstrip('.').upper() or 'unknown'} ({codec.upper()})" if codec else \
+            (path.suffix.lstrip(".").upper() or "unknown")
+    return codecs.label(box.name, codec)
 
 
 def _agents(record: dict, software: dict, identity) -> tuple[list[dict], dict]:
@@ -81,12 +86,14 @@ def _run_events(record: dict, source: Path, output: Path, source_sha256: str, so
             parameters={"params": stage.get("params") or {},
                         "models": [{"name": m.get("name"), "sha256": m.get("sha256")}
                                    for m in stage.get("models") or []]}))
-    preservation = (codec or "").lower() == "ffv1"
+    # the event type and wording come from the codec table (the record names the codec we chose)
+    chosen = ((record.get("output_format") or {}).get("codec")) or _CODEC_BY_STREAM.get((codec or "").lower())
+    spec = codecs.CODECS.get(chosen) if chosen else None
     events.append(premis.event(
-        "normalization" if preservation else "migration", when=finished, agents=[ids["restore"], ids["ffmpeg"]],
+        spec.premis_event if spec else "migration", when=finished, agents=[ids["restore"], ids["ffmpeg"]],
         sources=[source.name], outcomes=[output.name],
-        detail=("encoded to FFV1 in Matroska as the preservation master" if preservation
-                else f"encoded to {_format_name(output, codec)} as an access copy")))
+        detail=(f"encoded to {spec.label} in {_format_name(output, None)} as the {spec.role}" if spec
+                else f"encoded to {_format_name(output, codec)}")))
     events.append(premis.event(
         "message digest calculation", agents=[ids["restore"], ids["ffmpeg"]], sources=[output.name],
         detail="ffmpeg framemd5 of the output's decoded video and audio frames",
