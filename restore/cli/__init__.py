@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "restore.cli.provenance", # verify, package
     "restore.cli.review",     # compare
     "restore.cli.batch",      # batch
+    "restore.cli.discover",   # pipelines, stages
 ]
 
 
@@ -81,6 +82,10 @@ class RestoreGroup(click.Group):
             except KeyboardInterrupt:
                 click.echo("restore: interrupted", err=True)
                 ctx.exit(130)
+            except BrokenPipeError:
+                # the reader of our output went away (`restore stages | head`): not an error of ours
+                sys.stdout = open(os.devnull, "w")
+                ctx.exit(141)
             except Exception as exc:  # internal error: never a traceback on the terminal
                 path = write_crash_log(exc, caught)
                 click.echo(f"restore: internal error: {type(exc).__name__}: {one_line(exc)} (details in {path})", err=True)
