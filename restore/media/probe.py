@@ -135,6 +135,8 @@ def probe(path: str | os.PathLike, count: bool = True) -> dict:
                 "duration": _stream_duration(st, tags),
                 "attached_pic": bool((st.get("disposition") or {}).get("attached_pic")),
                 "rotation": _rotation(st, tags),
+                # CEA-608/708 captions carried in the picture's side data (A53), not as a stream of their own
+                "closed_captions": bool(st.get("closed_captions")),
             })
             frames = st.get("nb_frames")
             if frames not in (None, "N/A", "0") and not entry["attached_pic"]:

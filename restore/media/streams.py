@@ -44,6 +44,13 @@ def plan_streams(report: dict, container: str, input_index: int = 1, main_video:
         kind, codec, idx = st["type"], st.get("codec"), st["index"]
         src = f"{input_index}:{idx}"
         if kind == "video" and idx == main_video:
+            if st.get("closed_captions"):
+                # decoding to frames and encoding anew drops the A53 side data they travel in: say so, and how
+                # to keep them (ffmpeg's lavfi movie source splits them out as a subtitle stream)
+                plan.warnings.append(
+                    f"closed captions (CEA-608/708 in video stream {idx}'s side data) are not carried into the "
+                    "restored picture; extract them with: ffmpeg -f lavfi -i \"movie=SOURCE[out0+subcc]\" "
+                    "-map 0:s -c:s srt CAPTIONS.srt")
             continue
         if kind == "video" and st.get("attached_pic"):
             kept = _cover_art(plan, st, container, src, covers)

@@ -510,3 +510,16 @@ def test_cover_art_and_rotation_are_kept_where_the_container_can(tmp_path):
             assert '"attached_pic": 1' in streams
         if out.suffix == ".mov":
             assert "cover art (stream 1, png) left out" in res.stderr
+
+
+def test_closed_captions_in_side_data_are_never_silently_lost():
+    """A53/608 captions travel in the video's side data, which a re-encode drops: the run must say so.
+    (ffmpeg 5.1 cannot make captioned test video, so this checks the stream plan on a probe report.)"""
+    from restore.media.streams import plan_streams
+
+    report = {"streams": [{"index": 0, "type": "video", "codec": "mpeg2video", "closed_captions": True},
+                          {"index": 1, "type": "audio", "codec": "mp2", "channels": 2}]}
+    plan = plan_streams(report, "matroska", main_video=0)
+    assert any("closed captions" in w and "subcc" in w for w in plan.warnings)
+    report["streams"][0]["closed_captions"] = False
+    assert plan_streams(report, "matroska", main_video=0).warnings == []
