@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from restore import __version__
-from restore.errors import InputError, PipelineError
+from restore.errors import InputError, PipelineError, UserError
 from restore.frame import VideoFormat
 from restore.lock import output_lock
 from restore.media import colour, pixfmt
@@ -24,9 +24,14 @@ from restore.media.encode import (VideoWriter, check_output_path, choose_setting
 from restore.media.framedump import FrameDumper, FrameLog
 from restore.media.integrity import truncation_shortfall
 from restore.media.probe import main_video_stream, probe, video_format
-from restore.media.timing import MAX_FILL_SECONDS, Timing, analyse
+from restore.media.streams import check_timecode
+from restore.media.timing import MAX_FILL_SECONDS, Timing, analyse, parse_position, shift_timecode
 from restore.pipeline.runner import Pipeline, configure_threads, resolve_device
 from restore.pipeline.spec import PipelineSpec
+
+
+class UsageError(UserError):
+    """An option that cannot apply to this source (a trim past its end)."""
 
 
 @dataclass
@@ -45,6 +50,9 @@ class JobOptions:
     provenance: bool = True
     sign: bool = True
     fill_gaps: bool = False              # --fill-gaps: repeat the previous frame where the source has none
+    start: str | None = None             # --start: first frame (frames, 10s, or HH:MM:SS:FF from the first frame)
+    duration: str | None = None          # --duration: how much (same forms)
+    frames: int | None = None            # --frames: how many frames (instead of --duration)
     progress: Callable[[dict], None] | None = None
     events: Callable[[dict], None] | None = None
 
@@ -106,6 +114,10 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
     warnings: list[str] = []
     src_fmt, timing, expected_in = check_source(source, video, src_fmt, notes, fill_gaps=options.fill_gaps)
     filled = fill_notes(timing, warnings)
+    trim = plan_trim(options, src_fmt, timing, expected_in, source)
+    if trim is not None:
+        expected_in = trim.frames
+        notes.append(trim.describe())
 
     meter = _start_energy_meter()
     stage_options = _stage_options(options)
@@ -120,14 +132,15 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
     settings, out_fmt = output_settings(output, src_fmt, pipeline.output_format, spec, options, notes)
     native = is_native(pipeline, src_fmt, out_fmt)
     reader = VideoReader(source, src_fmt, mode="native" if native else "rgb", conform_fps=timing.conform,
-                         queue_size=options.queue_size)
+                         queue_size=options.queue_size, start_frame=trim.start if trim else 0,
+                         max_frames=trim.frames if trim else None)
     input_pix = reader.pix_fmt if native else rgb_pipe_format(settings, out_fmt)
     writer = None
     staged = None
     dumper = None
     frame_log = FrameLog(frames_log_path(output)) if pipeline.stages else None
     try:
-        writer = open_output_writer(output, out_fmt, settings, source, report, input_pix, options)
+        writer = open_output_writer(output, out_fmt, settings, source, report, input_pix, options, trim)
         notes += writer.stream_notes
         warnings += writer.stream_warnings
         if options.keep_frames is not None:
@@ -170,7 +183,7 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
                             frames_out, report, src_fmt, out_fmt, settings, notes,
                             [t.as_dict() for t in pipeline.timings], energy,
                             frames_log_path(output) if frame_log is not None else None, staged=staged,
-                            warnings=warnings, filled=filled, decoder_messages=reader.errors())
+                            warnings=warnings, filled=filled, decoder_messages=reader.errors(), trim=trim)
         publish_output(staged, output, options.overwrite,
                        companions + (result.provenance or {}).get("pending", []))
         staged = None
@@ -282,15 +295,73 @@ def is_native(pipeline: Pipeline, src_fmt: VideoFormat, out_fmt: VideoFormat) ->
 
 
 def open_output_writer(output: Path, out_fmt: VideoFormat, settings, source: Path, report: dict, input_pix: str,
-                       options: JobOptions) -> VideoWriter:
+                       options: JobOptions, trim: "Trim | None" = None) -> VideoWriter:
     """The final file's writer, carrying the source's sound, subtitles, timecode and tags."""
     video = main_video_stream(report)
     # the source's video may start after its sound: keep that offset, or lip sync drifts by it
     video_offset = max(0.0, (video.get("start_time") or 0.0) - (report.get("start_time") or 0.0))
     timecode = video.get("timecode") or report.get("timecode")
+    source_window = None
+    if trim is not None:
+        # sound and subtitles cut at the picture's first and last frame, on the source's own timeline
+        source_window = (video_offset + trim.start_seconds, trim.duration_seconds)
+        video_offset = 0.0
+        if timecode and check_timecode(timecode, trim.fps) is None:
+            timecode = shift_timecode(timecode, trim.start, trim.fps)
     return VideoWriter(output, out_fmt, settings, source=source, source_report=report, input_pix=input_pix,
                        queue_size=options.queue_size, overwrite=options.overwrite, timecode=timecode,
-                       source_video=video, video_offset=video_offset)
+                       source_video=video, video_offset=video_offset, source_window=source_window)
+
+
+@dataclass(frozen=True)
+class Trim:
+    """Part of the source, by input frame numbers: ``--start``, ``--duration`` / ``--frames``."""
+
+    start: int
+    frames: int
+    fps: Fraction
+
+    @property
+    def start_seconds(self) -> float:
+        return float(self.start / self.fps)
+
+    @property
+    def duration_seconds(self) -> float:
+        return float(self.frames / self.fps)
+
+    def describe(self) -> str:
+        return (f"trimmed to source frames {self.start}-{self.start + self.frames - 1} "
+                f"({self.start_seconds:.3f}-{self.start_seconds + self.duration_seconds:.3f} s); sound, subtitles "
+                "and timecode cut to match")
+
+    def as_dict(self) -> dict:
+        return {"start_frame": self.start, "frames": self.frames, "start_seconds": round(self.start_seconds, 6),
+                "duration_seconds": round(self.duration_seconds, 6)}
+
+
+def plan_trim(options: JobOptions, fmt: VideoFormat, timing: Timing, total: int | None, source: Path) -> Trim | None:
+    """The part of the source a run restores, checked against its length (None: all of it)."""
+    if options.start is None and options.duration is None and options.frames is None:
+        return None
+    if options.duration is not None and options.frames is not None:
+        raise UsageError("give --duration or --frames, not both")
+    if timing.conform is not None or total is None:
+        raise InputError(f"{source}: trims need a constant-rate source with every frame present (this one is "
+                         "variable-rate or has gaps): restore it whole, or conform it first")
+    try:
+        start = parse_position(options.start, fmt.fps, "--start") if options.start is not None else 0
+        count = options.frames if options.frames is not None else (
+            parse_position(options.duration, fmt.fps, "--duration") if options.duration is not None else total - start)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if start >= total:
+        raise UsageError(f"--start {options.start} is frame {start}, past the end of {source.name} ({total} frames)")
+    if count < 1:
+        raise UsageError("the trim holds no frame: --duration/--frames must be at least one frame")
+    if start + count > total:
+        raise UsageError(f"the trim ends at frame {start + count - 1}, past the end of {source.name} ({total} "
+                         f"frames, the last is {total - 1})")
+    return Trim(start, count, fmt.fps)
 
 
 def finish_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions, stages: list[dict],
@@ -298,13 +369,14 @@ def finish_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptio
                report: dict, src_fmt: VideoFormat, out_fmt: VideoFormat, settings, notes: list[str],
                stage_timings: list[dict], energy: dict | None, frames_log: Path | None = None, *,
                staged: Path | None = None, warnings: list[str] | None = None, filled: list[dict] | None = None,
-               decoder_messages: list[str] | None = None) -> JobResult:
+               decoder_messages: list[str] | None = None, trim: Trim | None = None) -> JobResult:
     """The run record and provenance of a written output (shared by whole-file and segmented runs).
 
     ``staged``: the output still under its temporary name; provenance is then written beside it under
     temporary names too, and ``result.provenance["pending"]`` says what to publish (output last)."""
     warnings = list(warnings or [])
-    _check_duration(report, main_video_stream(report), output, out_fmt, frames_out, notes)
+    if trim is None:
+        _check_duration(report, main_video_stream(report), output, out_fmt, frames_out, notes)
     finished = datetime.datetime.now(datetime.timezone.utc)
     result = JobResult(output=output, frames_in=frames_in, frames_out=frames_out,
                        seconds=time.perf_counter() - t_start, source_format=src_fmt, output_format=out_fmt,
@@ -324,6 +396,7 @@ def finish_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptio
         "notes": notes,
         "warnings": warnings,
         "filled_frames": filled or [],
+        "trim": trim.as_dict() if trim is not None else None,
         "source_decoder_messages": list(decoder_messages or [])[:200],
         "stage_timings": stage_timings,
         "frames_log": str(frames_log) if frames_log is not None else None,

@@ -308,6 +308,8 @@ class SegmentedJob:
             raise UserError(f"--scale/--size need a superres stage, and pipeline '{spec.name}' has none")
         if options.keep_frames is not None:
             raise UserError("--keep-frames is not available for segmented (resumable) runs")
+        if options.start is not None or options.duration is not None or options.frames is not None:
+            raise UserError("--start/--duration/--frames are not available for segmented (resumable) runs")
 
         self.report, fmt = inspect_input(self.source)
         self.notes: list[str] = []

@@ -56,6 +56,10 @@ def probe(file: Path, no_count: bool) -> None:
 @click.option("--report", "report_dir", type=click.Path(path_type=Path), help="Also write the review report here.")
 @click.option("--package", "package_dir", type=click.Path(path_type=Path), help="Also write a BagIt package here.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last committed segment.")
+@click.option("--start", help="Restore from this frame: 250 (frames), 10s, or HH:MM:SS:FF counted from the first "
+              "frame.")
+@click.option("--duration", help="Restore this much: frames, seconds (10s) or HH:MM:SS:FF.")
+@click.option("--frames", "frame_count", type=click.IntRange(1), help="Restore this many frames.")
 @click.option("--fill-gaps", is_flag=True,
               help="Fill frames the source has no picture for (damage, cut containers) with copies of the frame "
                    "before; each filled frame is listed on stderr and in the record. Without it they are an error.")
@@ -64,7 +68,8 @@ def probe(file: Path, no_count: bool) -> None:
 def run(input: Path, output: Path, pipeline_name: str, device: str, keep_frames: Path | None, overwrite: bool,
         scale: int | None, size: str | None, codec: str | None, bit_depth: int | None, chroma: str | None,
         batch_size: int, seed: int, no_sign: bool,
-        report_dir: Path | None, package_dir: Path | None, resume: bool, fill_gaps: bool, quiet: bool,
+        report_dir: Path | None, package_dir: Path | None, resume: bool, start: str | None, duration: str | None,
+        frame_count: int | None, fill_gaps: bool, quiet: bool,
         log_json: bool) -> None:
     """Restore INPUT into OUTPUT with a pipeline."""
     from restore.job import JobOptions
@@ -78,7 +83,8 @@ def run(input: Path, output: Path, pipeline_name: str, device: str, keep_frames:
     options = JobOptions(device=device, overwrite=overwrite, keep_frames=keep_frames, scale=scale,
                          size=_parse_size(size), codec=codec, bit_depth=bit_depth, chroma=chroma,
                          batch_size=batch_size, seed=seed,
-                         sign=not no_sign, fill_gaps=fill_gaps, progress=progress, events=progress.event)
+                         sign=not no_sign, fill_gaps=fill_gaps, start=start, duration=duration, frames=frame_count,
+                         progress=progress, events=progress.event)
     outcome = restore_file(input, output, spec, options, report_dir=report_dir, package_dir=package_dir,
                            resume=resume)
     progress.done()

@@ -193,7 +193,8 @@ class VideoWriter:
     def __init__(self, output: Path, out_fmt: VideoFormat, settings: EncodeSettings, *,
                  source: Path | None = None, source_report: dict | None = None, input_pix: str = "rgb24",
                  queue_size: int = 8, threads: int = 0, overwrite: bool = False, timecode: str | None = None,
-                 source_video: dict | None = None, video_offset: float = 0.0):
+                 source_video: dict | None = None, video_offset: float = 0.0,
+                 source_window: tuple[float, float] | None = None):
         self.output = Path(output)
         # every file we write names its colour; a job has settled the tags already (restore.media.colour),
         # other callers get the same convention the conversion below would use
@@ -222,9 +223,13 @@ class VideoWriter:
             cmd += ["-itsoffset", f"{video_offset:.6f}"]
         cmd += ["-i", "pipe:0"]
         if source is not None and source_report is not None:
-            cmd += ["-i", str(source)]
-            plan = plan_streams(source_report, settings.container, input_index=1,
-                                main_video=(source_video or {}).get("index"))
+            streams_from, streams_report, main_index = source, source_report, (source_video or {}).get("index")
+            timed = [st for st in source_report["streams"] if st["type"] in ("audio", "subtitle")]
+            if source_window is not None and timed:
+                streams_from, streams_report = self._cut(source, source_report, *source_window)
+                main_index = None
+            cmd += ["-i", str(streams_from)]
+            plan = plan_streams(streams_report, settings.container, input_index=1, main_video=main_index)
             self.stream_notes = plan.notes
             self.stream_warnings = plan.warnings
             self.expected_audio = plan.audio
@@ -267,6 +272,26 @@ class VideoWriter:
         self._thread.start()
 
     # --- command construction --------------------------------------------------------
+    def _cut(self, source: Path, report: dict, start: float, duration: float) -> tuple[Path, dict]:
+        """A trim: the source's other streams cut to the picture's window, bit-exact (stream copy), in a
+        temporary file. Cutting after reading (output-side -ss) is exact to a packet; an input-side seek
+        would start at the previous video keyframe (Matroska cues index video only)."""
+        from restore.media.probe import probe
+
+        if self._extras is None:
+            self._extras = tempfile.TemporaryDirectory(prefix="restore-cut-")
+        cut = Path(self._extras.name) / "streams.mkv"
+        # V (not v): cover art stays; data tracks (timecode) are carried from the source's own report
+        res = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(source), "-map", "0", "-map", "-0:V",
+                              "-map", "-0:d", "-c", "copy", "-ss", f"{start:.6f}", "-t", f"{duration:.6f}",
+                              "-f", "matroska", "-y", str(cut)], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise OutputError(f"cannot cut the source's sound and subtitles to the trim: "
+                              f"{(res.stderr.strip().splitlines() or ['no message'])[-1]}")
+        cut_report = probe(cut, count=False)
+        cut_report["tags"] = report.get("tags") or {}
+        return cut, cut_report
+
     def _cover_attachments(self, source: Path, plan) -> list[str]:
         """Cover art for Matroska: each picture copied out of the source and attached as an image."""
         args = []

@@ -11,6 +11,8 @@ interval longer than ``GAP_SECONDS`` is a gap there too, and no gap fill may exc
 
 from __future__ import annotations
 
+import math
+import re
 import subprocess
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -127,3 +129,66 @@ def analyse(path: Path, video: dict, packets: int) -> Timing:
                                    after_time=times[i] - times[0], resume_time=times[i + 1] - times[0],
                                    missing=max(1, round(d / step) - 1)))
     return timing
+
+
+# --- trims ---------------------------------------------------------------------------------------
+
+_CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:([:;])(\d{1,3})|\.(\d+))?$")
+
+
+def parse_position(text: str, fps: Fraction, what: str) -> int:
+    """A position or a length in frames: ``250`` (frames), ``10s`` / ``12.5s`` (seconds),
+    ``HH:MM:SS:FF`` (timecode, counted from the first frame, not from the source's own timecode;
+    ``;`` for NTSC drop-frame) or ``HH:MM:SS.mmm``."""
+    text = str(text).strip()
+    if text.isdigit():
+        return int(text)
+    if text.endswith("s"):
+        try:
+            return round(float(text[:-1]) * fps)
+        except ValueError:
+            pass
+    m = _CLOCK.match(text)
+    if m is None:
+        raise ValueError(f"{what} must be frames (250), seconds (10s) or a timecode (HH:MM:SS:FF), got {text[:40]!r}")
+    hours, minutes, seconds = int(m[1] or 0), int(m[2]), int(m[3])
+    if m[6] is not None:                       # HH:MM:SS.mmm
+        return round((hours * 3600 + minutes * 60 + seconds + float("0." + m[6])) * fps)
+    frames = int(m[5] or 0)
+    nominal = math.ceil(fps)
+    if frames >= nominal:
+        raise ValueError(f"{what}: frame {frames} does not exist at {float(fps):g} fps")
+    total = (hours * 3600 + minutes * 60 + seconds) * nominal + frames
+    if m[4] == ";":
+        # drop-frame: labels ;00 and ;01 (;00-;03 at 59.94) are skipped each minute but every tenth
+        drop = 2 * round(nominal / 30)
+        all_minutes = hours * 60 + minutes
+        total -= drop * (all_minutes - all_minutes // 10)
+    return total
+
+
+def shift_timecode(timecode: str, frames: int, fps: Fraction) -> str:
+    """The timecode ``frames`` later (a trimmed output starts at its first frame's timecode)."""
+    m = _CLOCK.match(timecode.strip())
+    if m is None or m[4] is None:
+        return timecode
+    nominal = math.ceil(fps)
+    drop_frame = m[4] == ";"
+    start = parse_position(timecode, fps, "timecode") if not drop_frame else None
+    if drop_frame:
+        # to a frame count, add, back to a drop-frame label (SMPTE 12M)
+        drop = 2 * round(nominal / 30)
+        per_10min = nominal * 600 - drop * 9
+        per_min = nominal * 60 - drop
+        count = parse_position(timecode, fps, "timecode") + frames
+        tens, rest = divmod(count, per_10min)
+        extra = drop * 9 * tens + (drop * ((rest - drop) // per_min) if rest > drop else 0)
+        count += extra
+        ff = count % nominal
+        ss = count // nominal % 60
+        mm = count // (nominal * 60) % 60
+        hh = count // (nominal * 3600) % 24
+        return f"{hh:02d}:{mm:02d}:{ss:02d};{ff:02d}"
+    count = start + frames
+    ff, total_seconds = count % nominal, count // nominal
+    return f"{total_seconds // 3600 % 24:02d}:{total_seconds // 60 % 60:02d}:{total_seconds % 60:02d}:{ff:02d}"
