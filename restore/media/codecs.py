@@ -92,9 +92,9 @@ class Codec:
 CODECS: dict[str, Codec] = {c.name: c for c in (
     Codec("ffv1", "FFV1 version 3", "ffv1", ("matroska",), True, MASTER, _lossless_planes,
           ("-level", "3", "-g", "1", "-slicecrc", "1", "-coder", "1", "-context", "1")),
-    Codec("h264", "H.264", "libx264", ("mp4", "mov"), False, ACCESS, _access, ("-preset", "medium"), crf=18,
+    Codec("h264", "H.264", "libx264", ("mp4", "mov", "matroska"), False, ACCESS, _access, ("-preset", "medium"), crf=18,
           even_width=True, even_height=True),
-    Codec("h265", "H.265/HEVC", "libx265", ("mp4", "mov"), False, ACCESS, _access,
+    Codec("h265", "H.265/HEVC", "libx265", ("mp4", "mov", "matroska"), False, ACCESS, _access,
           ("-preset", "medium", "-tag:v:0", "hvc1", "-x265-params", "log-level=error"), crf=20,
           even_width=True, even_height=True),
     Codec("prores-hq", "Apple ProRes 422 HQ", "prores_ks", ("mov",), False, MEZZANINE, _fixed("yuv422p10le"),
