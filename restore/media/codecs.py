@@ -81,6 +81,12 @@ class Codec:
     min_size: tuple[int, int] = (1, 1)
 
     @property
+    def stream_name(self) -> str:
+        """What ffprobe calls a stream of this codec."""
+        return {"libx264": "h264", "libx265": "hevc", "prores_ks": "prores", "dnxhd": "dnxhd"}.get(self.encoder,
+                                                                                                  self.encoder)
+
+    @property
     def premis_event(self) -> str:
         # LoC vocabulary: into a preservation format is normalization; to anything else, migration
         return "normalization" if self.role == MASTER else "migration"

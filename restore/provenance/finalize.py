@@ -24,8 +24,6 @@ from restore.provenance.record import (
 )
 
 MATROSKA_SUFFIXES = {".mkv", ".mka", ".mk3d"}
-# what ffprobe calls a stream of each codec in the table, for records written before the table was recorded
-_CODEC_BY_STREAM = {"ffv1": "ffv1", "h264": "h264", "hevc": "h265", "v210": "v210"}
 
 
 def _video_codec(path: Path) -> str | None:
@@ -87,8 +85,12 @@ def _run_events(record: dict, source: Path, output: Path, source_sha256: str, so
                         "models": [{"name": m.get("name"), "sha256": m.get("sha256")}
                                    for m in stage.get("models") or []]}))
     # the event type and wording come from the codec table (the record names the codec we chose)
-    chosen = ((record.get("output_format") or {}).get("codec")) or _CODEC_BY_STREAM.get((codec or "").lower())
-    spec = codecs.CODECS.get(chosen) if chosen else None
+    # the codec the run chose, when the file's stream is that codec (ProRes HQ and 4444 share a stream name);
+    # otherwise what the stream itself is
+    chosen = codecs.CODECS.get((record.get("output_format") or {}).get("codec") or "")
+    if chosen is None or chosen.stream_name != (codec or "").lower():
+        chosen = next((c for c in codecs.CODECS.values() if c.stream_name == (codec or "").lower()), None)
+    spec = chosen
     events.append(premis.event(
         spec.premis_event if spec else "migration", when=finished, agents=[ids["restore"], ids["ffmpeg"]],
         sources=[source.name], outcomes=[output.name],
