@@ -14,18 +14,24 @@ from pathlib import Path
 from typing import Callable
 
 from restore import __version__
-from restore.errors import InputError, PipelineError
+from restore.errors import InputError, PipelineError, UserError
 from restore.frame import VideoFormat
+from restore.lock import output_lock
 from restore.media import colour, pixfmt
 from restore.media.decode import VideoReader
 from restore.media.encode import (VideoWriter, check_output_path, choose_settings, count_video_packets,
-                                  rgb_pipe_format)
+                                  out_of_space, publish_output, rgb_pipe_format)
 from restore.media.framedump import FrameDumper, FrameLog
 from restore.media.integrity import truncation_shortfall
 from restore.media.probe import main_video_stream, probe, video_format
-from restore.media.timing import detect_variable_rate
+from restore.media.streams import check_timecode
+from restore.media.timing import MAX_FILL_SECONDS, Timing, analyse, parse_position, shift_timecode
 from restore.pipeline.runner import Pipeline, configure_threads, resolve_device
 from restore.pipeline.spec import PipelineSpec
+
+
+class UsageError(UserError):
+    """An option that cannot apply to this source (a trim past its end)."""
 
 
 @dataclass
@@ -35,12 +41,18 @@ class JobOptions:
     keep_frames: Path | None = None
     scale: int | None = None             # --scale: overrides the pipeline's super-resolution factor
     size: tuple[int, int] | None = None  # --size WxH: exact output size (display aspect kept)
-    codec: str | None = None             # --codec: ffv1 | h264 | h265
+    codec: str | None = None             # --codec: a name from restore.media.codecs
+    bit_depth: int | None = None         # --bit-depth: overrides output.bit_depth
+    chroma: str | None = None            # --chroma: overrides output.chroma
     batch_size: int = 4
     seed: int = 0
     queue_size: int = 8
     provenance: bool = True
     sign: bool = True
+    fill_gaps: bool = False              # --fill-gaps: repeat the previous frame where the source has none
+    start: str | None = None             # --start: first frame (frames, 10s, or HH:MM:SS:FF from the first frame)
+    duration: str | None = None          # --duration: how much (same forms)
+    frames: int | None = None            # --frames: how many frames (instead of --duration)
     progress: Callable[[dict], None] | None = None
     events: Callable[[dict], None] | None = None
 
@@ -54,6 +66,8 @@ class JobResult:
     source_format: VideoFormat
     output_format: VideoFormat
     notes: list[str] = field(default_factory=list)
+    # what the run could not keep or had to invent: shown on stderr even with --quiet, and recorded
+    warnings: list[str] = field(default_factory=list)
     stage_timings: list[dict] = field(default_factory=list)
     record: dict = field(default_factory=dict)
     provenance: dict | None = None
@@ -88,9 +102,22 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
     check_output_path(output, [source], options.overwrite)
     if (options.scale or options.size) and not any(s.name == "superres" for s in spec.stages):
         raise PipelineError(f"--scale/--size need a superres stage, and pipeline '{spec.name}' has none")
+    with output_lock(output):
+        # checked again under the lock: another run may have published it while we waited for nothing
+        check_output_path(output, [source], options.overwrite)
+        return _run_locked(source, output, spec, options, report, src_fmt, video, started, t_start)
 
+
+def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOptions, report: dict,
+                src_fmt: VideoFormat, video: dict, started: datetime.datetime, t_start: float) -> JobResult:
     notes: list[str] = []
-    src_fmt, conform, expected_in = check_source(source, video, src_fmt, notes)
+    warnings: list[str] = []
+    src_fmt, timing, expected_in = check_source(source, video, src_fmt, notes, fill_gaps=options.fill_gaps)
+    filled = fill_notes(timing, warnings)
+    trim = plan_trim(options, src_fmt, timing, expected_in, source)
+    if trim is not None:
+        expected_in = trim.frames
+        notes.append(trim.describe())
 
     meter = _start_energy_meter()
     stage_options = _stage_options(options)
@@ -104,15 +131,18 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
     stage_options.pop("preview_frames", None)
     settings, out_fmt = output_settings(output, src_fmt, pipeline.output_format, spec, options, notes)
     native = is_native(pipeline, src_fmt, out_fmt)
-    reader = VideoReader(source, src_fmt, mode="native" if native else "rgb", conform_fps=conform,
-                         queue_size=options.queue_size)
+    reader = VideoReader(source, src_fmt, mode="native" if native else "rgb", conform_fps=timing.conform,
+                         queue_size=options.queue_size, start_frame=trim.start if trim else 0,
+                         max_frames=trim.frames if trim else None)
     input_pix = reader.pix_fmt if native else rgb_pipe_format(settings, out_fmt)
     writer = None
+    staged = None
     dumper = None
     frame_log = FrameLog(frames_log_path(output)) if pipeline.stages else None
     try:
-        writer = open_output_writer(output, out_fmt, settings, source, report, input_pix, options)
+        writer = open_output_writer(output, out_fmt, settings, source, report, input_pix, options, trim)
         notes += writer.stream_notes
+        warnings += writer.stream_warnings
         if options.keep_frames is not None:
             if native:
                 raise PipelineError("--keep-frames needs a pipeline with stages (the pass-through pipeline "
@@ -142,15 +172,32 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
         expected_out = frames_in * pipeline.frame_ratio
         if frames_out != expected_out:
             raise RuntimeError(f"pipeline produced {frames_out} frames from {frames_in}, expected {expected_out}")
-        writer.finish(expected_out)
+        staged = writer.finish(expected_out, publish=False)
         writer = None
-        if frame_log is not None:
-            frame_log.commit()
+        damage = decoder_damage(reader.errors(), reader.message_count)
+        if damage:
+            warnings.append(damage)
+        companions = [frame_log.close()] if frame_log is not None else []
+        energy = meter.stop().as_dict() if meter is not None else None
+        result = finish_job(source, output, spec, options, pipeline.describe(), device, started, t_start, frames_in,
+                            frames_out, report, src_fmt, out_fmt, settings, notes,
+                            [t.as_dict() for t in pipeline.timings], energy,
+                            frames_log_path(output) if frame_log is not None else None, staged=staged,
+                            warnings=warnings, filled=filled, decoder_messages=reader.errors(), trim=trim)
+        publish_output(staged, output, options.overwrite,
+                       companions + (result.provenance or {}).get("pending", []))
+        staged = None
+        return result
+    except Exception as exc:
+        _abandon(writer, staged, frame_log)
+        # a full disk shows in many ways (an ffmpeg that exits 0 with a short file, a remux whose packets
+        # differ, ENOSPC from a sidecar write): whatever the symptom, name the cause
+        full = out_of_space(output.parent, exc)
+        if full is not None:
+            raise full from exc
+        raise
     except BaseException:
-        if writer is not None:
-            writer.abort()
-        if frame_log is not None:
-            frame_log.discard()
+        _abandon(writer, staged, frame_log)
         raise
     finally:
         reader.close()
@@ -158,18 +205,23 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
         if dumper is not None:
             dumper.close()
 
-    energy = meter.stop().as_dict() if meter is not None else None
-    return finish_job(source, output, spec, options, pipeline.describe(), device, started, t_start, frames_in,
-                      frames_out, report, src_fmt, out_fmt, settings, notes,
-                      [t.as_dict() for t in pipeline.timings], energy,
-                      frames_log_path(output) if frame_log is not None else None)
+
+def _abandon(writer: VideoWriter | None, staged: Path | None, frame_log: FrameLog | None) -> None:
+    """Nothing of a failed or interrupted run stays: not the encode, not the staged file, not the log."""
+    if writer is not None:
+        writer.abort()
+    if staged is not None:
+        staged.unlink(missing_ok=True)
+    if frame_log is not None:
+        frame_log.discard()
 
 
-def check_source(source: Path, video: dict, src_fmt: VideoFormat, notes: list[str]
-                 ) -> tuple[VideoFormat, Fraction | None, int | None]:
-    """Refuse truncated files; conform variable-rate video; settle the colour tags (assumed ones are noted).
+def check_source(source: Path, video: dict, src_fmt: VideoFormat, notes: list[str], fill_gaps: bool = False
+                 ) -> tuple[VideoFormat, Timing, int | None]:
+    """Refuse truncated files and frames the source cannot give; conform variable-rate video; settle the
+    colour tags (assumed ones are noted).
 
-    Returns (format, conform fps, expected frames)."""
+    Returns (format, timing, expected frames: None when conforming a variable rate leaves it open)."""
     src_fmt, assumed = colour.resolve_source(src_fmt)
     if assumed:
         notes.append(assumed)
@@ -177,19 +229,59 @@ def check_source(source: Path, video: dict, src_fmt: VideoFormat, notes: list[st
     if missing:
         raise InputError(f"{source}: the file is truncated ({missing} bytes missing by its container's own size)")
     packets = count_video_packets(source)
-    conform = detect_variable_rate(source, video, packets)
-    if conform is not None:
-        notes.append(f"variable frame rate: conformed to a constant {conform} fps (frames repeated or dropped "
-                     "by timestamp so sound stays in sync)")
-        src_fmt = src_fmt.replace(fps=conform)
-    return src_fmt, conform, None if conform is not None else packets
+    timing = analyse(source, video, packets)
+    if timing.gaps:
+        first = timing.gaps[0]
+        more = f" and {len(timing.gaps) - 1} more gap(s), {timing.missing} frames in all" if len(timing.gaps) > 1 \
+            else ""
+        if not fill_gaps:
+            raise InputError(f"{source}: the source has no picture for {first.describe()}{more} (damaged or cut "
+                             "container?); pass --fill-gaps to fill them with copies of the frame before, listed "
+                             "on stderr and in the record")
+        rate = timing.conform
+        if timing.missing > MAX_FILL_SECONDS * float(rate):
+            raise InputError(f"{source}: {timing.missing} frames are missing ({first.describe()}{more}): "
+                             f"--fill-gaps fills at most {MAX_FILL_SECONDS:.0f} s ({int(MAX_FILL_SECONDS * rate)} "
+                             "frames); cut the file at the gap and restore the parts")
+    if timing.variable:
+        notes.append(f"variable frame rate: conformed to a constant {timing.conform} fps (frames repeated or "
+                     "dropped by timestamp so sound stays in sync)")
+    if timing.conform is not None:
+        src_fmt = src_fmt.replace(fps=timing.conform)
+    expected = None if timing.variable else packets + timing.missing
+    return src_fmt, timing, expected
+
+
+def fill_notes(timing: Timing, warnings: list[str]) -> list[dict]:
+    """One warning per gap naming every frame filled, and the list of filled frames for the record."""
+    filled = []
+    for gap in timing.gaps:
+        first, last = gap.after_frame + 1, gap.after_frame + gap.missing
+        frames = f"frame {first}" if first == last else f"frames {first}-{last}"
+        warnings.append(f"filled {frames} ({gap.after_time:.3f}-{gap.resume_time:.3f} s: the source has no "
+                        f"picture there) with copies of frame {gap.after_frame} (--fill-gaps)")
+        step = (gap.resume_time - gap.after_time) / (gap.missing + 1)
+        filled += [{"frame": gap.after_frame + k, "time": round(gap.after_time + k * step, 6),
+                    "copy_of": gap.after_frame} for k in range(1, gap.missing + 1)]
+    return filled
+
+
+def decoder_damage(messages: list[str], count: int | None = None) -> str | None:
+    """One line when the decoder complained about the source: its concealment is in those frames."""
+    if not messages:
+        return None
+    shown = "; ".join(m[:160] for m in messages[:2])
+    return (f"the source is damaged: ffmpeg reported {count or len(messages)} error(s) reading it ({shown}): "
+            "frames near them may hold the decoder's concealment, not the source's pictures; every message is "
+            "in the record")
 
 
 def output_settings(output: Path, src_fmt: VideoFormat, out_fmt: VideoFormat, spec: PipelineSpec,
                     options: JobOptions, notes: list[str]):
     """The encoder settings and the output format with its bit depth and colour tags settled."""
     settings = choose_settings(output, out_fmt, codec=options.codec or spec.output.codec,
-                               bit_depth=spec.output.bit_depth, crf=spec.output.crf)
+                               bit_depth=options.bit_depth or spec.output.bit_depth, crf=spec.output.crf,
+                               chroma=options.chroma or spec.output.chroma)
     out_fmt, converted = colour.resolve_output(src_fmt, out_fmt, settings.pix_fmt, spec.output.colour)
     if converted:
         notes.append(converted)
@@ -203,27 +295,92 @@ def is_native(pipeline: Pipeline, src_fmt: VideoFormat, out_fmt: VideoFormat) ->
 
 
 def open_output_writer(output: Path, out_fmt: VideoFormat, settings, source: Path, report: dict, input_pix: str,
-                       options: JobOptions) -> VideoWriter:
+                       options: JobOptions, trim: "Trim | None" = None) -> VideoWriter:
     """The final file's writer, carrying the source's sound, subtitles, timecode and tags."""
     video = main_video_stream(report)
     # the source's video may start after its sound: keep that offset, or lip sync drifts by it
     video_offset = max(0.0, (video.get("start_time") or 0.0) - (report.get("start_time") or 0.0))
     timecode = video.get("timecode") or report.get("timecode")
+    source_window = None
+    if trim is not None:
+        # sound and subtitles cut at the picture's first and last frame, on the source's own timeline
+        source_window = (video_offset + trim.start_seconds, trim.duration_seconds)
+        video_offset = 0.0
+        if timecode and check_timecode(timecode, trim.fps) is None:
+            timecode = shift_timecode(timecode, trim.start, trim.fps)
     return VideoWriter(output, out_fmt, settings, source=source, source_report=report, input_pix=input_pix,
                        queue_size=options.queue_size, overwrite=options.overwrite, timecode=timecode,
-                       source_video=video, video_offset=video_offset)
+                       source_video=video, video_offset=video_offset, source_window=source_window)
+
+
+@dataclass(frozen=True)
+class Trim:
+    """Part of the source, by input frame numbers: ``--start``, ``--duration`` / ``--frames``."""
+
+    start: int
+    frames: int
+    fps: Fraction
+
+    @property
+    def start_seconds(self) -> float:
+        return float(self.start / self.fps)
+
+    @property
+    def duration_seconds(self) -> float:
+        return float(self.frames / self.fps)
+
+    def describe(self) -> str:
+        return (f"trimmed to source frames {self.start}-{self.start + self.frames - 1} "
+                f"({self.start_seconds:.3f}-{self.start_seconds + self.duration_seconds:.3f} s); sound, subtitles "
+                "and timecode cut to match")
+
+    def as_dict(self) -> dict:
+        return {"start_frame": self.start, "frames": self.frames, "start_seconds": round(self.start_seconds, 6),
+                "duration_seconds": round(self.duration_seconds, 6)}
+
+
+def plan_trim(options: JobOptions, fmt: VideoFormat, timing: Timing, total: int | None, source: Path) -> Trim | None:
+    """The part of the source a run restores, checked against its length (None: all of it)."""
+    if options.start is None and options.duration is None and options.frames is None:
+        return None
+    if options.duration is not None and options.frames is not None:
+        raise UsageError("give --duration or --frames, not both")
+    if timing.conform is not None or total is None:
+        raise InputError(f"{source}: trims need a constant-rate source with every frame present (this one is "
+                         "variable-rate or has gaps): restore it whole, or conform it first")
+    try:
+        start = parse_position(options.start, fmt.fps, "--start") if options.start is not None else 0
+        count = options.frames if options.frames is not None else (
+            parse_position(options.duration, fmt.fps, "--duration") if options.duration is not None else total - start)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if start >= total:
+        raise UsageError(f"--start {options.start} is frame {start}, past the end of {source.name} ({total} frames)")
+    if count < 1:
+        raise UsageError("the trim holds no frame: --duration/--frames must be at least one frame")
+    if start + count > total:
+        raise UsageError(f"the trim ends at frame {start + count - 1}, past the end of {source.name} ({total} "
+                         f"frames, the last is {total - 1})")
+    return Trim(start, count, fmt.fps)
 
 
 def finish_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions, stages: list[dict],
                device: str, started: datetime.datetime, t_start: float, frames_in: int, frames_out: int,
                report: dict, src_fmt: VideoFormat, out_fmt: VideoFormat, settings, notes: list[str],
-               stage_timings: list[dict], energy: dict | None, frames_log: Path | None = None) -> JobResult:
-    """The run record and provenance of a written output (shared by whole-file and segmented runs)."""
-    _check_duration(report, main_video_stream(report), output, out_fmt, frames_out, notes)
+               stage_timings: list[dict], energy: dict | None, frames_log: Path | None = None, *,
+               staged: Path | None = None, warnings: list[str] | None = None, filled: list[dict] | None = None,
+               decoder_messages: list[str] | None = None, trim: Trim | None = None) -> JobResult:
+    """The run record and provenance of a written output (shared by whole-file and segmented runs).
+
+    ``staged``: the output still under its temporary name; provenance is then written beside it under
+    temporary names too, and ``result.provenance["pending"]`` says what to publish (output last)."""
+    warnings = list(warnings or [])
+    if trim is None:
+        _check_duration(report, main_video_stream(report), output, out_fmt, frames_out, notes)
     finished = datetime.datetime.now(datetime.timezone.utc)
     result = JobResult(output=output, frames_in=frames_in, frames_out=frames_out,
                        seconds=time.perf_counter() - t_start, source_format=src_fmt, output_format=out_fmt,
-                       notes=notes, stage_timings=stage_timings)
+                       notes=notes, warnings=warnings, stage_timings=stage_timings)
     result.record = {
         "restore_version": __version__,
         "pipeline": {"name": spec.name, "path": spec.source, "yaml": spec.text, "spec": spec.as_dict()},
@@ -237,13 +394,17 @@ def finish_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptio
         "colour": {"source": colour.describe(src_fmt), "output": colour.describe(out_fmt),
                    "notes": [n for n in notes if n.startswith("colour:")]},
         "notes": notes,
+        "warnings": warnings,
+        "filled_frames": filled or [],
+        "trim": trim.as_dict() if trim is not None else None,
+        "source_decoder_messages": list(decoder_messages or [])[:200],
         "stage_timings": stage_timings,
         "frames_log": str(frames_log) if frames_log is not None else None,
         "energy": energy,
         "metrics": None,
     }
     if options.provenance:
-        result.provenance = _finalize_provenance(output, source, result.record, options.sign)
+        result.provenance = _finalize_provenance(output, source, result.record, options.sign, staged)
     return result
 
 
@@ -280,9 +441,9 @@ def _start_energy_meter():
     return meter
 
 
-def _finalize_provenance(output: Path, source: Path, record: dict, sign: bool) -> dict | None:
+def _finalize_provenance(output: Path, source: Path, record: dict, sign: bool, staged: Path | None) -> dict | None:
     try:
         from restore.provenance import finalize_output
     except ImportError:
         return None
-    return finalize_output(output=output, source=source, record=record, sign=sign, embed=True)
+    return finalize_output(output=output, source=source, record=record, sign=sign, embed=True, staged=staged)

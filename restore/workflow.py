@@ -22,7 +22,7 @@ class Outcome:
     def summary(self) -> dict:
         r = self.result
         return {"output": str(r.output), "frames_in": r.frames_in, "frames_out": r.frames_out,
-                "seconds": round(r.seconds, 2), "fps": round(r.fps, 3), "notes": r.notes,
+                "seconds": round(r.seconds, 2), "fps": round(r.fps, 3), "notes": r.notes, "warnings": r.warnings,
                 "stages": r.stage_timings, "provenance": r.provenance,
                 "report": str(self.report) if self.report else None,
                 "package": str(self.package) if self.package else None}

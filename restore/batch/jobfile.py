@@ -30,15 +30,17 @@ from pathlib import Path
 
 import yaml
 
+from restore import safeyaml
 from restore.batch.segments import DEFAULT_SEGMENT_FRAMES
 from restore.errors import PipelineError, UserError
 from restore.job import JobOptions
+from restore.media import codecs
 from restore.pipeline.spec import PipelineSpec, load_pipeline
 
 TOP_KEYS = {"version", "roots", "inputs", "output", "pipeline", "options", "status"}
-OUTPUT_SUFFIXES = {".mkv", ".mp4", ".mov"}
+OUTPUT_SUFFIXES = set(codecs.EXTENSIONS)      # one codec table for run, pipelines and job files
 NAME_FIELDS = {"stem", "name", "ext", "index"}
-CODECS = {"ffv1", "h264", "h265"}
+CODECS = set(codecs.NAMES)
 
 
 class JobFileError(UserError):
@@ -88,17 +90,20 @@ def load_jobfile(path: Path) -> JobFile:
         return JobFileError(f"{path}: {key}: {message}")
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safeyaml.load(path.read_text(encoding="utf-8"))
+    except safeyaml.YamlLimitError as exc:
+        raise fail("YAML", str(exc)) from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         raise fail(f"line {mark.line + 1}" if mark else "YAML", "not valid YAML") from None
     if not isinstance(data, dict):
         raise fail("top level", "expected a mapping with inputs, output and pipeline")
-    unknown = sorted(set(data) - TOP_KEYS)
+    unknown = sorted((k for k in data if k not in TOP_KEYS), key=str)
     if unknown:
-        raise fail(unknown[0], f"unknown key (allowed: {', '.join(sorted(TOP_KEYS))})")
-    if data.get("version", 1) != 1:
-        raise fail("version", f"unsupported version {data.get('version')!r} (this restore reads version 1)")
+        raise fail(_key(unknown[0]), f"unknown key (allowed: {', '.join(sorted(TOP_KEYS))})")
+    version = data.get("version", 1)
+    if isinstance(version, bool) or version != 1:
+        raise fail("version", f"unsupported version {safeyaml.brief(version)} (this restore reads version 1)")
 
     roots = data.get("roots") or {}
     if not isinstance(roots, dict) or set(roots) - {"input", "output"}:
@@ -110,7 +115,10 @@ def load_jobfile(path: Path) -> JobFile:
     out = data.get("output")
     if not isinstance(out, dict) or set(out) - {"folder", "name"} or "folder" not in out:
         raise fail("output", "expected a mapping with 'folder' and optionally 'name'")
-    output_dir = (base / str(out["folder"])).resolve()
+    for key in ("folder", "name"):
+        if key in out and not isinstance(out[key], str):
+            raise fail(f"output.{key}", f"expected a string, got {safeyaml.brief(out[key])}")
+    output_dir = (base / out["folder"]).resolve()
     if not _inside(output_dir, output_root):
         raise fail("output.folder", f"{output_dir} is outside the output root {output_root}")
     if not output_dir.is_dir():
@@ -133,7 +141,10 @@ def load_jobfile(path: Path) -> JobFile:
 
     spec = _pipeline(base, data.get("pipeline", "default"), fail)
     options, segment_frames = _options(data.get("options") or {}, fail)
-    status_path = (output_dir / str(data.get("status", "restore-status.json"))).resolve()
+    status = data.get("status", "restore-status.json")
+    if not isinstance(status, str):
+        raise fail("status", f"expected a file name, got {safeyaml.brief(status)}")
+    status_path = (output_dir / status).resolve()
     if not _inside(status_path, output_root) or status_path.suffix != ".json":
         raise fail("status", f"{status_path} must be a .json file inside the output root {output_root}")
     if status_path in source_set:
@@ -143,8 +154,14 @@ def load_jobfile(path: Path) -> JobFile:
                    output_root=output_root, data=data)
 
 
+def _key(key) -> str:
+    return key if isinstance(key, str) and len(key) <= 60 else safeyaml.brief(key)
+
+
 def _folder(base: Path, value, key: str, fail) -> Path:
-    folder = (base / str(value)).resolve()
+    if not isinstance(value, str):
+        raise fail(key, f"expected a folder path, got {safeyaml.brief(value)}")
+    folder = (base / value).resolve()
     if not folder.is_dir():
         raise fail(key, f"folder does not exist: {folder}")
     return folder
@@ -203,8 +220,9 @@ def _pipeline(base: Path, value, fail) -> PipelineSpec:
 
 
 _OPTION_TYPES = {"device": str, "batch_size": int, "seed": int, "segment_frames": int, "codec": str, "scale": int,
-                 "size": str, "overwrite": bool, "provenance": bool, "sign": bool}
-_RANGES = {"batch_size": (1, 256), "segment_frames": (1, 10**7), "scale": (1, 8), "seed": (0, 2**63 - 1)}
+                 "size": str, "bit_depth": int, "chroma": str, "fill_gaps": bool, "overwrite": bool, "provenance": bool,
+                 "sign": bool}
+_RANGES = {"bit_depth": (8, 16), "batch_size": (1, 256), "segment_frames": (1, 10**7), "scale": (1, 8), "seed": (0, 2**63 - 1)}
 
 
 def _options(value, fail) -> tuple[JobOptions, int]:
@@ -213,22 +231,24 @@ def _options(value, fail) -> tuple[JobOptions, int]:
     clean = {}
     for key, item in value.items():
         if key not in _OPTION_TYPES:
-            raise fail(f"options.{key}", f"unknown option (allowed: {', '.join(sorted(_OPTION_TYPES))})")
+            raise fail(f"options.{_key(key)}", f"unknown option (allowed: {', '.join(sorted(_OPTION_TYPES))})")
         if item is None:
             continue
         kind = _OPTION_TYPES[key]
         if not isinstance(item, kind) or (kind is int and isinstance(item, bool)):
-            raise fail(f"options.{key}", f"expected {kind.__name__}, got {item!r}")
+            raise fail(f"options.{key}", f"expected {kind.__name__}, got {safeyaml.brief(item)}")
         if key in _RANGES and not _RANGES[key][0] <= item <= _RANGES[key][1]:
             raise fail(f"options.{key}", f"{item} is outside {_RANGES[key][0]}..{_RANGES[key][1]}")
         clean[key] = item
     if clean.get("codec") not in (None, *CODECS):
         raise fail("options.codec", f"expected one of {', '.join(sorted(CODECS))}")
+    if clean.get("chroma") not in (None, "4:2:0", "4:2:2", "4:4:4"):
+        raise fail("options.chroma", "expected one of 4:2:0, 4:2:2, 4:4:4")
     size = None
     if "size" in clean:
         m = re.fullmatch(r"(\d+)[xX](\d+)", clean["size"])
         if not m or int(m[1]) < 2 or int(m[2]) < 2:
-            raise fail("options.size", f"expected WIDTHxHEIGHT, got {clean['size']!r}")
+            raise fail("options.size", f"expected WIDTHxHEIGHT, got {safeyaml.brief(clean['size'])}")
         size = (int(m[1]), int(m[2]))
     segment_frames = clean.pop("segment_frames", DEFAULT_SEGMENT_FRAMES)
     clean.pop("size", None)

@@ -31,14 +31,14 @@ from typing import Callable
 
 from restore import __version__
 from restore.batch.durable import fsync_path, write_json_durably
-from restore.batch.lock import WorkLock
+from restore.lock import WorkLock, output_lock
 from restore.errors import InputError, OutputError, UserError
 from restore.frame import VideoFormat
 from restore.job import (JobOptions, JobResult, _stage_options, _start_energy_meter, check_source, finish_job,
                          frames_log_path, inspect_input, is_native, open_output_writer, output_settings)
 from restore.media import pixfmt
 from restore.media.decode import VideoReader
-from restore.media.encode import EncodeSettings, VideoWriter, check_output_path, rgb_pipe_format
+from restore.media.encode import EncodeSettings, VideoWriter, check_output_path, publish_output, rgb_pipe_format
 from restore.media.framedump import FrameLog
 from restore.media.probe import main_video_stream
 from restore.pipeline.runner import Pipeline, resolve_device
@@ -302,19 +302,24 @@ class SegmentedJob:
         self.work_dir = self.output.parent / f".{self.output.name}.work"
         self.journal_path = self.work_dir / "journal.json"
         self.lock = WorkLock(self.work_dir / "lock", f"the output {self.output}")
+        self.output_lock = output_lock(self.output)
         self.journal: dict = {}
         if (options.scale or options.size) and not any(s.name == "superres" for s in spec.stages):
             raise UserError(f"--scale/--size need a superres stage, and pipeline '{spec.name}' has none")
         if options.keep_frames is not None:
             raise UserError("--keep-frames is not available for segmented (resumable) runs")
+        if options.start is not None or options.duration is not None or options.frames is not None:
+            raise UserError("--start/--duration/--frames are not available for segmented (resumable) runs")
 
         self.report, fmt = inspect_input(self.source)
         self.notes: list[str] = []
-        self.source_format, conform, expected = check_source(self.source, main_video_stream(self.report), fmt,
-                                                             self.notes)
-        if conform is not None:
-            raise InputError(f"{self.source}: variable frame rate: segments need a constant rate; run it "
-                             "without --resume, or conform it first")
+        self.warnings: list[str] = []
+        self.source_format, timing, expected = check_source(self.source, main_video_stream(self.report), fmt,
+                                                            self.notes, fill_gaps=options.fill_gaps)
+        if timing.conform is not None:
+            what = "frames to fill" if timing.gaps else "variable frame rate"
+            raise InputError(f"{self.source}: {what}: segments need a constant rate with every frame present; "
+                             "run it without --resume, or conform it first")
         if not expected or expected < 0:
             raise InputError(f"{self.source}: no video frame could be counted")
         self.frames_in = expected
@@ -355,20 +360,34 @@ class SegmentedJob:
 
     # --- lifecycle --------------------------------------------------------------------
     def open(self) -> list[SegmentTask]:
-        """Take the lock, check or start the journal, and return the segments still to do."""
-        assembled = self._read_journal().get("assembled", False) if self.journal_path.exists() else False
-        if not (assembled and self.output.exists()):
-            check_output_path(self.output, [self.source], self.options.overwrite)
+        """Take the locks, check or start the journal, and return the segments still to do."""
+        check_output_path(self.output, [self.source], self.options.overwrite)
+        self.output_lock.acquire()
         try:
-            self.work_dir.mkdir(exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create the work folder {self.work_dir}: {exc.strerror}") from None
-        self.lock.acquire()
+            self._make_work_dir()
+            self.lock.acquire()
+        except BaseException:
+            self.output_lock.release()
+            raise
         try:
             return self._open_locked()
         except BaseException:
-            self.lock.release()
+            self.close()
             raise
+
+    def _make_work_dir(self) -> None:
+        """The work folder, a real folder beside the output: a symlink planted under its name would send
+        segments (and their deletion) anywhere the link points, outside the output root."""
+        try:
+            self.work_dir.mkdir(exist_ok=True)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise OutputError(f"cannot create the work folder {self.work_dir}: {exc.strerror}") from None
+        if self.work_dir.is_symlink() or not self.work_dir.is_dir() or \
+                self.work_dir.resolve().parent != self.output.parent.resolve():
+            raise OutputError(f"{self.work_dir} is not a plain folder beside the output (a symbolic link?): "
+                              "refusing to write through it; remove it and run again")
 
     def _open_locked(self) -> list[SegmentTask]:
         fingerprint = self.fingerprint()
@@ -381,7 +400,7 @@ class SegmentedJob:
                                         "changed): remove that folder to start again")
         else:
             self.journal = {"format": JOURNAL_FORMAT, "version": 1, "fingerprint": fingerprint,
-                            "segments": {}, "stages": None, "assembled": False}
+                            "segments": {}, "stages": None}
             write_json_durably(self.journal_path, self.journal)
         self._remove_leftovers()
         return [self._task(seg) for seg in self.segments if not self._committed(seg)]
@@ -460,11 +479,25 @@ class SegmentedJob:
                                "segments are not committed yet")
         meter = _start_energy_meter()
         entries = [self.journal["segments"][str(seg.index)] for seg in self.segments]
-        if not (self.journal.get("assembled") and self.output.exists()):
-            self._write_output(progress)
-            self._write_frames_log(entries)
-            self.journal["assembled"] = True
-            write_json_durably(self.journal_path, self.journal)
+        # the final file stays under its temporary name until its record is embedded and signed
+        staged = self._write_output(progress)
+        companions = []
+        try:
+            companions += self._write_frames_log(entries)
+            result = self._finish(entries, meter, staged)
+            publish_output(staged, self.output, self.options.overwrite,
+                           companions + (result.provenance or {}).get("pending", []))
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            for tmp, _final in companions:
+                tmp.unlink(missing_ok=True)
+            raise
+        fsync_path(self.output)
+        fsync_path(self.output.parent)
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+        return result
+
+    def _finish(self, entries: list[dict], meter, staged: Path) -> JobResult:
         assembly = meter.stop().as_dict() if meter is not None else None
         energy = per_restored_minute(sum_energy([e.get("energy") for e in entries] + [assembly]),
                                      self.frames_out, self.output_format)
@@ -474,11 +507,11 @@ class SegmentedJob:
         result = finish_job(self.source, self.output, self.spec, self.options, self.journal.get("stages") or [],
                             self.device, self.started, self.t_start, self.frames_in, self.frames_out, self.report,
                             self.source_format, self.output_format, self.settings, notes, timings, energy,
-                            frames_log_path(self.output) if not self.native else None)
-        shutil.rmtree(self.work_dir, ignore_errors=True)
+                            frames_log_path(self.output) if not self.native else None, staged=staged,
+                            warnings=self.warnings)
         return result
 
-    def _write_output(self, progress: Callable[[dict], None] | None) -> None:
+    def _write_output(self, progress: Callable[[dict], None] | None) -> Path:
         listing = self.work_dir / "segments.ffconcat"
         listing.write_text("ffconcat version 1.0\n" + "".join(
             f"file {self.journal['segments'][str(seg.index)]['file']}\n" for seg in self.segments))
@@ -494,6 +527,7 @@ class SegmentedJob:
             writer = open_output_writer(self.output, self.output_format, self.settings, self.source, self.report,
                                         self.pipe_pix, self.options)
             self.notes += writer.stream_notes
+            self.warnings += writer.stream_warnings
             t0 = time.perf_counter()
             for done, frame in enumerate(reader, start=1):
                 writer.write(frame)
@@ -504,8 +538,9 @@ class SegmentedJob:
             if reader.frames_read != self.frames_out:
                 raise OutputError(f"the committed segments hold {reader.frames_read} frames, expected "
                                   f"{self.frames_out}: remove {self.work_dir} and run again")
-            writer.finish(self.frames_out)
+            staged = writer.finish(self.frames_out, publish=False)
             writer = None
+            return staged
         except Exception as exc:
             full = _out_of_space(self.output.parent, exc)
             if writer is not None:
@@ -519,21 +554,20 @@ class SegmentedJob:
             raise
         finally:
             reader.close()
-        fsync_path(self.output)
-        fsync_path(self.output.parent)
 
-    def _write_frames_log(self, entries: list[dict]) -> None:
+    def _write_frames_log(self, entries: list[dict]) -> list[tuple[Path, Path]]:
         if self.native:
-            return
+            return []
         target = frames_log_path(self.output)
         tmp = target.with_name(f".{target.name}.partial")
         with open(tmp, "wb") as out:
             for entry in entries:
                 out.write((self.work_dir / entry["frames_log"]).read_bytes())
-        os.replace(tmp, target)
+        return [(tmp, target)]
 
     def close(self) -> None:
         self.lock.release()
+        self.output_lock.release()
 
 
 def run_resumable(source: Path, output: Path, spec: PipelineSpec, options: JobOptions | None = None, *,

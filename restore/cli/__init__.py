@@ -13,6 +13,7 @@ import signal
 import sys
 import tempfile
 import traceback
+import warnings
 from pathlib import Path
 
 import click
@@ -29,6 +30,7 @@ COMMAND_MODULES = [
     "restore.cli.provenance", # verify, package
     "restore.cli.review",     # compare
     "restore.cli.batch",      # batch
+    "restore.cli.discover",   # pipelines, stages
 ]
 
 
@@ -42,33 +44,55 @@ def log_dir() -> Path:
         return Path(tempfile.gettempdir())
 
 
-def write_crash_log(exc: BaseException) -> Path:
+def write_crash_log(exc: BaseException, caught_warnings: list | None = None) -> Path:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = log_dir() / f"restore-crash-{stamp}-{os.getpid()}.log"
     with open(path, "w") as fh:
         fh.write(f"restore {__version__}\nargv: {sys.argv!r}\n\n")
+        for w in caught_warnings or []:
+            fh.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno))
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=fh)
     return path
+
+
+def one_line(exc: BaseException, limit: int = 2000) -> str:
+    """The message as the promised single line: a newline from a library or ffmpeg is folded, and a
+    message that quotes too much is cut (the log file, when there is one, keeps everything)."""
+    text = " / ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"
 
 
 class RestoreGroup(click.Group):
     """Maps exceptions to exit codes: UserError → 2 (one line), anything else → 1 (+ log file)."""
 
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except UserError as exc:
-            click.echo(f"restore: error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
-        except KeyboardInterrupt:
-            click.echo("restore: interrupted", err=True)
-            ctx.exit(130)
-        except Exception as exc:  # internal error: never a traceback on the terminal
-            path = write_crash_log(exc)
-            click.echo(f"restore: internal error: {type(exc).__name__}: {exc} (details in {path})", err=True)
-            ctx.exit(1)
+        # Library warnings (torch on a pickled checkpoint, …) are held back until the command ends: an
+        # error is then one line, as promised, and the warnings go to the log file; after a success they
+        # are shown as before, so nothing is hidden from a run that kept going.
+        with warnings.catch_warnings(record=True) as caught:
+            try:
+                result = super().invoke(ctx)
+            except UserError as exc:
+                if caught:
+                    write_crash_log(exc, caught)
+                click.echo(f"restore: error: {one_line(exc)}", err=True)
+                ctx.exit(exc.exit_code)
+            except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+                raise
+            except KeyboardInterrupt:
+                click.echo("restore: interrupted", err=True)
+                ctx.exit(130)
+            except BrokenPipeError:
+                # the reader of our output went away (`restore stages | head`): not an error of ours
+                sys.stdout = open(os.devnull, "w")
+                ctx.exit(141)
+            except Exception as exc:  # internal error: never a traceback on the terminal
+                path = write_crash_log(exc, caught)
+                click.echo(f"restore: internal error: {type(exc).__name__}: {one_line(exc)} (details in {path})", err=True)
+                ctx.exit(1)
+        for w in caught:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        return result
 
 
 def _terminate_cleanly(signum, frame):

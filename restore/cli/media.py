@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from restore.cli.progress import Progress
+from restore.media.codecs import NAMES as CODEC_NAMES
 from restore.errors import UserError
 
 
@@ -35,7 +36,7 @@ def probe(file: Path, no_count: bool) -> None:
 @click.command()
 @click.argument("input", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help=".mkv → FFV1 preservation master; .mp4/.mov → H.264 access copy.")
+              help=".mkv → FFV1 preservation master; .mp4/.mov → H.264 access copy; .mxf → DNxHR HQX.")
 @click.option("-p", "--pipeline", "pipeline_name", default="default", show_default=True,
               help="A name from pipelines/ or a path to a pipeline YAML file.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -43,18 +44,33 @@ def probe(file: Path, no_count: bool) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.option("--scale", type=click.IntRange(1, 8), help="Super-resolution factor (overrides the pipeline).")
 @click.option("--size", help="Exact output size WxH, e.g. 1440x1080 (overrides the pipeline).")
-@click.option("--codec", type=click.Choice(["ffv1", "h264", "h265"]), help="Video codec (default: by extension).")
+@click.option("--codec", type=click.Choice(CODEC_NAMES), help="Video codec (default: by extension; see the README's "
+              "codec table).")
+@click.option("--bit-depth", type=click.IntRange(8, 16), help="At least this many bits per sample (e.g. 10 for a "
+              "10-bit access copy).")
+@click.option("--chroma", type=click.Choice(["4:2:0", "4:2:2", "4:4:4"]), help="Chroma subsampling of an access "
+              "copy (default 4:2:0).")
 @click.option("--batch-size", default=4, show_default=True, type=click.IntRange(1, 256))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--no-sign", is_flag=True, help="Do not sign the output (C2PA).")
 @click.option("--report", "report_dir", type=click.Path(path_type=Path), help="Also write the review report here.")
 @click.option("--package", "package_dir", type=click.Path(path_type=Path), help="Also write a BagIt package here.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last committed segment.")
+@click.option("--start", help="Restore from this frame: 250 (frames), 10s, or HH:MM:SS:FF counted from the first "
+              "frame.")
+@click.option("--duration", help="Restore this much: frames, seconds (10s) or HH:MM:SS:FF.")
+@click.option("--frames", "frame_count", type=click.IntRange(1), help="Restore this many frames.")
+@click.option("--fill-gaps", is_flag=True,
+              help="Fill frames the source has no picture for (damage, cut containers) with copies of the frame "
+                   "before; each filled frame is listed on stderr and in the record. Without it they are an error.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.option("--log-json", is_flag=True, help="Progress and events as JSON lines on stderr.")
 def run(input: Path, output: Path, pipeline_name: str, device: str, keep_frames: Path | None, overwrite: bool,
-        scale: int | None, size: str | None, codec: str | None, batch_size: int, seed: int, no_sign: bool,
-        report_dir: Path | None, package_dir: Path | None, resume: bool, quiet: bool, log_json: bool) -> None:
+        scale: int | None, size: str | None, codec: str | None, bit_depth: int | None, chroma: str | None,
+        batch_size: int, seed: int, no_sign: bool,
+        report_dir: Path | None, package_dir: Path | None, resume: bool, start: str | None, duration: str | None,
+        frame_count: int | None, fill_gaps: bool, quiet: bool,
+        log_json: bool) -> None:
     """Restore INPUT into OUTPUT with a pipeline."""
     from restore.job import JobOptions
     from restore.media.probe import check_readable_file
@@ -65,11 +81,16 @@ def run(input: Path, output: Path, pipeline_name: str, device: str, keep_frames:
     spec = load_pipeline(pipeline_name)
     progress = Progress(input.name, quiet=quiet, json_lines=log_json)
     options = JobOptions(device=device, overwrite=overwrite, keep_frames=keep_frames, scale=scale,
-                         size=_parse_size(size), codec=codec, batch_size=batch_size, seed=seed,
-                         sign=not no_sign, progress=progress, events=progress.event)
+                         size=_parse_size(size), codec=codec, bit_depth=bit_depth, chroma=chroma,
+                         batch_size=batch_size, seed=seed,
+                         sign=not no_sign, fill_gaps=fill_gaps, start=start, duration=duration, frames=frame_count,
+                         progress=progress, events=progress.event)
     outcome = restore_file(input, output, spec, options, report_dir=report_dir, package_dir=package_dir,
                            resume=resume)
     progress.done()
+    # what was dropped, filled or found damaged: on stderr whatever --quiet says, before the summary
+    for warning in outcome.result.warnings:
+        click.echo(f"restore: warning: {warning}", err=True)
     if log_json:
         click.echo(json.dumps({"event": "done", **outcome.summary()}, default=str), err=True)
     if not quiet:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import os
 import queue
+import re
 import subprocess
 import threading
 from fractions import Fraction
@@ -64,6 +65,8 @@ class VideoReader:
         self.frames_read = 0
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
+        self._messages: list[str] = []      # the decoder's complaints, the first MAX_MESSAGES of them
+        self.message_count = 0
         self._closed = False
 
         vf = []
@@ -105,9 +108,17 @@ class VideoReader:
         self._thread.start()
 
     # --- producer side ------------------------------------------------------------
+    MAX_MESSAGES = 200
+
     def _drain_stderr(self) -> None:
         for line in iter(self._proc.stderr.readline, b""):
-            self._stderr_tail.append(line.decode("utf-8", "replace").rstrip())
+            text = line.decode("utf-8", "replace").rstrip()
+            self._stderr_tail.append(text)
+            if text.strip():
+                self.message_count += 1
+                if len(self._messages) < self.MAX_MESSAGES:
+                    # "[ffv1 @ 0x55d…] slice CRC mismatch" → "ffv1: slice CRC mismatch" (addresses differ per run)
+                    self._messages.append(re.sub(r"^\[([\w,]+) @ 0x[0-9a-f]+\] ", r"\1: ", text))
 
     def _read_exact(self, buf: bytearray) -> int:
         view = memoryview(buf)
@@ -181,8 +192,10 @@ class VideoReader:
             self.close()
 
     def errors(self) -> list[str]:
+        """What the decoder (and demuxer) said about the source: damage it concealed, timestamps it
+        could not place. The first ``MAX_MESSAGES``; ``message_count`` has them all."""
         self._err_thread.join(timeout=1)
-        return list(self._stderr_tail)
+        return list(self._messages)
 
     def close(self) -> None:
         if self._closed:

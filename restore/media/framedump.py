@@ -38,6 +38,12 @@ class FrameLog:
         os.replace(self._tmp, self.path)
         return self.path
 
+    def close(self) -> tuple[Path, Path]:
+        """Finish writing but leave the log under its temporary name: (temporary, final), for the run to
+        publish together with its output."""
+        self._fh.close()
+        return self._tmp, self.path
+
     def discard(self) -> None:
         if not self._fh.closed:
             self._fh.close()

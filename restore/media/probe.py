@@ -134,6 +134,9 @@ def probe(path: str | os.PathLike, count: bool = True) -> dict:
                 "timecode": tags.get("timecode") or report["timecode"],
                 "duration": _stream_duration(st, tags),
                 "attached_pic": bool((st.get("disposition") or {}).get("attached_pic")),
+                "rotation": _rotation(st, tags),
+                # CEA-608/708 captions carried in the picture's side data (A53), not as a stream of their own
+                "closed_captions": bool(st.get("closed_captions")),
             })
             frames = st.get("nb_frames")
             if frames not in (None, "N/A", "0") and not entry["attached_pic"]:
@@ -160,6 +163,21 @@ def probe(path: str | os.PathLike, count: bool = True) -> dict:
             report["timecode"] = report["timecode"] or tags["timecode"]
         report["streams"].append(entry)
     return report
+
+
+def _rotation(st: dict, tags: dict) -> int | None:
+    """Display rotation in degrees (counter-clockwise, as ffprobe reports it), None when there is none."""
+    for side in st.get("side_data_list") or []:
+        if "rotation" in side:
+            try:
+                value = int(round(float(side["rotation"])))
+            except (TypeError, ValueError):
+                continue
+            return value or None
+    try:
+        return int(tags["rotate"]) or None
+    except (KeyError, ValueError):
+        return None
 
 
 def _video_depth(st: dict) -> int | None:

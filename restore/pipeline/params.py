@@ -12,6 +12,8 @@ import types
 import typing
 from typing import Any, Literal, get_args, get_origin
 
+from restore.safeyaml import brief
+
 
 class ParamError(ValueError):
     def __init__(self, key: str, message: str):
@@ -26,7 +28,7 @@ def _check(value: Any, hint: Any, key: str) -> Any:
     if origin is Literal:
         choices = get_args(hint)
         if value not in choices:
-            raise ParamError(key, f"must be one of {', '.join(map(repr, choices))}, got {value!r}")
+            raise ParamError(key, f"must be one of {', '.join(map(repr, choices))}, got {brief(value)}")
         return value
     if origin in (typing.Union, types.UnionType):
         errors = []
@@ -47,19 +49,19 @@ def _check(value: Any, hint: Any, key: str) -> Any:
         return tuple(_check(v, item, f"{key}[{i}]") for i, v in enumerate(value))
     if hint is bool:
         if not isinstance(value, bool):
-            raise ParamError(key, f"must be true or false, got {value!r}")
+            raise ParamError(key, f"must be true or false, got {brief(value)}")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ParamError(key, f"must be an integer, got {value!r}")
+            raise ParamError(key, f"must be an integer, got {brief(value)}")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ParamError(key, f"must be a number, got {value!r}")
+            raise ParamError(key, f"must be a number, got {brief(value)}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
-            raise ParamError(key, f"must be a string, got {value!r}")
+            raise ParamError(key, f"must be a string, got {brief(value)}")
         return value
     raise TypeError(f"unsupported parameter type {hint!r} for {key}")
 
@@ -73,9 +75,10 @@ def parse_params(cls: type, data: dict | None, where: str = "") -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     prefix = f"{where}." if where else ""
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted((k for k in data if k not in fields), key=str)
     if unknown:
-        raise ParamError(prefix + unknown[0], f"unknown key (expected one of: {', '.join(fields)})")
+        key = unknown[0] if isinstance(unknown[0], str) and len(unknown[0]) <= 60 else brief(unknown[0])
+        raise ParamError(prefix + key, f"unknown key (expected one of: {', '.join(fields)})")
     values = {}
     for name, f in fields.items():
         if name not in data:

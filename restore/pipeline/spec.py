@@ -3,8 +3,9 @@
     name: default
     description: what it does, for whom
     output:              # optional
-      codec: ffv1        # ffv1 | h264 | h265 (default: by the output's extension)
-      bit_depth: 10      # FFV1 masters: at least this many bits
+      codec: ffv1        # a name from restore.media.codecs (default: by the output's extension)
+      bit_depth: 10      # at least this many bits (FFV1 masters; 10-bit access copies)
+      chroma: auto       # auto | 4:2:0 | 4:2:2 | 4:4:4 (access copies: 4:2:0 unless asked)
       colour: auto       # auto | keep | bt709: the output's YUV matrix (auto: BT.709 when SD becomes HD)
     stages:
       - stage: deflicker
@@ -24,17 +25,23 @@ from typing import Any, Literal
 
 import yaml
 
+from restore import safeyaml
 from restore.errors import PipelineError
+from restore.media import codecs
 from restore.pipeline.params import ParamError, params_to_dict, parse_params
 from restore.pipeline.registry import get_stage, stage_names
 
 PIPELINES_DIR = Path(__file__).resolve().parents[2] / "pipelines"
 
 
+CODEC_NAMES = codecs.NAMES       # one table for every list of codecs (restore.media.codecs)
+
+
 @dataclass(frozen=True)
 class OutputParams:
-    codec: Literal["ffv1", "h264", "h265"] | None = None
+    codec: Literal[CODEC_NAMES] | None = None
     bit_depth: int | None = field(default=None, metadata={"min": 8, "max": 16})
+    chroma: Literal["auto", "4:2:0", "4:2:2", "4:4:4"] = "auto"
     crf: int | None = field(default=None, metadata={"min": 0, "max": 51})
     # YUV matrix of the output (restore.media.colour): auto = BT.709 when an SD BT.601 source becomes HD,
     # else the source's; keep = always the source's; bt709 = always BT.709
@@ -93,7 +100,9 @@ def parse_pipeline(text: str, source: str = "<pipeline>", default_name: str = "p
         return PipelineError(f"{source}: {key}: {message}")
 
     try:
-        data = yaml.safe_load(text)
+        data = safeyaml.load(text)
+    except safeyaml.YamlLimitError as exc:
+        raise fail("YAML", str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "YAML"
@@ -103,9 +112,9 @@ def parse_pipeline(text: str, source: str = "<pipeline>", default_name: str = "p
     if not isinstance(data, dict):
         raise fail("top level", "must be a mapping with 'stages'")
     allowed = {"name", "description", "output", "stages"}
-    unknown = sorted(set(data) - allowed)
+    unknown = sorted((k for k in data if k not in allowed), key=str)
     if unknown:
-        raise fail(unknown[0], f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+        raise fail(_key(unknown[0]), f"unknown key (expected one of: {', '.join(sorted(allowed))})")
     name = data.get("name", default_name)
     description = data.get("description", "")
     if not isinstance(name, str):
@@ -131,10 +140,12 @@ def parse_pipeline(text: str, source: str = "<pipeline>", default_name: str = "p
             raise fail(where, "each stage is a mapping with a 'stage' key")
         entry = dict(entry)
         stage_name = entry.pop("stage")
+        if not isinstance(stage_name, str):
+            raise fail(f"{where}.stage", f"must be a stage name (a string), got {safeyaml.brief(stage_name)}")
         try:
             cls = get_stage(stage_name)
         except KeyError:
-            raise fail(f"{where}.stage", f"unknown stage '{stage_name}' (known: {', '.join(stage_names())})") from None
+            raise fail(f"{where}.stage", f"unknown stage {safeyaml.brief(stage_name)} (known: {', '.join(stage_names())})") from None
         try:
             params = parse_params(cls.Params, entry, where)
             problem = cls.check_params(params)
@@ -145,3 +156,8 @@ def parse_pipeline(text: str, source: str = "<pipeline>", default_name: str = "p
             raise fail(f"{where}.{key}", message)
         stages.append(StageSpec(stage_name, cls, params))
     return PipelineSpec(name=name, description=description, stages=stages, output=output, source=source, text=text)
+
+
+def _key(key) -> str:
+    """A mapping key as a message names it: short strings as they are, anything else briefly."""
+    return key if isinstance(key, str) and len(key) <= 60 else safeyaml.brief(key)

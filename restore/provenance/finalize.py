@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import subprocess
 from pathlib import Path
 
 from restore.errors import InputError, OutputError
+from restore.media import codecs
 from restore.provenance import framemd5, matroska, premis
 from restore.provenance.record import (
     SCHEMA,
@@ -16,6 +19,7 @@ from restore.provenance.record import (
     sha256_file,
     sidecar_paths,
     software_versions,
+    write_atomic,
     write_json_atomic,
 )
 
@@ -29,9 +33,11 @@ def _video_codec(path: Path) -> str | None:
 
 
 def _format_name(path: Path, codec: str | None) -> str:
-    container = {"mkv": "Matroska", "mp4": "MPEG-4", "mov": "QuickTime", "m4v": "MPEG-4"}.get(
-        path.suffix.lstrip(".").lower(), path.suffix.lstrip(".").upper() or "unknown")
-    return f"{container} ({codec.upper()})" if codec else container
+    box = codecs.container_for_extension(path.suffix)
+    if box is None:
+        return f"{path.suffix.lstrip('.').upper() or 'unknown'} ({codec.upper()})" if codec else \
+            (path.suffix.lstrip(".").upper() or "unknown")
+    return codecs.label(box.name, codec)
 
 
 def _agents(record: dict, software: dict, identity) -> tuple[list[dict], dict]:
@@ -78,12 +84,18 @@ def _run_events(record: dict, source: Path, output: Path, source_sha256: str, so
             parameters={"params": stage.get("params") or {},
                         "models": [{"name": m.get("name"), "sha256": m.get("sha256")}
                                    for m in stage.get("models") or []]}))
-    preservation = (codec or "").lower() == "ffv1"
+    # the event type and wording come from the codec table (the record names the codec we chose)
+    # the codec the run chose, when the file's stream is that codec (ProRes HQ and 4444 share a stream name);
+    # otherwise what the stream itself is
+    chosen = codecs.CODECS.get((record.get("output_format") or {}).get("codec") or "")
+    if chosen is None or chosen.stream_name != (codec or "").lower():
+        chosen = next((c for c in codecs.CODECS.values() if c.stream_name == (codec or "").lower()), None)
+    spec = chosen
     events.append(premis.event(
-        "normalization" if preservation else "migration", when=finished, agents=[ids["restore"], ids["ffmpeg"]],
+        spec.premis_event if spec else "migration", when=finished, agents=[ids["restore"], ids["ffmpeg"]],
         sources=[source.name], outcomes=[output.name],
-        detail=("encoded to FFV1 in Matroska as the preservation master" if preservation
-                else f"encoded to {_format_name(output, codec)} as an access copy")))
+        detail=(f"encoded to {spec.label} in {_format_name(output, None)} as the {spec.role}" if spec
+                else f"encoded to {_format_name(output, codec)}")))
     events.append(premis.event(
         "message digest calculation", agents=[ids["restore"], ids["ffmpeg"]], sources=[output.name],
         detail="ffmpeg framemd5 of the output's decoded video and audio frames",
@@ -101,14 +113,16 @@ def _embed(output: Path, body: dict, digest: str, record: dict, paths: dict) -> 
     matroska.embed_record(output, {"schema": SCHEMA, "record": body, "record_sha256": digest}, tags)
 
 
-def _sign(output: Path, source: Path, body: dict, digest: str, identity, paths: dict, ids: dict) -> tuple[dict, dict]:
-    """Sign with C2PA (the last write to output); return the facts for 'sealed' and the PREMIS event."""
+def _sign(output: Path, work: Path, source: Path, body: dict, digest: str, identity, paths: dict, written: dict,
+          ids: dict) -> tuple[dict, dict]:
+    """Sign with C2PA (the last write to the file); return the facts for 'sealed' and the PREMIS event.
+    ``work`` holds the bytes (the output's temporary name), ``output`` is the name it will have."""
     from restore.provenance import c2pa_sign
 
     manifest = c2pa_sign.manifest_definition(body, digest, output, paths["provenance"].name)
-    signed = c2pa_sign.sign(output, source, manifest, identity, paths["c2pa"])
+    signed = c2pa_sign.sign(work, source, manifest, identity, written["c2pa"])
     facts = {"embedded": signed["embedded"],
-             "sidecar": signed["sidecar"].name if signed["sidecar"] else None,
+             "sidecar": paths["c2pa"].name if signed["sidecar"] else None,
              "sidecar_sha256": sha256_file(signed["sidecar"]) if signed["sidecar"] else None,
              "manifest_bytes": signed["manifest_bytes"]}
     signer = identity.describe()
@@ -120,25 +134,56 @@ def _sign(output: Path, source: Path, body: dict, digest: str, identity, paths: 
     return facts, event
 
 
-def finalize_output(output: Path, source: Path, record: dict, sign: bool = True, embed: bool = True) -> dict:
+def finalize_output(output: Path, source: Path, record: dict, sign: bool = True, embed: bool = True,
+                    staged: Path | None = None) -> dict:
     """Write OUTPUT's provenance next to it, embed it (Matroska), and sign last (C2PA).
 
-    Returns {"provenance", "premis", "framemd5": {"source", "output"}, "c2pa", "signed"}.
+    ``staged``: the output's bytes still sit under this temporary name (a run in progress). Everything is
+    then done there and the provenance files are written under temporary names too; nothing is renamed:
+    the result's ``pending`` lists (temporary, final) pairs for the caller to publish, output last (see
+    ``restore.media.encode.publish_output``). Records and signatures name the final file.
+
+    Returns {"provenance", "premis", "framemd5": {"source", "output"}, "c2pa", "signed", "pending"}.
     """
     output, source = Path(output), Path(source)
+    work = Path(staged) if staged is not None else output
     record = plain(record)
-    if not output.is_file():
-        raise OutputError(f"no output to finalize at {output}")
+    if not work.is_file():
+        raise OutputError(f"no output to finalize at {work}")
     if not source.is_file():
         raise InputError(f"source {source} is missing: cannot record its provenance")
-    if output.resolve() == source.resolve():
+    if output.resolve() == source.resolve() or work.resolve() == source.resolve():
         raise OutputError("the output is the source file: refusing to record or sign over an input")
     paths = sidecar_paths(output)
+    written = {key: (_staging_name(path) if staged is not None and path is not None else path)
+               for key, path in paths.items()}
+    try:
+        _finalize(output, work, source, record, sign, embed, paths, written)
+    except BaseException:
+        if staged is not None:
+            for path in written.values():
+                if path is not None:
+                    path.unlink(missing_ok=True)
+        raise
+    pending = [(written[k], paths[k]) for k in paths if paths[k] is not None and written[k] != paths[k]
+               and written[k].exists()]
+    c2pa_file = paths["c2pa"] if paths["c2pa"] is not None and written["c2pa"].exists() else None
+    return {"provenance": paths["provenance"], "premis": paths["premis"],
+            "framemd5": {"source": paths["source_framemd5"], "output": paths["framemd5"]},
+            # None when unsigned or when the manifest is embedded in the output itself
+            "c2pa": c2pa_file, "signed": sign, "pending": pending}
 
+
+def _staging_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.partial-{os.getpid()}")
+
+
+def _finalize(output: Path, work: Path, source: Path, record: dict, sign: bool, embed: bool, paths: dict,
+              written: dict) -> None:
     source_sha256 = sha256_file(source)
-    source_messages = framemd5.write_framemd5(source, paths["source_framemd5"])
-    output_messages = framemd5.write_framemd5(output, paths["framemd5"])
-    source_fm, output_fm = framemd5.summarize(paths["source_framemd5"]), framemd5.summarize(paths["framemd5"])
+    source_messages = framemd5.write_framemd5(source, written["source_framemd5"])
+    output_messages = framemd5.write_framemd5(work, written["framemd5"])
+    source_fm, output_fm = framemd5.summarize(written["source_framemd5"]), framemd5.summarize(written["framemd5"])
     # Archival sources are often damaged: what the decoder said about them belongs in the record.
     source_fm["decoder_messages"] = source_messages[:20]
     output_fm["decoder_messages"] = output_messages[:20]
@@ -150,7 +195,7 @@ def finalize_output(output: Path, source: Path, record: dict, sign: bool = True,
         identity = signing_identity()
     software = software_versions()
     agents, ids = _agents(record, software, identity)
-    codec = _video_codec(output)
+    codec = _video_codec(work)
     events = _run_events(record, source, output, source_sha256, source_fm, output_fm, codec, ids)
     body = build_record(record, source=source, output=output, source_sha256=source_sha256,
                         source_framemd5=source_fm, output_framemd5=output_fm, software=software,
@@ -161,28 +206,25 @@ def finalize_output(output: Path, source: Path, record: dict, sign: bool = True,
 
     embedded = embed and output.suffix.lower() in MATROSKA_SUFFIXES
     if embedded:
-        _embed(output, body, digest, record, paths)
+        _embed(work, body, digest, record, paths)
     sealed_events: list[dict] = []
     c2pa_facts = None
     if identity is not None:
-        c2pa_facts, signature_event = _sign(output, source, body, digest, identity, paths, ids)
+        c2pa_facts, signature_event = _sign(output, work, source, body, digest, identity, paths, written, ids)
         sealed_events.append(signature_event)
-    final_sha256 = sha256_file(output)
+    final_sha256 = sha256_file(work)
+    size = work.stat().st_size
     sealed_events.append(premis.event(
         "message digest calculation", agents=[ids["restore"]], sources=[output.name],
         detail="SHA-256 of the final output file", outcome_detail=f"sha256 {final_sha256}"))
-    sealed = {"output": {"name": output.name, "sha256": final_sha256, "size": output.stat().st_size},
-              "embedded_record": embedded, "c2pa": c2pa_facts, "events": sealed_events}
-    document = {"schema": SCHEMA, "record": body, "record_sha256": digest, "sealed": sealed}
-    write_json_atomic(paths["provenance"], document)
-
     objects = [{"name": source.name, "sha256": source_sha256, "size": source.stat().st_size,
                 "format": _format_name(source, _video_codec(source))},
-               {"name": output.name, "sha256": final_sha256, "size": output.stat().st_size,
-                "format": _format_name(output, codec)}]
-    premis.write_premis_xml(paths["premis"], objects, events + sealed_events, agents)
-    return {"provenance": paths["provenance"], "premis": paths["premis"],
-            "framemd5": {"source": paths["source_framemd5"], "output": paths["framemd5"]},
-            # None when unsigned or when the manifest is embedded in the output itself
-            "c2pa": paths["c2pa"] if c2pa_facts and not c2pa_facts["embedded"] else None,
-            "signed": c2pa_facts is not None}
+               {"name": output.name, "sha256": final_sha256, "size": size, "format": _format_name(output, codec)}]
+    premis_bytes = premis.premis_xml(objects, events + sealed_events, agents)
+    sealed = {"output": {"name": output.name, "sha256": final_sha256, "size": size},
+              "embedded_record": embedded, "c2pa": c2pa_facts, "events": sealed_events,
+              # the PREMIS file is written after signing, like this part: its digest ties it to this output
+              "premis": {"name": paths["premis"].name, "sha256": hashlib.sha256(premis_bytes).hexdigest()}}
+    document = {"schema": SCHEMA, "record": body, "record_sha256": digest, "sealed": sealed}
+    write_json_atomic(written["provenance"], document)
+    write_atomic(written["premis"], premis_bytes)

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from restore import safeyaml
 from restore.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -137,14 +138,16 @@ def _user_settings() -> dict:
     if not path.is_file():
         return {}
     try:
-        settings = yaml.safe_load(path.read_text()) or {}
+        settings = safeyaml.load(path.read_text()) or {}
+    except safeyaml.YamlLimitError as exc:
+        raise UserError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         raise UserError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(settings, dict):
         raise UserError(f"{path} must be a mapping (cert, key or callback, alg, tsa_url, trust_anchors)")
     unknown = set(settings) - {"cert", "key", "callback", "alg", "tsa_url", "trust_anchors"}
     if unknown:
-        raise UserError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+        raise UserError(f"{path}: unknown key(s) {', '.join(sorted(safeyaml.brief(k) for k in unknown))}")
     return settings
 
 

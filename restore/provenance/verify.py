@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,6 +160,55 @@ def _check_sealed(report: Report, path: Path, paths: dict) -> None:
                                                                          if same else "was replaced or changed"))
 
 
+def _check_premis(report: Report, path: Path, paths: dict) -> None:
+    """The PREMIS file beside the output must be this output's: its digest as sealed, and its objects
+    naming this file's sha256 and the recorded source's (a PREMIS file taken from another output of the
+    same source fails both)."""
+    premis_path = paths["premis"]
+    if report.record is None:
+        return
+    if not premis_path.is_file():
+        report.add("premis file", None, f"no {premis_path.name} beside the file")
+        return
+    sealed = (report.sealed or {}).get("premis") if isinstance(report.sealed, dict) else None
+    if isinstance(sealed, dict) and sealed.get("sha256"):
+        same = sha256_file(premis_path) == sealed["sha256"]
+        if not same:
+            report.add("premis file", False, f"{premis_path.name} is not the one written for this output "
+                                             "(its sha256 differs from the sealed record's)")
+            return
+    try:
+        objects = premis_objects(premis_path.read_bytes())
+    except (ET.ParseError, ValueError) as exc:
+        report.add("premis file", False, f"{premis_path.name} is not PREMIS XML ({str(exc)[:80]})")
+        return
+    actual = sha256_file(path)
+    source_sha = (report.record.get("source") or {}).get("sha256")
+    problems = []
+    if objects.get(path.name) != actual:
+        problems.append(f"it does not give this file's sha256 for {path.name}")
+    source_name = (report.record.get("source") or {}).get("name")
+    if source_name is not None and objects.get(source_name) != source_sha:
+        problems.append(f"it does not give the recorded source's sha256 for {source_name}")
+    if problems:
+        report.add("premis file", False, f"{premis_path.name}: " + "; ".join(problems))
+    else:
+        report.add("premis file", True, f"{premis_path.name} describes this file and its source")
+
+
+def premis_objects(data: bytes) -> dict[str, str]:
+    """{object name: SHA-256} from a PREMIS document."""
+    ns = {"p": "http://www.loc.gov/premis/v3"}
+    root = ET.fromstring(data)
+    objects = {}
+    for obj in root.findall("p:object", ns):
+        name = obj.findtext("p:objectIdentifier/p:objectIdentifierValue", namespaces=ns)
+        digest = obj.findtext("p:objectCharacteristics/p:fixity/p:messageDigest", namespaces=ns)
+        if name:
+            objects[name] = digest
+    return objects
+
+
 def _check_frames(report: Report, path: Path, paths: dict, decode: bool) -> None:
     if report.record is None:
         return
@@ -224,6 +274,7 @@ def verify_output(path: Path, trust_anchors: list[Path] | tuple[Path, ...] = (),
     _check_c2pa(report, path, paths, trust_anchor_pems(trust_anchors))
     _check_sealed(report, path, paths)
     _check_embedded(report, path)
+    _check_premis(report, path, paths)
     _check_frames(report, path, paths, decode)
     return report
 

@@ -90,8 +90,10 @@ def test_variable_frame_rate_is_conformed_without_drift(tmp_path):
     # first second at 25 fps, then frames 60 ms apart: 2.5 s of video, with 2.5 s of sound
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:d=2", "-f", "lavfi", "-i",
            "sine=f=440:d=2.5:sample_rate=48000", "-map", "0:v", "-map", "1:a",
-           "-vf", "setpts='(N/25 + if(gte(N,25), (N-25)*0.02, 0))/TB'", "-fps_mode", "vfr",
-           "-c:v", "ffv1", "-c:a", "pcm_s16le", str(src))
+           # a millisecond time base: with the encoder's own 1/25 the 60 ms steps would round to whole frames,
+           # which is a constant-rate stream with frames missing (tests/media/test_bad_inputs.py), not VFR
+           "-vf", "settb=1/1000,setpts='(N/25 + if(gte(N,25), (N-25)*0.02, 0))/TB'", "-fps_mode", "vfr",
+           "-enc_time_base", "1/1000", "-c:v", "ffv1", "-c:a", "pcm_s16le", str(src))
     out = tmp_path / "vfr.out.mkv"
     res = run_cli("run", str(src), "-o", str(out), "-p", "passthrough", "--no-sign")
     assert res.returncode == 0, res.stderr

@@ -84,3 +84,31 @@ def test_remux_after_signing_is_detected(signed, tmp_path):
     checks = {c.name: c.ok for c in report.checks}
     assert checks["c2pa manifest"] is None and checks["file sha256"] is False
     assert checks["decoded frames"] is True                 # the pictures themselves are unchanged
+
+
+def test_premis_file_from_another_output_is_detected(signed, clips, tmp_path):
+    """D11: verify used to ignore the PREMIS file; one taken from another output of the same source gave VALID."""
+    output = copy_with_sidecars(signed["master"], tmp_path / "a")
+    other = fresh_copy(clips["source"], tmp_path / "b")
+    other = other.rename(other.with_name(output.name))
+    finalize_output(other, clips["master"], runner_record())
+    sidecar_paths(output)["premis"].write_bytes(sidecar_paths(other)["premis"].read_bytes())
+    report = verify_output(output, [signed["ca"]], decode=False)
+    assert report.exit_code == 1 and "premis file" in _failed(report)
+
+
+def test_premis_file_edited_is_detected_even_without_a_sealed_digest(signed, tmp_path):
+    """An older record has no sealed PREMIS digest: the objects' sha256s are still checked."""
+    output = copy_with_sidecars(signed["master"], tmp_path)
+    paths = sidecar_paths(output)
+    document = json.loads(paths["provenance"].read_text())
+    document["sealed"].pop("premis", None)
+    paths["provenance"].write_text(json.dumps(document))
+    premis = paths["premis"].read_text()
+    sealed_sha = document["sealed"]["output"]["sha256"]
+    paths["premis"].write_text(premis.replace(sealed_sha, "0" * 64))
+    report = verify_output(output, [signed["ca"]], decode=False)
+    assert report.exit_code == 1 and "premis file" in _failed(report)
+    checks = {c.name: c.ok for c in verify_output(copy_with_sidecars(signed["master"], tmp_path / "ok"),
+                                                  [signed["ca"]], decode=False).checks}
+    assert checks["premis file"] is True
