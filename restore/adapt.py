@@ -63,6 +63,20 @@ def check_corpora(venue: Path | None, subject: Path | None) -> None:
         read_face_manifest(Path(subject))     # refuses a portrait without source and licence
 
 
+def _faces_stage(spec: dict) -> dict:
+    """The base pipeline's faces stage, or one added after super-resolution: the presets leave
+    faces to the frames' own restoration, since a generic face model moved held-out people away
+    from who they are; one tuned to the speaker and gated by the speaker's portraits is another matter."""
+    stages = spec.setdefault("stages", [])
+    for stage in stages:
+        if stage.get("stage") == "faces":
+            return stage
+    at = next((i + 1 for i, s in enumerate(stages) if s.get("stage") == "superres"), len(stages))
+    stage = {"stage": "faces", "weights": "restore-face-v1", "fidelity": 0.3}
+    stages.insert(at, stage)
+    return stage
+
+
 def _base_stage(spec: dict, name: str) -> dict:
     for stage in spec.get("stages", []):
         if stage.get("stage") == name:
@@ -175,10 +189,12 @@ def adapt(venue: Path | None, subject: Path | None, output: Path, *, base: str =
         notes.append(f"super-resolution fine-tuned on {venue} ({result.venue['gain_db']:+.2f} dB PSNR-Y on its "
                      f"held-out shots)")
     if subject is not None:
-        stage = _base_stage(spec, "faces")
+        stage = _faces_stage(spec)
         path, result.subject = adapt_subject(Path(subject), weights_dir, base_weights=str(resolve_weights(stage["weights"])),
                                              iters=face_iters, device=device, overwrite=overwrite, echo=echo)
         stage["weights"] = path.stem if weights_dir == user_weights_dir() else str(path)
+        # the speaker's portraits also gate every restored face: it must stay that person
+        stage["reference"] = str(Path(subject).resolve())
         result.weights.append(path)
         notes.append(f"faces fine-tuned on {subject} (held-out portraits: identity "
                      f"{result.subject['generic_identity']} → {result.subject['adapted_identity']})")
