@@ -36,7 +36,10 @@ def probe(file: Path, no_count: bool) -> None:
 @click.command()
 @click.argument("input", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help=".mkv → FFV1 preservation master; .mp4/.mov → H.264 access copy; .mxf → DNxHR HQX.")
+              help=".mkv → FFV1 preservation master; .mp4/.mov → H.264 access copy; .mxf → DNxHR HQX; "
+                   "FOLDER/frame_%06d.dpx (.tif, .png, .exr) → an image sequence.")
+@click.option("--rate", help="Frame rate of an image sequence INPUT (a pattern such as scans/reel1_%06d.dpx, or a "
+              "folder): 24, 25, 24000/1001 …")
 @click.option("-p", "--pipeline", "pipeline_name", default="default", show_default=True,
               help="A name from pipelines/ or a path to a pipeline YAML file.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -70,21 +73,32 @@ def run(input: Path, output: Path, pipeline_name: str, device: str, keep_frames:
         batch_size: int, seed: int, no_sign: bool,
         report_dir: Path | None, package_dir: Path | None, resume: bool, start: str | None, duration: str | None,
         frame_count: int | None, fill_gaps: bool, quiet: bool,
-        log_json: bool) -> None:
-    """Restore INPUT into OUTPUT with a pipeline."""
+        log_json: bool, rate: str | None) -> None:
+    """Restore INPUT (a video file, or an image sequence: a %06d pattern or a folder, with --rate) into OUTPUT
+    with a pipeline."""
     from restore.job import JobOptions
+    from restore.media import sequence as seqmod
     from restore.media.probe import check_readable_file
     from restore.pipeline.spec import load_pipeline
     from restore.workflow import restore_file
 
-    check_readable_file(input)
+    sequence = None
+    if seqmod.is_sequence_input(input):
+        if resume:
+            raise UserError("--resume does not take image sequences: restore the sequence in one run")
+        sequence = seqmod.scan(input, seqmod.parse_rate(rate))
+    else:
+        if rate is not None and input.exists():
+            raise UserError("--rate is for image sequences (a %06d pattern or a folder); a video file has its own "
+                            "frame rate")
+        check_readable_file(input)
     spec = load_pipeline(pipeline_name)
     progress = Progress(input.name, quiet=quiet, json_lines=log_json)
     options = JobOptions(device=device, overwrite=overwrite, keep_frames=keep_frames, scale=scale,
                          size=_parse_size(size), codec=codec, bit_depth=bit_depth, chroma=chroma,
                          batch_size=batch_size, seed=seed,
                          sign=not no_sign, fill_gaps=fill_gaps, start=start, duration=duration, frames=frame_count,
-                         progress=progress, events=progress.event)
+                         progress=progress, events=progress.event, sequence=sequence)
     outcome = restore_file(input, output, spec, options, report_dir=report_dir, package_dir=package_dir,
                            resume=resume)
     progress.done()

@@ -138,6 +138,11 @@ def probe(path: str | os.PathLike, count: bool = True) -> dict:
                 # CEA-608/708 captions carried in the picture's side data (A53), not as a stream of their own
                 "closed_captions": bool(st.get("closed_captions")),
             })
+            # a master made from a DPX sequence keeps the DPX header's codes as tags (restore.media.sequence)
+            for key in ("dpx_transfer", "dpx_colorimetric"):
+                m = re.search(r"\((\d+)\)\s*$", tags.get(key) or "")
+                if m:
+                    entry[key] = int(m[1])
             frames = st.get("nb_frames")
             if frames not in (None, "N/A", "0") and not entry["attached_pic"]:
                 entry["frame_count"], entry["frame_count_method"] = int(frames), "container"

@@ -153,13 +153,14 @@ class _Discard(io.RawIOBase):
         return self._pos
 
 
-def sign(output: Path, source: Path, manifest: dict, identity: SigningIdentity, sidecar: Path | None) -> dict:
+def sign(output: Path, source: Path | None, manifest: dict, identity: SigningIdentity, sidecar: Path | None) -> dict:
     """Sign output in place (MP4/MOV: embedded, via a temp file and rename) or write sidecar (others)."""
     embedded = embeds_manifest(output)
     builder = c2pa.Builder(manifest)
-    with open(source, "rb") as src:
-        builder.add_ingredient({"title": source.name, "relationship": "parentOf", "label": "source"},
-                               media_type(source), src)
+    if source is not None:          # an image sequence source is no single asset: the record lists its frames
+        with open(source, "rb") as src:
+            builder.add_ingredient({"title": source.name, "relationship": "parentOf", "label": "source"},
+                                   media_type(source), src)
     signer = make_signer(identity)
     try:
         if embedded:
