@@ -118,13 +118,13 @@ def _embed(output: Path, body: dict, digest: str, record: dict, paths: dict) -> 
 
 
 def _sign(output: Path, work: Path, source: Path, body: dict, digest: str, identity, paths: dict, written: dict,
-          ids: dict) -> tuple[dict, dict]:
+          ids: dict, source_title: str | None = None) -> tuple[dict, dict]:
     """Sign with C2PA (the last write to the file); return the facts for 'sealed' and the PREMIS event.
     ``work`` holds the bytes (the output's temporary name), ``output`` is the name it will have."""
     from restore.provenance import c2pa_sign
 
     manifest = c2pa_sign.manifest_definition(body, digest, output, paths["provenance"].name)
-    signed = c2pa_sign.sign(work, source, manifest, identity, written["c2pa"])
+    signed = c2pa_sign.sign(work, source, manifest, identity, written["c2pa"], source_title)
     facts = {"embedded": signed["embedded"],
              "sidecar": paths["c2pa"].name if signed["sidecar"] else None,
              "sidecar_sha256": sha256_file(signed["sidecar"]) if signed["sidecar"] else None,
@@ -296,8 +296,10 @@ def _finalize(output: Path, work: Path, src: _Media, record: dict, sign: bool, e
     sealed_events: list[dict] = []
     c2pa_facts = None
     if identity is not None:
-        c2pa_facts, signature_event = _sign(output, work, None if src.is_sequence else src.path, body, digest,
-                                            identity, paths, written, ids)
+        # an image sequence's ingredient is the list of its files' sha256 (it binds every frame file)
+        c2pa_facts, signature_event = _sign(output, work, written["source_sha256"] if src.is_sequence else src.path,
+                                            body, digest, identity, paths, written, ids,
+                                            src.name if src.is_sequence else None)
         sealed_events.append(signature_event)
     final_sha256 = sha256_file(work)
     size = work.stat().st_size
