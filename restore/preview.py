@@ -154,9 +154,15 @@ def run_preview(source: Path, spec: PipelineSpec, options: JobOptions, count: in
             indent=2) + "\n")
         from restore.review import build_report
 
+        if options.sequence is not None:
+            # an image sequence's frames are named by the numbers in its file names
+            files = [options.sequence.file_name(options.sequence.first + k) for k in positions]
+            notes.append(f"previewed files: {', '.join(files)}")
         extra = {"preview": {"source_frames": positions, "source_total": total, "context_behind": behind,
                              "context_ahead": ahead, "frames_per_source_frame": ratio,
-                             "note": "before/after frame i is source frame source_frames[i]; no output was written"}}
+                             "note": "before/after frame i is source frame source_frames[i] (counted from the "
+                                     "first frame); no output was written",
+                             **({"source_files": files} if options.sequence is not None else {})}}
         index = build_report(work / "before.mkv", work / "after.mkv", report_dir, frames_log=log.path,
                              extra=extra, attach={"preview": work / "preview"})
     except BaseException:
