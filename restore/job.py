@@ -242,6 +242,7 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
             raise RuntimeError(f"pipeline produced {frames_out} frames from {frames_in}, expected {expected_out}")
         staged = writer.finish(expected_out, publish=False)
         writer = None
+        captions, caption_files = keep_captions(output, staged, source, video, trim, sequence_out, warnings)
         damage = decoder_damage(reader.errors(), reader.message_count)
         if damage:
             warnings.append(damage)
@@ -250,12 +251,14 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
             companions = []
         else:
             companions = [frame_log.close()] if frame_log is not None else []
+        companions += caption_files
         energy = meter.stop().as_dict() if meter is not None else None
         result = finish_job(source, output, spec, options, pipeline.describe(), device, started, t_start, frames_in,
                             frames_out, report, src_fmt, out_fmt, settings, notes,
                             [t.as_dict() for t in pipeline.timings], energy,
                             frames_log_path(output) if frame_log is not None else None, staged=staged,
-                            warnings=warnings, filled=filled, decoder_messages=reader.errors(), trim=trim)
+                            warnings=warnings, filled=filled, decoder_messages=reader.errors(), trim=trim,
+                            captions=captions)
         if sequence_out:
             from restore.media.sequence import publish_sequence
 
@@ -267,6 +270,8 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
         return result
     except Exception as exc:
         _abandon(writer, staged, frame_log)
+        for tmp, _final in locals().get("caption_files") or []:
+            tmp.unlink(missing_ok=True)
         # a full disk shows in many ways (an ffmpeg that exits 0 with a short file, a remux whose packets
         # differ, ENOSPC from a sidecar write): whatever the symptom, name the cause
         full = out_of_space(output.parent, exc)
@@ -371,6 +376,37 @@ def check_sequence(sequence: ImageSequence, src_fmt: VideoFormat, notes: list[st
     notes.append(f"image sequence {sequence.pattern}: frames {sequence.first}-{sequence.last} "
                  f"({sequence.count} frames) at {rate} fps (--rate)")
     return src_fmt, timing, sequence.count
+
+
+def keep_captions(output: Path, staged: Path, source: Path, video: dict, trim: "Trim | None", sequence_out: bool,
+                  warnings: list[str]) -> tuple[dict | None, list[tuple[Path, Path]]]:
+    """Closed captions in the source picture's side data, which a re-encode drops: extracted beside the output
+    (``OUT.captions.scc`` and ``.srt``; in an output sequence's folder, ``NAME.captions.…``), and the run says
+    so. Returns the record's facts and the (temporary, final) files to publish with the output."""
+    if not video.get("closed_captions"):
+        return None, []
+    from restore.media import captions
+    from restore.media.encode import staging_name
+
+    if sequence_out:
+        name = writer_target(output).name
+        finals = [staged / f"{name}.captions.scc", staged / f"{name}.captions.srt"]
+        temps = finals
+        shown = [writer_target(output).folder / p.name for p in finals]
+    else:
+        finals = [output.with_name(output.name + ".captions.scc"), output.with_name(output.name + ".captions.srt")]
+        temps = [staging_name(p) for p in finals]
+        shown = finals
+    window = (trim.start_seconds, trim.duration_seconds) if trim is not None else None
+    facts = captions.extract(source, temps[0], temps[1], window)
+    index = video.get("index")
+    warnings[:] = [w for w in warnings if not w.startswith("closed captions")]
+    warnings.append(f"closed captions (CEA-608 in video stream {index}'s side data) are not inside the re-encoded "
+                    f"picture: extracted beside it to {shown[0].name} (the 608 codes with timecodes, for "
+                    f"re-insertion) and {shown[1].name} ({facts['cues']} caption(s) as text)")
+    facts = {"source_stream": index, "carried_in_picture": False, "scc": shown[0].name, "srt": shown[1].name,
+             "srt_cues": facts["cues"], "trimmed": window is not None}
+    return facts, ([] if sequence_out else list(zip(temps, finals)))
 
 
 def fill_notes(timing: Timing, warnings: list[str]) -> list[dict]:
@@ -524,7 +560,8 @@ def finish_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptio
                report: dict, src_fmt: VideoFormat, out_fmt: VideoFormat, settings, notes: list[str],
                stage_timings: list[dict], energy: dict | None, frames_log: Path | None = None, *,
                staged: Path | None = None, warnings: list[str] | None = None, filled: list[dict] | None = None,
-               decoder_messages: list[str] | None = None, trim: Trim | None = None) -> JobResult:
+               decoder_messages: list[str] | None = None, trim: Trim | None = None,
+               captions: dict | None = None) -> JobResult:
     """The run record and provenance of a written output (shared by whole-file and segmented runs).
 
     ``staged``: the output still under its temporary name; provenance is then written beside it under
@@ -552,6 +589,7 @@ def finish_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptio
         "warnings": warnings,
         "filled_frames": filled or [],
         "trim": trim.as_dict() if trim is not None else None,
+        "captions": captions,
         "source_decoder_messages": list(decoder_messages or [])[:200],
         "stage_timings": stage_timings,
         "frames_log": str(frames_log) if frames_log is not None else None,
