@@ -88,7 +88,10 @@ def run(input: Path, output: Path, pipeline_name: str, device: str, keep_frames:
     if seqmod.is_sequence_input(input):
         if resume:
             raise UserError("--resume does not take image sequences: restore the sequence in one run")
-        sequence = seqmod.scan(input, seqmod.parse_rate(rate))
+        if rate is not None:
+            rate_value = seqmod.parse_rate(rate)     # a bad --rate is named before the files are read
+        sequence = seqmod.scan(input, None)
+        sequence.rate = seqmod.parse_rate(rate) if rate is None else rate_value
     else:
         if rate is not None and input.exists():
             raise UserError("--rate is for image sequences (a %06d pattern or a folder); a video file has its own "

@@ -185,7 +185,7 @@ class ImageSequence:
     prefix: str
     suffix: str
     padding: int                     # digits of the first file's number (for messages and the pattern)
-    rate: Fraction
+    rate: Fraction | None            # the user's --rate (set after scanning)
     codec: str
     files: dict[int, Path]           # frame number → file
     duplicates: dict[int, list[Path]] = field(default_factory=dict)
@@ -294,7 +294,7 @@ def _codec_for(suffix: str, where: str) -> str:
     return codec
 
 
-def scan(given: str | os.PathLike, rate: Fraction) -> ImageSequence:
+def scan(given: str | os.PathLike, rate: Fraction | None) -> ImageSequence:
     """Find the sequence a pattern or folder names, check every file's header, and refuse duplicates.
     Gaps are left to the caller (refused, or filled with ``--fill-gaps``)."""
     given = str(given)
@@ -320,8 +320,8 @@ def scan(given: str | os.PathLike, rate: Fraction) -> ImageSequence:
                 key = (nm[1], nm[3])
                 groups[key] = groups.get(key, 0) + 1
         if not groups:
-            raise SequenceError(f"{given}: the folder holds no numbered image files "
-                                f"({', '.join(sorted(IMAGE_EXTENSIONS))})")
+            raise SequenceError(f"input is a folder holding no numbered image files: {given} (give a media file, "
+                                f"or a folder of {', '.join(sorted(IMAGE_EXTENSIONS))} frames with --rate)")
         if len(groups) > 1:
             named = ", ".join(f"{p}####{s} ({n} files)" for (p, s), n in sorted(groups.items())[:6])
             raise SequenceError(f"{given}: the folder holds {len(groups)} image sequences ({named}): name one with "
