@@ -104,6 +104,15 @@ def run(input: Path, output: Path, pipeline_name: str, device: str, keep_frames:
             raise UserError("--preview writes no output: give it without -o/--package/--resume")
     elif output is None:
         raise UserError("give the output with -o (e.g. -o restored.mkv), or --preview N --report DIR")
+    else:
+        seq_out = seqmod.is_sequence_output(output)
+        # refused before any work: the report and the package read single files
+        if report_dir is not None and (sequence is not None or seq_out):
+            raise UserError("--report compares two video files, not image sequences: restore to an .mkv master "
+                            "and report on it, or use --preview N --report DIR on the sequence")
+        if package_dir is not None and seq_out:
+            raise UserError("--package packs a file and its provenance, not an image sequence: package an .mkv "
+                            "master instead")
     spec = load_pipeline(pipeline_name)
     progress = Progress(input.name, quiet=quiet, json_lines=log_json)
     options = JobOptions(device=device, overwrite=overwrite, keep_frames=keep_frames, scale=scale,

@@ -62,7 +62,7 @@ def is_sequence_input(path: Path) -> bool:
 
 
 def is_sequence_output(path: Path) -> bool:
-    return has_number_field(str(path)) or Path(path).suffix.lower() in IMAGE_EXTENSIONS
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
 def parse_rate(text: str | None) -> Fraction:
@@ -428,8 +428,9 @@ class SequenceTarget:
 def sequence_target(output: Path) -> SequenceTarget:
     output = Path(output)
     if not has_number_field(output.name):
+        folder = output.parent if str(output.parent) not in ("", ".") else Path("frames")
         raise OutputError(f"an image sequence output needs a frame number field in its name, e.g. "
-                          f"{output.parent / ('frame_%06d' + output.suffix)}")
+                          f"{folder / ('frame_%06d' + output.suffix)}")
     if len(_FIELD.findall(output.name)) > 1:
         raise OutputError(f"{output.name}: one frame number field only")
     _codec_for(output.suffix, str(output))
