@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from restore import __version__
-from restore.errors import InputError, PipelineError, UserError
+from restore.errors import InputError, OutputError, PipelineError, UserError
 from restore.frame import VideoFormat
 from restore.lock import output_lock
 from restore.media import colour, pixfmt
@@ -25,7 +25,8 @@ from restore.media.framedump import FrameDumper, FrameLog
 from restore.media.integrity import truncation_shortfall
 from restore.media.probe import main_video_stream, probe, video_format
 from restore.media.streams import check_timecode
-from restore.media.timing import MAX_FILL_SECONDS, Timing, analyse, parse_position, shift_timecode
+from restore.media.sequence import ImageSequence
+from restore.media.timing import MAX_FILL_SECONDS, Gap, Timing, analyse, parse_position, shift_timecode
 from restore.pipeline.runner import Pipeline, configure_threads, resolve_device
 from restore.pipeline.spec import PipelineSpec
 
@@ -53,6 +54,7 @@ class JobOptions:
     start: str | None = None             # --start: first frame (frames, 10s, or HH:MM:SS:FF from the first frame)
     duration: str | None = None          # --duration: how much (same forms)
     frames: int | None = None            # --frames: how many frames (instead of --duration)
+    sequence: ImageSequence | None = None  # the input is this image sequence (restore.media.sequence.scan)
     progress: Callable[[dict], None] | None = None
     events: Callable[[dict], None] | None = None
 
@@ -77,10 +79,35 @@ class JobResult:
         return self.frames_out / self.seconds if self.seconds else 0.0
 
 
-def inspect_input(path: Path) -> tuple[dict, VideoFormat]:
+def inspect_input(path: Path, sequence: ImageSequence | None = None) -> tuple[dict, VideoFormat]:
+    if sequence is not None:
+        return inspect_sequence(sequence)
     report = probe(path, count=False)
     fmt = video_format(report)
+    if main_video_stream(report).get("dpx_transfer") is not None and pixfmt.is_rgb(fmt.pix_fmt):
+        # a master made from a DPX scan: what its tags leave unknown stays unknown (not assumed from the size)
+        fmt = fmt.replace(color_primaries=fmt.color_primaries or "unknown", color_trc=fmt.color_trc or "unknown")
     return report, fmt
+
+
+def inspect_sequence(sequence: ImageSequence) -> tuple[dict, VideoFormat]:
+    """An image sequence's report and format. A scan is not a television signal: a colour tag its files do not
+    carry is "unknown", not assumed from the frame size; floating-point (EXR) frames are read as 16-bit."""
+    from restore.media.sequence import sequence_report
+
+    report = sequence_report(sequence)
+    fmt = video_format(report)
+    if pixfmt.is_float(fmt.pix_fmt):
+        fmt = fmt.replace(bit_depth=16)
+    if pixfmt.is_rgb(fmt.pix_fmt) or pixfmt.is_float(fmt.pix_fmt):
+        fmt = fmt.replace(color_primaries=fmt.color_primaries or "unknown", color_trc=fmt.color_trc or "unknown",
+                          colorspace="gbr", color_range="pc")
+    return report, fmt
+
+
+def reader_input(options: JobOptions) -> list[str] | None:
+    """ffmpeg's input arguments for the source when it is an image sequence (None: a file, ``-i PATH``)."""
+    return options.sequence.input_args() if options.sequence is not None else None
 
 
 def _stage_options(options: JobOptions) -> dict:
@@ -97,22 +124,57 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
     source, output = Path(source), Path(output)
     started = datetime.datetime.now(datetime.timezone.utc)
     t_start = time.perf_counter()
-    report, src_fmt = inspect_input(source)
+    report, src_fmt = inspect_input(source, options.sequence)
     video = main_video_stream(report)
-    check_output_path(output, [source], options.overwrite)
+    check_output(output, source, options)
     if (options.scale or options.size) and not any(s.name == "superres" for s in spec.stages):
         raise PipelineError(f"--scale/--size need a superres stage, and pipeline '{spec.name}' has none")
-    with output_lock(output):
-        # checked again under the lock: another run may have published it while we waited for nothing
-        check_output_path(output, [source], options.overwrite)
-        return _run_locked(source, output, spec, options, report, src_fmt, video, started, t_start)
+    try:
+        with output_lock(lock_target(output)):
+            # checked again under the lock: another run may have published it while we waited for nothing
+            check_output(output, source, options)
+            return _run_locked(source, output, spec, options, report, src_fmt, video, started, t_start)
+    finally:
+        if options.sequence is not None:
+            options.sequence.cleanup()
+
+
+def is_sequence_output(output: Path) -> bool:
+    from restore.media import codecs
+
+    box = codecs.container_for_extension(Path(output).suffix)
+    return box is not None and box.sequence
+
+
+def lock_target(output: Path) -> Path:
+    """What a run locks: the output file, or an output sequence's folder."""
+    if is_sequence_output(output):
+        from restore.media.sequence import sequence_target
+
+        return sequence_target(output).folder
+    return output
+
+
+def check_output(output: Path, source: Path, options: JobOptions) -> None:
+    if is_sequence_output(output):
+        from restore.media.sequence import check_sequence_output, sequence_target
+
+        target = sequence_target(output)
+        if options.sequence is not None and target.folder.resolve() == options.sequence.folder.resolve():
+            raise OutputError(f"refusing to write the sequence into its source's folder {target.folder}")
+        check_sequence_output(target, options.overwrite)
+        return
+    check_output_path(output, [source] if options.sequence is None else [], options.overwrite)
 
 
 def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOptions, report: dict,
                 src_fmt: VideoFormat, video: dict, started: datetime.datetime, t_start: float) -> JobResult:
     notes: list[str] = []
     warnings: list[str] = []
-    src_fmt, timing, expected_in = check_source(source, video, src_fmt, notes, fill_gaps=options.fill_gaps)
+    if options.sequence is not None:
+        src_fmt, timing, expected_in = check_sequence(options.sequence, src_fmt, notes, options.fill_gaps)
+    else:
+        src_fmt, timing, expected_in = check_source(source, video, src_fmt, notes, fill_gaps=options.fill_gaps)
     filled = fill_notes(timing, warnings)
     trim = plan_trim(options, src_fmt, timing, expected_in, source)
     if trim is not None:
@@ -123,7 +185,8 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
     stage_options = _stage_options(options)
     preview = max((s.cls.preview_frames(s.params) for s in spec.stages), default=0)
     if preview:
-        stage_options["preview_frames"] = [f.image for f in VideoReader(source, src_fmt, max_frames=preview)]
+        stage_options["preview_frames"] = [f.image for f in VideoReader(source, src_fmt, max_frames=preview,
+                                                                        input_args=reader_input(options))]
     device = resolve_device(options.device)  # after the stage modules are imported (they bring torch)
     configure_threads()
     pipeline = Pipeline(spec, src_fmt, device=device, batch_size=options.batch_size, seed=options.seed,
@@ -133,14 +196,19 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
     native = is_native(pipeline, src_fmt, out_fmt)
     reader = VideoReader(source, src_fmt, mode="native" if native else "rgb", conform_fps=timing.conform,
                          queue_size=options.queue_size, start_frame=trim.start if trim else 0,
-                         max_frames=trim.frames if trim else None)
+                         max_frames=trim.frames if trim else None, input_args=reader_input(options))
     input_pix = reader.pix_fmt if native else rgb_pipe_format(settings, out_fmt)
     writer = None
     staged = None
     dumper = None
-    frame_log = FrameLog(frames_log_path(output)) if pipeline.stages else None
+    frame_log = None
+    sequence_out = is_sequence_output(output)
     try:
-        writer = open_output_writer(output, out_fmt, settings, source, report, input_pix, options, trim)
+        writer = open_output_writer(output, out_fmt, settings, source, report, input_pix, options, trim,
+                                    frame_ratio=pipeline.frame_ratio)
+        if pipeline.stages:
+            # an output sequence's log goes into its folder, which is renamed into place with the frames
+            frame_log = FrameLog(frames_log_path(output, writer.temp if sequence_out else None))
         notes += writer.stream_notes
         warnings += writer.stream_warnings
         if options.keep_frames is not None:
@@ -174,22 +242,36 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
             raise RuntimeError(f"pipeline produced {frames_out} frames from {frames_in}, expected {expected_out}")
         staged = writer.finish(expected_out, publish=False)
         writer = None
+        captions, caption_files = keep_captions(output, staged, source, video, trim, sequence_out, warnings)
         damage = decoder_damage(reader.errors(), reader.message_count)
         if damage:
             warnings.append(damage)
-        companions = [frame_log.close()] if frame_log is not None else []
+        if frame_log is not None and sequence_out:
+            frame_log.commit()
+            companions = []
+        else:
+            companions = [frame_log.close()] if frame_log is not None else []
+        companions += caption_files
         energy = meter.stop().as_dict() if meter is not None else None
         result = finish_job(source, output, spec, options, pipeline.describe(), device, started, t_start, frames_in,
                             frames_out, report, src_fmt, out_fmt, settings, notes,
                             [t.as_dict() for t in pipeline.timings], energy,
                             frames_log_path(output) if frame_log is not None else None, staged=staged,
-                            warnings=warnings, filled=filled, decoder_messages=reader.errors(), trim=trim)
-        publish_output(staged, output, options.overwrite,
-                       companions + (result.provenance or {}).get("pending", []))
+                            warnings=warnings, filled=filled, decoder_messages=reader.errors(), trim=trim,
+                            captions=captions)
+        if sequence_out:
+            from restore.media.sequence import publish_sequence
+
+            publish_sequence(staged, writer_target(output), options.overwrite)
+        else:
+            publish_output(staged, output, options.overwrite,
+                           companions + (result.provenance or {}).get("pending", []))
         staged = None
         return result
     except Exception as exc:
         _abandon(writer, staged, frame_log)
+        for tmp, _final in locals().get("caption_files") or []:
+            tmp.unlink(missing_ok=True)
         # a full disk shows in many ways (an ffmpeg that exits 0 with a short file, a remux whose packets
         # differ, ENOSPC from a sidecar write): whatever the symptom, name the cause
         full = out_of_space(output.parent, exc)
@@ -211,7 +293,12 @@ def _abandon(writer: VideoWriter | None, staged: Path | None, frame_log: FrameLo
     if writer is not None:
         writer.abort()
     if staged is not None:
-        staged.unlink(missing_ok=True)
+        if staged.is_dir() and not staged.is_symlink():
+            import shutil
+
+            shutil.rmtree(staged, ignore_errors=True)
+        else:
+            staged.unlink(missing_ok=True)
     if frame_log is not None:
         frame_log.discard()
 
@@ -250,6 +337,76 @@ def check_source(source: Path, video: dict, src_fmt: VideoFormat, notes: list[st
         src_fmt = src_fmt.replace(fps=timing.conform)
     expected = None if timing.variable else packets + timing.missing
     return src_fmt, timing, expected
+
+
+def check_sequence(sequence: ImageSequence, src_fmt: VideoFormat, notes: list[str], fill_gaps: bool
+                   ) -> tuple[VideoFormat, Timing, int]:
+    """An image sequence's frames: a number with no file is refused, or filled with ``--fill-gaps`` (then
+    reported like a gap in a video, by frame number); DPX transfer codes and EXR clipping are noted."""
+    from restore.media.sequence import DPX_CODES, gaps_message
+
+    timing = Timing()
+    rate = sequence.rate
+    for first, last in sequence.gaps():
+        before = first - 1
+        timing.gaps.append(Gap(after_frame=before, after_time=float((before - sequence.first) / rate),
+                               resume_time=float((last + 1 - sequence.first) / rate), missing=last - first + 1))
+    if timing.gaps:
+        if not fill_gaps:
+            raise InputError(f"{gaps_message(sequence)}; pass --fill-gaps to fill them with copies of the frame "
+                             "before, listed on stderr and in the record")
+        if timing.missing > MAX_FILL_SECONDS * float(rate):
+            raise InputError(f"{gaps_message(sequence)}: --fill-gaps fills at most {MAX_FILL_SECONDS:.0f} s "
+                             f"({int(MAX_FILL_SECONDS * rate)} frames); restore the parts separately")
+    header = sequence.header
+    if sequence.codec == "dpx" and header is not None and header.transfer is not None:
+        name = DPX_CODES.get(header.transfer, "reserved")
+        kept = ("kept in the record, as the DPX_TRANSFER/DPX_COLORIMETRIC tags of a Matroska master, and in the "
+                "header of every DPX written")
+        if src_fmt.color_trc == "unknown":
+            notes.append(f"colour: DPX transfer characteristic '{name}' (code {header.transfer}), colorimetric "
+                         f"'{DPX_CODES.get(header.colorimetric, 'reserved')}' (code {header.colorimetric}): no ffmpeg "
+                         f"colour tag means this, so the output's transfer is tagged 'unknown'; the codes are {kept}")
+        else:
+            notes.append(f"colour: DPX transfer characteristic '{name}' (code {header.transfer}) read as "
+                         f"{src_fmt.color_trc}; the codes are {kept}")
+    if pixfmt.is_float(src_fmt.pix_fmt):
+        notes.append("OpenEXR frames are read as 16-bit integers: values below 0 or above 1 (highlights of a "
+                     "linear HDR image) are clipped")
+    notes.append(f"image sequence {sequence.pattern}: frames {sequence.first}-{sequence.last} "
+                 f"({sequence.count} frames) at {rate} fps (--rate)")
+    return src_fmt, timing, sequence.count
+
+
+def keep_captions(output: Path, staged: Path, source: Path, video: dict, trim: "Trim | None", sequence_out: bool,
+                  warnings: list[str]) -> tuple[dict | None, list[tuple[Path, Path]]]:
+    """Closed captions in the source picture's side data, which a re-encode drops: extracted beside the output
+    (``OUT.captions.scc`` and ``.srt``; in an output sequence's folder, ``NAME.captions.…``), and the run says
+    so. Returns the record's facts and the (temporary, final) files to publish with the output."""
+    if not video.get("closed_captions"):
+        return None, []
+    from restore.media import captions
+    from restore.media.encode import staging_name
+
+    if sequence_out:
+        name = writer_target(output).name
+        finals = [staged / f"{name}.captions.scc", staged / f"{name}.captions.srt"]
+        temps = finals
+        shown = [writer_target(output).folder / p.name for p in finals]
+    else:
+        finals = [output.with_name(output.name + ".captions.scc"), output.with_name(output.name + ".captions.srt")]
+        temps = [staging_name(p) for p in finals]
+        shown = finals
+    window = (trim.start_seconds, trim.duration_seconds) if trim is not None else None
+    facts = captions.extract(source, temps[0], temps[1], window)
+    index = video.get("index")
+    warnings[:] = [w for w in warnings if not w.startswith("closed captions")]
+    warnings.append(f"closed captions (CEA-608 in video stream {index}'s side data) are not inside the re-encoded "
+                    f"picture: extracted beside it to {shown[0].name} (the 608 codes with timecodes, for "
+                    f"re-insertion) and {shown[1].name} ({facts['cues']} caption(s) as text)")
+    facts = {"source_stream": index, "carried_in_picture": False, "scc": shown[0].name, "srt": shown[1].name,
+             "srt_cues": facts["cues"], "trimmed": window is not None}
+    return facts, ([] if sequence_out else list(zip(temps, finals)))
 
 
 def fill_notes(timing: Timing, warnings: list[str]) -> list[dict]:
@@ -294,8 +451,27 @@ def is_native(pipeline: Pipeline, src_fmt: VideoFormat, out_fmt: VideoFormat) ->
                                                                                  out_fmt.color_range)
 
 
+def writer_target(output: Path):
+    from restore.media.sequence import sequence_target
+
+    return sequence_target(output)
+
+
+def dpx_codes(video: dict, out_fmt: VideoFormat) -> tuple[int, int]:
+    """The DPX transfer and colorimetric codes for frames of this source: its own DPX codes when it has them
+    (a DPX sequence, or a master made from one), else the codes of its colour tags (0, user-defined, when
+    they name no DPX code: ffmpeg's encoder would claim 2, linear, for everything)."""
+    if video.get("dpx_transfer") is not None:
+        return int(video["dpx_transfer"]), int(video.get("dpx_colorimetric") or 0)
+    transfer = {"linear": 2, "bt709": 6}.get(out_fmt.color_trc or "")
+    primaries = {"bt709": 6, "bt470bg": 7, "smpte170m": 8}.get(out_fmt.color_primaries or "")
+    if transfer is None and out_fmt.color_trc in ("smpte170m", "bt470bg", "bt470m"):
+        transfer = primaries if primaries in (7, 8) else 7
+    return transfer or 0, primaries or 0
+
+
 def open_output_writer(output: Path, out_fmt: VideoFormat, settings, source: Path, report: dict, input_pix: str,
-                       options: JobOptions, trim: "Trim | None" = None) -> VideoWriter:
+                       options: JobOptions, trim: "Trim | None" = None, frame_ratio: int = 1) -> VideoWriter:
     """The final file's writer, carrying the source's sound, subtitles, timecode and tags."""
     video = main_video_stream(report)
     # the source's video may start after its sound: keep that offset, or lip sync drifts by it
@@ -308,9 +484,24 @@ def open_output_writer(output: Path, out_fmt: VideoFormat, settings, source: Pat
         video_offset = 0.0
         if timecode and check_timecode(timecode, trim.fps) is None:
             timecode = shift_timecode(timecode, trim.start, trim.fps)
-    return VideoWriter(output, out_fmt, settings, source=source, source_report=report, input_pix=input_pix,
+    extra = {}
+    if video.get("dpx_transfer") is not None and settings.container == "matroska":
+        from restore.media.sequence import DPX_CODES
+
+        # the DPX header's codes, which no Matroska colour field holds, as stream tags
+        extra["tags"] = {"DPX_TRANSFER": f"{DPX_CODES.get(video['dpx_transfer'], 'reserved')} "
+                                         f"({video['dpx_transfer']})",
+                         "DPX_COLORIMETRIC": f"{DPX_CODES.get(video.get('dpx_colorimetric'), 'reserved')} "
+                                             f"({video.get('dpx_colorimetric')})"}
+    if is_sequence_output(output):
+        # frames numbered as the source's: a sequence's own numbers, a video's frame numbers
+        first = options.sequence.first if options.sequence is not None else 0
+        extra["start_number"] = (first + (trim.start if trim else 0)) * frame_ratio
+        extra["dpx_codes"] = dpx_codes(video, out_fmt)
+    return VideoWriter(output, out_fmt, settings, source=source if options.sequence is None else None,
+                       source_report=report, input_pix=input_pix,
                        queue_size=options.queue_size, overwrite=options.overwrite, timecode=timecode,
-                       source_video=video, video_offset=video_offset, source_window=source_window)
+                       source_video=video, video_offset=video_offset, source_window=source_window, **extra)
 
 
 @dataclass(frozen=True)
@@ -369,7 +560,8 @@ def finish_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptio
                report: dict, src_fmt: VideoFormat, out_fmt: VideoFormat, settings, notes: list[str],
                stage_timings: list[dict], energy: dict | None, frames_log: Path | None = None, *,
                staged: Path | None = None, warnings: list[str] | None = None, filled: list[dict] | None = None,
-               decoder_messages: list[str] | None = None, trim: Trim | None = None) -> JobResult:
+               decoder_messages: list[str] | None = None, trim: Trim | None = None,
+               captions: dict | None = None) -> JobResult:
     """The run record and provenance of a written output (shared by whole-file and segmented runs).
 
     ``staged``: the output still under its temporary name; provenance is then written beside it under
@@ -397,18 +589,29 @@ def finish_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptio
         "warnings": warnings,
         "filled_frames": filled or [],
         "trim": trim.as_dict() if trim is not None else None,
+        "captions": captions,
         "source_decoder_messages": list(decoder_messages or [])[:200],
         "stage_timings": stage_timings,
         "frames_log": str(frames_log) if frames_log is not None else None,
         "energy": energy,
         "metrics": None,
     }
+    if options.provenance and is_sequence_output(output):
+        target = writer_target(output)
+        notes.append(f"image sequence: provenance in {target.folder}/{target.name}.provenance.json with every frame's "
+                     f"sha256 in {target.name}.sha256; not signed (C2PA binds single files)")
     if options.provenance:
-        result.provenance = _finalize_provenance(output, source, result.record, options.sign, staged)
+        result.provenance = _finalize_provenance(output, source, result.record, options.sign, staged,
+                                                 options.sequence)
     return result
 
 
-def frames_log_path(output: Path) -> Path:
+def frames_log_path(output: Path, folder: Path | None = None) -> Path:
+    """``OUT.frames.jsonl`` beside a file; ``NAME.frames.jsonl`` in an output sequence's folder (``folder``:
+    where that folder is being written)."""
+    if is_sequence_output(output):
+        target = writer_target(output)
+        return (folder or target.folder) / f"{target.name}.frames.jsonl"
     return output.with_name(output.name + ".frames.jsonl")
 
 
@@ -441,9 +644,11 @@ def _start_energy_meter():
     return meter
 
 
-def _finalize_provenance(output: Path, source: Path, record: dict, sign: bool, staged: Path | None) -> dict | None:
+def _finalize_provenance(output: Path, source: Path, record: dict, sign: bool, staged: Path | None,
+                         sequence: ImageSequence | None = None) -> dict | None:
     try:
         from restore.provenance import finalize_output
     except ImportError:
         return None
-    return finalize_output(output=output, source=source, record=record, sign=sign, embed=True, staged=staged)
+    return finalize_output(output=output, source=source, record=record, sign=sign, embed=True, staged=staged,
+                           source_sequence=sequence)

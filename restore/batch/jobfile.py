@@ -206,6 +206,9 @@ def _render_name(pattern: str, source: Path, index: int, fail) -> str:
         raise fail("output.name", f"'{name}' must be a plain file name inside output.folder")
     if Path(name).suffix.lower() not in OUTPUT_SUFFIXES:
         raise fail("output.name", f"'{name}' must end in {', '.join(sorted(OUTPUT_SUFFIXES))}")
+    if codecs.container_for_extension(Path(name).suffix).sequence:
+        raise fail("output.name", f"'{name}': batch jobs write files, not image sequences (use restore run -o "
+                                  "FOLDER/frame_%06d.dpx)")
     return name
 
 

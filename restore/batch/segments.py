@@ -295,6 +295,13 @@ class SegmentedJob:
                  segment_frames: int = DEFAULT_SEGMENT_FRAMES, job_id: str | None = None):
         self.options = options = options or JobOptions()
         self.source, self.output, self.spec = Path(source), Path(output), spec
+        from restore.media import codecs
+        from restore.errors import UserError
+
+        box = codecs.container_for_extension(self.output.suffix)
+        if (box is not None and box.sequence) or options.sequence is not None:
+            raise UserError("resumable runs (--resume, restore batch) take video files in and out, not image "
+                            "sequences: restore the sequence with a plain restore run")
         self.job_id = job_id or self.output.name
         self.segment_frames = segment_frames
         self.started = datetime.datetime.now(datetime.timezone.utc)

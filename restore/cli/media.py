@@ -35,8 +35,13 @@ def probe(file: Path, no_count: bool) -> None:
 
 @click.command()
 @click.argument("input", type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help=".mkv → FFV1 preservation master; .mp4/.mov → H.264 access copy; .mxf → DNxHR HQX.")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help=".mkv → FFV1 preservation master; .mp4/.mov → H.264 access copy; .mxf → DNxHR HQX; "
+                   "FOLDER/frame_%06d.dpx (.tif, .png, .exr) → an image sequence.")
+@click.option("--preview", "preview_count", type=click.IntRange(1, 1000), help="Restore only N frames spread over "
+              "the source (each with the context its pipeline needs) into the --report DIR; no output is written.")
+@click.option("--rate", help="Frame rate of an image sequence INPUT (a pattern such as scans/reel1_%06d.dpx, or a "
+              "folder): 24, 25, 24000/1001 …")
 @click.option("-p", "--pipeline", "pipeline_name", default="default", show_default=True,
               help="A name from pipelines/ or a path to a pipeline YAML file.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
@@ -70,21 +75,61 @@ def run(input: Path, output: Path, pipeline_name: str, device: str, keep_frames:
         batch_size: int, seed: int, no_sign: bool,
         report_dir: Path | None, package_dir: Path | None, resume: bool, start: str | None, duration: str | None,
         frame_count: int | None, fill_gaps: bool, quiet: bool,
-        log_json: bool) -> None:
-    """Restore INPUT into OUTPUT with a pipeline."""
+        log_json: bool, rate: str | None, preview_count: int | None) -> None:
+    """Restore INPUT (a video file, or an image sequence: a %06d pattern or a folder, with --rate) into OUTPUT
+    with a pipeline."""
     from restore.job import JobOptions
+    from restore.media import sequence as seqmod
     from restore.media.probe import check_readable_file
     from restore.pipeline.spec import load_pipeline
     from restore.workflow import restore_file
 
-    check_readable_file(input)
+    sequence = None
+    if seqmod.is_sequence_input(input):
+        if resume:
+            raise UserError("--resume does not take image sequences: restore the sequence in one run")
+        if rate is not None:
+            rate_value = seqmod.parse_rate(rate)     # a bad --rate is named before the files are read
+        sequence = seqmod.scan(input, None)
+        sequence.rate = seqmod.parse_rate(rate) if rate is None else rate_value
+    else:
+        if rate is not None and input.exists():
+            raise UserError("--rate is for image sequences (a %06d pattern or a folder); a video file has its own "
+                            "frame rate")
+        check_readable_file(input)
+    if preview_count is not None:
+        if report_dir is None:
+            raise UserError("--preview restores its frames into the review report: give --report DIR")
+        if output is not None or package_dir is not None or resume:
+            raise UserError("--preview writes no output: give it without -o/--package/--resume")
+    elif output is None:
+        raise UserError("give the output with -o (e.g. -o restored.mkv), or --preview N --report DIR")
+    else:
+        seq_out = seqmod.is_sequence_output(output)
+        # refused before any work: the report and the package read single files
+        if report_dir is not None and (sequence is not None or seq_out):
+            raise UserError("--report compares two video files, not image sequences: restore to an .mkv master "
+                            "and report on it, or use --preview N --report DIR on the sequence")
+        if package_dir is not None and seq_out:
+            raise UserError("--package packs a file and its provenance, not an image sequence: package an .mkv "
+                            "master instead")
     spec = load_pipeline(pipeline_name)
     progress = Progress(input.name, quiet=quiet, json_lines=log_json)
     options = JobOptions(device=device, overwrite=overwrite, keep_frames=keep_frames, scale=scale,
                          size=_parse_size(size), codec=codec, bit_depth=bit_depth, chroma=chroma,
                          batch_size=batch_size, seed=seed,
                          sign=not no_sign, fill_gaps=fill_gaps, start=start, duration=duration, frames=frame_count,
-                         progress=progress, events=progress.event)
+                         progress=progress, events=progress.event, sequence=sequence)
+    if preview_count is not None:
+        from restore.preview import run_preview
+
+        result = run_preview(input, spec, options, preview_count, report_dir)
+        for warning in result.warnings:
+            click.echo(f"restore: warning: {warning}", err=True)
+        if not quiet:
+            for line in result.lines():
+                click.echo(line)
+        return
     outcome = restore_file(input, output, spec, options, report_dir=report_dir, package_dir=package_dir,
                            resume=resume)
     progress.done()

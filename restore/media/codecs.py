@@ -17,6 +17,7 @@ from typing import Callable
 from restore.media import pixfmt
 
 MASTER, ACCESS, MEZZANINE = "preservation master", "access copy", "editing master"
+SEQUENCE = "image sequence"      # one file per frame, for scanners, grading and VFX (a migration, like editors' formats)
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Container:
     label: str                      # as PREMIS and messages name it
     default_codec: str
     mime: str
+    sequence: bool = False          # one file per frame (ffmpeg's image2 muxer), named by a %0Nd pattern
 
 
 CONTAINERS: dict[str, Container] = {c.name: c for c in (
@@ -33,6 +35,9 @@ CONTAINERS: dict[str, Container] = {c.name: c for c in (
     Container("mp4", (".mp4", ".m4v"), "MPEG-4", "h264", "video/mp4"),
     Container("mov", (".mov",), "QuickTime", "h264", "video/quicktime"),
     Container("mxf", (".mxf",), "MXF", "dnxhr-hqx", "application/mxf"),
+    # image sequences: the codec follows the extension (``default_codec_for``)
+    Container("image2", (".dpx", ".tif", ".tiff", ".png", ".exr"), "image sequence", "dpx", "image/x-dpx",
+              sequence=True),
 )}
 EXTENSIONS: dict[str, str] = {ext: c.name for c in CONTAINERS.values() for ext in c.extensions}
 
@@ -60,6 +65,26 @@ def _fixed(pix: str) -> Callable[..., str]:
     return lambda *_args: pix
 
 
+def _rgb_depth(source_depth: int, depth: int | None, least: int = 8) -> int:
+    return max(source_depth, depth or 0, least)
+
+
+def _dpx(source_pix: str, source_depth: int, depth: int | None, chroma: str | None) -> str:
+    """DPX: 10-bit RGB (the DPX every scanner and grading system exchanges) unless the frames are deeper:
+    12-bit kept as 12, deeper as 16."""
+    bits = _rgb_depth(source_depth, depth, 10)
+    return "gbrp10le" if bits <= 10 else "gbrp12le" if bits <= 12 else "rgb48le"
+
+
+def _tiff(source_pix: str, source_depth: int, depth: int | None, chroma: str | None) -> str:
+    """TIFF: 16-bit RGB for anything deeper than 8 bits (an 8-bit source stays 8-bit unless asked)."""
+    return "rgb24" if _rgb_depth(source_depth, depth) <= 8 else "rgb48le"
+
+
+def _png(source_pix: str, source_depth: int, depth: int | None, chroma: str | None) -> str:
+    return "rgb24" if _rgb_depth(source_depth, depth) <= 8 else "rgb48be"
+
+
 def _prores_4444(source_pix: str, source_depth: int, depth: int | None, chroma: str | None) -> str:
     # 4444 is 4:4:4 10- or 12-bit; prores_ks takes the alpha-less 10-bit layout
     return "yuv444p10le"
@@ -79,6 +104,7 @@ class Codec:
     even_width: bool = False                # subsampled chroma: 4:2:2/4:2:0 need an even width
     even_height: bool = False               # 4:2:0 needs an even height too
     min_size: tuple[int, int] = (1, 1)
+    extensions: tuple[str, ...] = ()        # image sequences: the file extensions this codec writes
 
     @property
     def stream_name(self) -> str:
@@ -111,6 +137,13 @@ CODECS: dict[str, Codec] = {c.name: c for c in (
           ("-profile:v:0", "dnxhr_hqx"), even_width=True, min_size=(256, 120)),
     Codec("v210", "uncompressed 10-bit 4:2:2 (v210)", "v210", ("mov",), True, MEZZANINE, _fixed("yuv422p10le"),
           (), even_width=True),
+    Codec("dpx", "DPX", "dpx", ("image2",), True, SEQUENCE, _dpx, (), extensions=(".dpx",)),
+    Codec("tiff", "TIFF", "tiff", ("image2",), True, SEQUENCE, _tiff, ("-compression_algo", "deflate"),
+          extensions=(".tif", ".tiff")),
+    Codec("png", "PNG", "png", ("image2",), True, SEQUENCE, _png, (), extensions=(".png",)),
+    # 32-bit float, ZIP (lossless) compression; not lossless as a whole: integer samples become floats
+    Codec("exr", "OpenEXR", "exr", ("image2",), False, SEQUENCE, _fixed("gbrpf32le"),
+          ("-compression", "zip1", "-format", "float"), extensions=(".exr",)),
 )}
 # ``lossless``: the codec adds no loss of its own. v210 is exact for 10-bit 4:2:2 samples within the SDI range
 # 4-1019 (its encoder clips the codes SDI reserves, 0-3 and 1020-1023); other layouts are converted to 4:2:2.
@@ -119,6 +152,16 @@ NAMES = tuple(CODECS)
 
 def codec(name: str) -> Codec:
     return CODECS[name]
+
+
+def default_codec_for(ext: str) -> str | None:
+    """The codec an output of this extension gets when none is asked for."""
+    box = container_for_extension(ext)
+    if box is None:
+        return None
+    if box.sequence:
+        return next(c.name for c in CODECS.values() if ext.lower() in c.extensions)
+    return box.default_codec
 
 
 def container_for_extension(ext: str) -> Container | None:

@@ -56,7 +56,8 @@ class VideoReader:
 
     def __init__(self, path: str | os.PathLike, fmt: VideoFormat, *, mode: str = "rgb",
                  conform_fps: Fraction | None = None, queue_size: int = 8, max_frames: int | None = None,
-                 start_frame: int = 0, start_pts: float | None = None, threads: int = 0):
+                 start_frame: int = 0, start_pts: float | None = None, threads: int = 0,
+                 input_args: list[str] | None = None):
         self.path = Path(path)
         self.fmt = fmt
         self.mode = mode
@@ -94,8 +95,9 @@ class VideoReader:
         elif start_frame:
             # frame-exact start without an index: select by decoded index (decodes from the top)
             filt = f"select=gte(n\\,{start_frame})," + filt
+        # input_args: how ffmpeg opens an image sequence (restore.media.sequence); a file is "-i PATH"
         cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", str(threads), *seek,
-               "-i", str(self.path), "-map", "0:v:0", "-an", "-sn", "-dn",
+               *(input_args or ["-i", str(self.path)]), "-map", "0:v:0", "-an", "-sn", "-dn",
                "-sws_flags", sws_flags(), "-vf", filt, "-fps_mode", "passthrough" if conform_fps is None else "cfr"]
         if max_frames is not None:
             cmd += ["-frames:v", str(max_frames)]

@@ -69,9 +69,10 @@ def choose_settings(path: Path, out_fmt: VideoFormat, *, codec: str | None = Non
     """Codec and pixel format for ``path`` given the frames' format and the pipeline's wishes
     (``bit_depth``: at least this many bits; ``chroma``: 4:2:0/4:2:2/4:4:4 for codecs that offer a choice)."""
     container = container_for(path)
-    spec = codecs.codec(codec or codecs.CONTAINERS[container].default_codec)
-    if container not in spec.containers:
-        where = " or ".join("/".join(codecs.CONTAINERS[c].extensions) for c in spec.containers)
+    spec = codecs.codec(codec or codecs.default_codec_for(path.suffix))
+    if container not in spec.containers or (spec.extensions and path.suffix.lower() not in spec.extensions):
+        where = " or ".join(spec.extensions) if spec.extensions else \
+            " or ".join("/".join(codecs.CONTAINERS[c].extensions) for c in spec.containers)
         raise OutputError(f"{spec.label} goes into {where}, not {path.suffix}: rename the output or choose "
                           f"another --codec")
     w, h = out_fmt.width, out_fmt.height
@@ -194,7 +195,8 @@ class VideoWriter:
                  source: Path | None = None, source_report: dict | None = None, input_pix: str = "rgb24",
                  queue_size: int = 8, threads: int = 0, overwrite: bool = False, timecode: str | None = None,
                  source_video: dict | None = None, video_offset: float = 0.0,
-                 source_window: tuple[float, float] | None = None):
+                 source_window: tuple[float, float] | None = None, start_number: int = 0,
+                 dpx_codes: tuple[int, int] | None = None, tags: dict[str, str] | None = None):
         self.output = Path(output)
         # every file we write names its colour; a job has settled the tags already (restore.media.colour),
         # other callers get the same convention the conversion below would use
@@ -203,9 +205,32 @@ class VideoWriter:
         self.input_pix = input_pix
         self.overwrite = overwrite
         self.frames_written = 0
-        self.temp = partial_name(self.output)
-        remove_stale_partials(self.output)
-        claim(self.temp)
+        # an image sequence (-o out/frame_%06d.dpx) is written into a hidden folder beside out/ and renamed to
+        # out/ when finished; a file, under a hidden name beside it
+        self.sequence = codecs.CONTAINERS[settings.container].sequence
+        self.dpx_codes = dpx_codes
+        if self.sequence:
+            from restore.media import sequence as seqmod
+
+            self.target = seqmod.sequence_target(self.output)
+            seqmod.remove_stale_staging(self.target)
+            self.temp = self.target.staging()
+            if self.temp.is_symlink() or self.temp.is_file():
+                self.temp.unlink()
+            elif self.temp.exists():
+                shutil.rmtree(self.temp)
+            try:
+                os.mkdir(self.temp, 0o755)
+            except OSError as exc:
+                full = out_of_space(self.temp.parent, exc)
+                if full is not None:
+                    raise full from None
+                raise OutputError(f"cannot create {self.temp}: {exc.strerror}") from None
+        else:
+            self.target = None
+            self.temp = partial_name(self.output)
+            remove_stale_partials(self.output)
+            claim(self.temp)
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
         self._error: BaseException | None = None
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=30)
@@ -222,7 +247,14 @@ class VideoWriter:
         if video_offset > 0:
             cmd += ["-itsoffset", f"{video_offset:.6f}"]
         cmd += ["-i", "pipe:0"]
-        if source is not None and source_report is not None:
+        if self.sequence:
+            # pictures only: every other stream of the source is named in a warning (plan_streams)
+            if source_report is not None:
+                plan = plan_streams(source_report, settings.container, input_index=1,
+                                    main_video=(source_video or {}).get("index"))
+                self.stream_notes, self.stream_warnings = plan.notes, plan.warnings
+            cmd += ["-map", "0:v:0", "-map_metadata", "-1"]
+        elif source is not None and source_report is not None:
             streams_from, streams_report, main_index = source, source_report, (source_video or {}).get("index")
             timed = [st for st in source_report["streams"] if st["type"] in ("audio", "subtitle")]
             if source_window is not None and timed:
@@ -240,10 +272,20 @@ class VideoWriter:
             cmd += ["-map", "0:v:0", "-map_metadata", "-1"]
         # ":0": options for our picture only; cover art after it is stream-copied
         cmd += ["-sws_flags", sws_flags(), "-filter:v:0", self._video_filter(), *self._codec_args(threads)]
+        for key, value in (tags or {}).items():
+            cmd += ["-metadata:s:v:0", f"{key}={value}"]
         if source_video:
             for key in ("language", "title"):
                 if source_video.get(key):
                     cmd += ["-metadata:s:v:0", f"{key}={source_video[key]}"]
+        if self.sequence and timecode:
+            self.stream_warnings.append(f"the source's timecode {timecode[:40]!r} is not written into the image "
+                                        "files (ffmpeg writes none into DPX, TIFF, PNG or EXR); it is in the record")
+            timecode = self.timecode = None
+        if self.sequence and self.rotation:
+            self.stream_warnings.append(f"display rotation {self.rotation}° left out: image files have no rotation "
+                                        "field; the frames are written as recorded (unrotated)")
+            self.rotation = None
         if timecode and check_timecode(timecode, out_fmt.fps):
             self.stream_warnings.append(f"the source's timecode {timecode[:40]!r} left out: "
                                         f"{check_timecode(timecode, out_fmt.fps)}, which no file can carry")
@@ -260,7 +302,10 @@ class VideoWriter:
                     "field, so players show the frames as recorded (unrotated)")
             else:
                 self.stream_notes.append(f"display rotation {self.rotation}° kept")
-        cmd += ["-f", settings.container, str(self.temp)]
+        if self.sequence:
+            cmd += ["-f", "image2", "-start_number", str(start_number), str(self.temp / self.target.pattern)]
+        else:
+            cmd += ["-f", settings.container, str(self.temp)]
         self.command = cmd
         try:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
@@ -348,6 +393,8 @@ class VideoWriter:
         s, fmt = self.settings, self.fmt
         spec = s.spec
         args = ["-c:v:0", spec.encoder, *spec.args, "-threads", str(threads), "-pix_fmt:v:0", s.pix_fmt]
+        if self.sequence:
+            return args           # the colour tags travel on the frames (setparams); DPX codes are set after
         if spec.name == "ffv1":
             # slices by frame size (24 where the encoder takes them); the colour tags travel by setparams
             return args + ["-slices", str(ffv1_slices(fmt.width, fmt.height, s.pix_fmt))]
@@ -435,7 +482,16 @@ class VideoWriter:
                     raise RuntimeError(f"wrote {self.frames_written} frames, expected {expected_frames}")
                 if self.rotation and self.settings.container != "matroska":
                     self._set_rotation()
-                counted = count_video_packets(self.temp)
+                if self.sequence:
+                    from restore.media import sequence as seqmod
+
+                    written = seqmod.frame_files(self.temp, self.target)
+                    if self.dpx_codes is not None and self.settings.codec == "dpx":
+                        for path in written:
+                            seqmod.set_dpx_transfer(path, *self.dpx_codes)
+                    counted = len(written)
+                else:
+                    counted = count_video_packets(self.temp)
                 if counted != expected_frames:
                     raise RuntimeError(f"the encoded file holds {counted} frames, expected {expected_frames}")
             except Exception as exc:
@@ -445,11 +501,15 @@ class VideoWriter:
                 if full is not None:
                     raise full from exc
                 raise
+            if publish and self.sequence:
+                from restore.media.sequence import publish_sequence
+
+                return publish_sequence(self.temp, self.target, self.overwrite)
             if publish:
                 publish_output(self.temp, self.output, self.overwrite)
             return self.output if publish else self.temp
         except BaseException:
-            self.temp.unlink(missing_ok=True)
+            self._remove_temp()
             raise
         finally:
             self._cleanup_extras()
@@ -487,8 +547,14 @@ class VideoWriter:
             pass
         self._queue.put(_END)
         self._thread.join(timeout=5)
-        self.temp.unlink(missing_ok=True)
+        self._remove_temp()
         self._cleanup_extras()
+
+    def _remove_temp(self) -> None:
+        if self.sequence:
+            shutil.rmtree(self.temp, ignore_errors=True)
+        else:
+            self.temp.unlink(missing_ok=True)
 
 
 _X264_PROFILES = {"yuv420p": "high", "yuv420p10le": "high10", "yuv422p": "high422", "yuv422p10le": "high422",

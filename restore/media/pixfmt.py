@@ -38,6 +38,9 @@ def planar_equivalent(pix_fmt: str, bit_depth: int) -> str:
     d = descriptor(pix_fmt)
     flags = d.get("flags", {})
     comps = int(d.get("nb_components", 3))
+    if is_float(pix_fmt):
+        # floating-point samples (OpenEXR): 16-bit integers are what every encoder we use takes
+        return "gray16le" if comps in (1, 2) else "gbrp16le"
     if (flags.get("planar") or comps == 1) and not flags.get("bitstream") and not flags.get("big_endian"):
         return pix_fmt  # already planes (yuvj* keeps its full-range meaning)
     suffix = "" if bit_depth <= 8 else ("10le" if bit_depth <= 10 else "12le" if bit_depth <= 12 else "16le")
@@ -70,6 +73,13 @@ def with_depth(pix_fmt: str, bit_depth: int) -> str:
     family = {(0, 0): "yuv444p", (1, 0): "yuv422p", (1, 1): "yuv420p"}
     # 4:1:1 and 4:1:0 have no deep planar formats: 4:4:4 holds their samples
     return family.get(chroma_shift(pix_fmt), "yuv444p") + suffix
+
+
+def is_float(pix_fmt: str) -> bool:
+    """Floating-point samples (gbrpf32le …): ffprobe 5.1 lists no float flag, the names say it."""
+    import re
+
+    return bool(descriptor(pix_fmt).get("flags", {}).get("float")) or re.search(r"f(16|32)(le|be)$", pix_fmt) is not None
 
 
 def pixel_depth(pix_fmt: str) -> int:

@@ -25,6 +25,9 @@ from restore.media import pixfmt
 _UNSUPPORTED_PIX = re.compile(r"^(pal8|bayer_|monow|monob|xyz12|vaapi|cuda|qsv|videotoolbox|d3d11|dxva2|vdpau|drm_prime|opencl|vulkan)")
 
 
+_A53_CODECS = {"h264", "hevc", "mpeg2video", "mpeg1video"}    # codecs that carry A/53 captions in side data
+
+
 def _rational(text: str | None) -> Fraction | None:
     if not text or text in ("0/0", "N/A"):
         return None
@@ -138,6 +141,15 @@ def probe(path: str | os.PathLike, count: bool = True) -> dict:
                 # CEA-608/708 captions carried in the picture's side data (A53), not as a stream of their own
                 "closed_captions": bool(st.get("closed_captions")),
             })
+            if not entry["closed_captions"] and entry["codec"] in _A53_CODECS and not entry["attached_pic"]:
+                from restore.media.captions import has_a53_captions
+
+                entry["closed_captions"] = has_a53_captions(path, st["index"])
+            # a master made from a DPX sequence keeps the DPX header's codes as tags (restore.media.sequence)
+            for key in ("dpx_transfer", "dpx_colorimetric"):
+                m = re.search(r"\((\d+)\)\s*$", tags.get(key) or "")
+                if m:
+                    entry[key] = int(m[1])
             frames = st.get("nb_frames")
             if frames not in (None, "N/A", "0") and not entry["attached_pic"]:
                 entry["frame_count"], entry["frame_count_method"] = int(frames), "container"

@@ -43,6 +43,18 @@ def plan_streams(report: dict, container: str, input_index: int = 1, main_video:
     for st in report["streams"]:
         kind, codec, idx = st["type"], st.get("codec"), st["index"]
         src = f"{input_index}:{idx}"
+        if container == "image2" and not (kind == "video" and idx == main_video):
+            if kind == "data" and st.get("timecode"):
+                continue          # named with the timecode
+            if kind == "attachment":
+                name = st.get("filename") or "unnamed"
+                plan.warnings.append(f"attachment stream {idx} ({name}) left out: an image sequence holds pictures "
+                                     f"only; keep it with: ffmpeg -dump_attachment:{idx} {name} -i SOURCE")
+                continue
+            what = {"audio": "sound", "subtitle": "subtitle"}.get(kind, kind or "unknown")
+            plan.warnings.append(f"{what} stream {idx} ({codec or 'unknown'}) left out: an image sequence holds "
+                                 f"pictures only; keep it with: ffmpeg -i SOURCE -map 0:{idx} -c copy STREAM.mka")
+            continue
         if kind == "video" and idx == main_video:
             if st.get("closed_captions"):
                 # decoding to frames and encoding anew drops the A53 side data they travel in: say so, and how

@@ -153,13 +153,17 @@ class _Discard(io.RawIOBase):
         return self._pos
 
 
-def sign(output: Path, source: Path, manifest: dict, identity: SigningIdentity, sidecar: Path | None) -> dict:
-    """Sign output in place (MP4/MOV: embedded, via a temp file and rename) or write sidecar (others)."""
+def sign(output: Path, source: Path, manifest: dict, identity: SigningIdentity, sidecar: Path | None,
+         source_title: str | None = None) -> dict:
+    """Sign output in place (MP4/MOV: embedded, via a temp file and rename) or write sidecar (others).
+
+    ``source``: the parent ingredient; for an image sequence, the list of its files' sha256 (``source_title``
+    then names the sequence), which binds every frame file."""
     embedded = embeds_manifest(output)
     builder = c2pa.Builder(manifest)
     with open(source, "rb") as src:
-        builder.add_ingredient({"title": source.name, "relationship": "parentOf", "label": "source"},
-                               media_type(source), src)
+        builder.add_ingredient({"title": source_title or source.name, "relationship": "parentOf", "label": "source"},
+                               media_type(source) if source_title is None else "application/octet-stream", src)
     signer = make_signer(identity)
     try:
         if embedded:

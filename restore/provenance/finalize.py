@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from restore.errors import InputError, OutputError
@@ -16,6 +17,7 @@ from restore.provenance.record import (
     model_summary,
     plain,
     record_digest,
+    sequence_sidecar_paths,
     sha256_file,
     sidecar_paths,
     software_versions,
@@ -69,11 +71,13 @@ def _agents(record: dict, software: dict, identity) -> tuple[list[dict], dict]:
 
 
 def _run_events(record: dict, source: Path, output: Path, source_sha256: str, source_fm: dict,
-                output_fm: dict, codec: str | None, ids: dict) -> list[dict]:
+                output_fm: dict, codec: str | None, ids: dict, source_kind: str | None = None) -> list[dict]:
     started, finished = record.get("started"), record.get("finished")
+    what = ("SHA-256 of the list of its files' SHA-256 (the " + source_kind + ")") if source_kind else \
+        "SHA-256 of the source file"
     events = [premis.event(
         "message digest calculation", agents=[ids["restore"], ids["ffmpeg"]], sources=[source.name],
-        detail="SHA-256 of the source file; ffmpeg framemd5 of its decoded video and audio frames",
+        detail=f"{what}; ffmpeg framemd5 of its decoded video and audio frames",
         outcome_detail=f"sha256 {source_sha256}; framemd5 content sha256 {source_fm['content_sha256']}")]
     for stage in record.get("stages") or []:
         models = ids["models"].get(stage.get("stage"), [])
@@ -114,13 +118,13 @@ def _embed(output: Path, body: dict, digest: str, record: dict, paths: dict) -> 
 
 
 def _sign(output: Path, work: Path, source: Path, body: dict, digest: str, identity, paths: dict, written: dict,
-          ids: dict) -> tuple[dict, dict]:
+          ids: dict, source_title: str | None = None) -> tuple[dict, dict]:
     """Sign with C2PA (the last write to the file); return the facts for 'sealed' and the PREMIS event.
     ``work`` holds the bytes (the output's temporary name), ``output`` is the name it will have."""
     from restore.provenance import c2pa_sign
 
     manifest = c2pa_sign.manifest_definition(body, digest, output, paths["provenance"].name)
-    signed = c2pa_sign.sign(work, source, manifest, identity, written["c2pa"])
+    signed = c2pa_sign.sign(work, source, manifest, identity, written["c2pa"], source_title)
     facts = {"embedded": signed["embedded"],
              "sidecar": paths["c2pa"].name if signed["sidecar"] else None,
              "sidecar_sha256": sha256_file(signed["sidecar"]) if signed["sidecar"] else None,
@@ -134,8 +138,67 @@ def _sign(output: Path, work: Path, source: Path, body: dict, digest: str, ident
     return facts, event
 
 
+@dataclass
+class _Media:
+    """A source or output as the record names and hashes it: one file, or an image sequence (its files in order,
+    how ffmpeg reads them, and the sha256 manifest of its files)."""
+
+    name: str
+    path: Path                              # the file; for a sequence, its folder
+    files: list[Path] | None = None         # a sequence's files, each once, in frame order
+    input_args: list[str] | None = None     # how ffmpeg reads a sequence
+    label: str | None = None                # PREMIS format name
+
+    @property
+    def is_sequence(self) -> bool:
+        return self.files is not None
+
+    def size(self) -> int:
+        return sum(p.stat().st_size for p in self.files) if self.files is not None else self.path.stat().st_size
+
+    def digest(self, manifest: Path | None) -> str:
+        """sha256 of the file; of a sequence, sha256 of its manifest (one ``sha256  name`` line per file, in
+        frame order), which is written to ``manifest``."""
+        if self.files is None:
+            return sha256_file(self.path)
+        text = "".join(f"{sha256_file(p)}  {p.name}\n" for p in self.files).encode()
+        write_atomic(manifest, text)
+        return hashlib.sha256(text).hexdigest()
+
+
+def _source_media(source: Path, sequence) -> _Media:
+    if sequence is None:
+        return _Media(source.name, source)
+    from restore.media.sequence import LABELS
+
+    files = [sequence.files[n] for n in sorted(sequence.files)]
+    return _Media(sequence.pattern, sequence.folder, files, sequence.input_args(),
+                  f"{LABELS[sequence.codec]} image sequence")
+
+
+def _output_sequence_media(folder: Path, target, record: dict) -> _Media:
+    from restore.media.sequence import frame_files
+
+    files = frame_files(folder, target)
+    if not files:
+        raise OutputError(f"no frame was written into {folder}")
+    first = _number(files[0].name, target)
+    fps = (record.get("output_format") or {}).get("fps") or "25/1"
+    args = ["-f", "image2", "-pattern_type", "sequence", "-start_number", str(first), "-framerate", str(fps),
+            "-i", str(folder / target.pattern)]
+    codec = (record.get("output_format") or {}).get("codec_label") or target.suffix.lstrip(".").upper()
+    return _Media(target.pattern, folder, files, args, f"{codec} image sequence")
+
+
+def _number(name: str, target) -> int:
+    """The frame number in an output file's name (the digits where the pattern has its field)."""
+    prefix = target.pattern[:target.pattern.index("%")]
+    digits = name[len(prefix):]
+    return int(digits[:len(digits) - len(digits.lstrip("0123456789"))])
+
+
 def finalize_output(output: Path, source: Path, record: dict, sign: bool = True, embed: bool = True,
-                    staged: Path | None = None) -> dict:
+                    staged: Path | None = None, source_sequence=None) -> dict:
     """Write OUTPUT's provenance next to it, embed it (Matroska), and sign last (C2PA).
 
     ``staged``: the output's bytes still sit under this temporary name (a run in progress). Everything is
@@ -143,22 +206,33 @@ def finalize_output(output: Path, source: Path, record: dict, sign: bool = True,
     the result's ``pending`` lists (temporary, final) pairs for the caller to publish, output last (see
     ``restore.media.encode.publish_output``). Records and signatures name the final file.
 
+    An output image sequence (``out/frame_%06d.dpx``): ``staged`` is its temporary folder; the provenance
+    files go into it under their final names (``frame.provenance.json`` …, ``frame.sha256``), nothing is
+    signed, and the caller renames the folder. ``source_sequence``: the source is an image sequence
+    (``restore.media.sequence.ImageSequence``); its files' sha256 go into ``OUT.source.sha256``.
+
     Returns {"provenance", "premis", "framemd5": {"source", "output"}, "c2pa", "signed", "pending"}.
     """
     output, source = Path(output), Path(source)
     work = Path(staged) if staged is not None else output
     record = plain(record)
+    src = _source_media(source, source_sequence)
+    from restore.media import codecs
+
+    box = codecs.container_for_extension(output.suffix)
+    if box is not None and box.sequence:
+        return _finalize_sequence_output(output, work, src, record)
     if not work.is_file():
         raise OutputError(f"no output to finalize at {work}")
-    if not source.is_file():
+    if not src.is_sequence and not source.is_file():
         raise InputError(f"source {source} is missing: cannot record its provenance")
-    if output.resolve() == source.resolve() or work.resolve() == source.resolve():
+    if not src.is_sequence and (output.resolve() == source.resolve() or work.resolve() == source.resolve()):
         raise OutputError("the output is the source file: refusing to record or sign over an input")
     paths = sidecar_paths(output)
     written = {key: (_staging_name(path) if staged is not None and path is not None else path)
                for key, path in paths.items()}
     try:
-        _finalize(output, work, source, record, sign, embed, paths, written)
+        _finalize(output, work, src, record, sign, embed, paths, written)
     except BaseException:
         if staged is not None:
             for path in written.values():
@@ -178,30 +252,42 @@ def _staging_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.partial-{os.getpid()}")
 
 
-def _finalize(output: Path, work: Path, source: Path, record: dict, sign: bool, embed: bool, paths: dict,
-              written: dict) -> None:
-    source_sha256 = sha256_file(source)
-    source_messages = framemd5.write_framemd5(source, written["source_framemd5"])
-    output_messages = framemd5.write_framemd5(work, written["framemd5"])
+def _hash_and_describe(src: _Media, out: _Media, record: dict, written: dict, identity):
+    """Digests and framemd5 of both ends, the PREMIS agents and run events, and the signed record body."""
+    source_sha256 = src.digest(written.get("source_sha256"))
+    source_messages = framemd5.write_framemd5(src.path, written["source_framemd5"], src.input_args)
+    output_messages = framemd5.write_framemd5(out.path, written["framemd5"], out.input_args)
     source_fm, output_fm = framemd5.summarize(written["source_framemd5"]), framemd5.summarize(written["framemd5"])
     # Archival sources are often damaged: what the decoder said about them belongs in the record.
     source_fm["decoder_messages"] = source_messages[:20]
     output_fm["decoder_messages"] = output_messages[:20]
+    software = software_versions()
+    agents, ids = _agents(record, software, identity)
+    codec = _video_codec(out.path) if not out.is_sequence else (record.get("output_format") or {}).get("codec")
+    events = _run_events(record, Path(src.name), Path(out.name), source_sha256, source_fm, output_fm, codec, ids,
+                         source_kind=src.label)
+    body = build_record(record, source=Path(src.name) if src.is_sequence else src.path, output=Path(out.name),
+                        source_sha256=source_sha256, source_framemd5=source_fm, output_framemd5=output_fm,
+                        software=software, events=events, agents=agents, source_size=src.size())
+    if src.is_sequence:
+        body["source"]["sha256_of"] = "the sha256 manifest of its files (one 'sha256  name' line per file, in " \
+                                      "frame order)"
+    if identity is not None:
+        body["signer"] = identity.describe()
+    return body, events, agents, ids, source_sha256, codec
 
+
+def _finalize(output: Path, work: Path, src: _Media, record: dict, sign: bool, embed: bool, paths: dict,
+              written: dict) -> None:
     identity = None
     if sign:
         from restore.provenance.identity import signing_identity
 
         identity = signing_identity()
-    software = software_versions()
-    agents, ids = _agents(record, software, identity)
-    codec = _video_codec(work)
-    events = _run_events(record, source, output, source_sha256, source_fm, output_fm, codec, ids)
-    body = build_record(record, source=source, output=output, source_sha256=source_sha256,
-                        source_framemd5=source_fm, output_framemd5=output_fm, software=software,
-                        events=events, agents=agents)
-    if identity is not None:
-        body["signer"] = identity.describe()
+    out = _Media(output.name, work)
+    body, events, agents, ids, source_sha256, codec = _hash_and_describe(src, out, record, written, identity)
+    if src.is_sequence:
+        body["source"]["sha256_manifest"] = paths["source_sha256"].name
     digest = record_digest(body)
 
     embedded = embed and output.suffix.lower() in MATROSKA_SUFFIXES
@@ -210,15 +296,18 @@ def _finalize(output: Path, work: Path, source: Path, record: dict, sign: bool, 
     sealed_events: list[dict] = []
     c2pa_facts = None
     if identity is not None:
-        c2pa_facts, signature_event = _sign(output, work, source, body, digest, identity, paths, written, ids)
+        # an image sequence's ingredient is the list of its files' sha256 (it binds every frame file)
+        c2pa_facts, signature_event = _sign(output, work, written["source_sha256"] if src.is_sequence else src.path,
+                                            body, digest, identity, paths, written, ids,
+                                            src.name if src.is_sequence else None)
         sealed_events.append(signature_event)
     final_sha256 = sha256_file(work)
     size = work.stat().st_size
     sealed_events.append(premis.event(
         "message digest calculation", agents=[ids["restore"]], sources=[output.name],
         detail="SHA-256 of the final output file", outcome_detail=f"sha256 {final_sha256}"))
-    objects = [{"name": source.name, "sha256": source_sha256, "size": source.stat().st_size,
-                "format": _format_name(source, _video_codec(source))},
+    objects = [{"name": src.name, "sha256": source_sha256, "size": src.size(),
+                "format": src.label or _format_name(src.path, _video_codec(src.path))},
                {"name": output.name, "sha256": final_sha256, "size": size, "format": _format_name(output, codec)}]
     premis_bytes = premis.premis_xml(objects, events + sealed_events, agents)
     sealed = {"output": {"name": output.name, "sha256": final_sha256, "size": size},
@@ -228,3 +317,48 @@ def _finalize(output: Path, work: Path, source: Path, record: dict, sign: bool, 
     document = {"schema": SCHEMA, "record": body, "record_sha256": digest, "sealed": sealed}
     write_json_atomic(written["provenance"], document)
     write_atomic(written["premis"], premis_bytes)
+
+
+def _finalize_sequence_output(output: Path, folder: Path, src: _Media, record: dict) -> dict:
+    """An output image sequence: framemd5 of its frames, the sha256 of every file (``NAME.sha256``), the record
+    and PREMIS, all inside its (temporary) folder. Not signed: C2PA binds single files."""
+    from restore.media.sequence import sequence_target
+
+    target = sequence_target(output)
+    paths = sequence_sidecar_paths(folder, target.name)
+    final_paths = sequence_sidecar_paths(target.folder, target.name)
+    out = _output_sequence_media(folder, target, record)
+    if not src.is_sequence:
+        paths.pop("source_sha256")
+        final_paths.pop("source_sha256")
+    body, events, agents, ids, source_sha256, codec = _hash_and_describe(src, out, record, paths, None)
+    if src.is_sequence:
+        body["source"]["sha256_manifest"] = paths["source_sha256"].name
+    frames_sha256 = out.digest(paths["frames_sha256"])
+    body["output"]["sequence"] = {"pattern": target.pattern, "frames": len(out.files),
+                                  "first_file": out.files[0].name, "last_file": out.files[-1].name,
+                                  "sha256_manifest": paths["frames_sha256"].name,
+                                  "sha256_of": "the sha256 manifest of its files (one 'sha256  name' line per "
+                                               "file, in frame order)"}
+    digest = record_digest(body)
+    size = out.size()
+    sealed_events = [premis.event(
+        "message digest calculation", agents=[ids["restore"]], sources=[target.pattern],
+        detail=f"SHA-256 of every frame file, listed in {paths['frames_sha256'].name}",
+        outcome_detail=f"sha256 of that list {frames_sha256}")]
+    objects = [{"name": src.name, "sha256": source_sha256, "size": src.size(),
+                "format": src.label or _format_name(src.path, _video_codec(src.path))},
+               {"name": target.pattern, "sha256": frames_sha256, "size": size, "format": out.label}]
+    premis_bytes = premis.premis_xml(objects, events + sealed_events, agents)
+    sealed = {"output": {"name": target.pattern, "sha256": frames_sha256, "size": size, "frames": len(out.files),
+                         "sha256_manifest": paths["frames_sha256"].name},
+              "embedded_record": False, "c2pa": None,
+              "unsigned_reason": "C2PA binds single files; each frame's sha256 is in the manifest this record seals",
+              "events": sealed_events,
+              "premis": {"name": paths["premis"].name, "sha256": hashlib.sha256(premis_bytes).hexdigest()}}
+    write_json_atomic(paths["provenance"], {"schema": SCHEMA, "record": body, "record_sha256": digest,
+                                            "sealed": sealed})
+    write_atomic(paths["premis"], premis_bytes)
+    return {"provenance": final_paths["provenance"], "premis": final_paths["premis"],
+            "framemd5": {"source": final_paths["source_framemd5"], "output": final_paths["framemd5"]},
+            "sha256": final_paths["frames_sha256"], "c2pa": None, "signed": False, "pending": []}

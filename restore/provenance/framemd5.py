@@ -17,7 +17,7 @@ from pathlib import Path
 from restore.errors import InputError
 
 
-def write_framemd5(media: Path, destination: Path) -> list[str]:
+def write_framemd5(media: Path, destination: Path, input_args: list[str] | None = None) -> list[str]:
     """Decode every video and audio frame of media and write ffmpeg's framemd5 to destination.
 
     Returns the decoder's error messages: ffmpeg conceals a damaged slice (FFV1 copies it
@@ -25,7 +25,8 @@ def write_framemd5(media: Path, destination: Path) -> list[str]:
     at them. Written to a temporary name and renamed, so a crash never leaves half a file.
     """
     tmp = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
-    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(media),
+    # input_args: an image sequence (restore.media.sequence), read as one stream of frames
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", *(input_args or ["-i", str(media)]),
            "-map", "0:v?", "-map", "0:a?", "-f", "framemd5", "-y", str(tmp)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -83,7 +83,17 @@ def sidecar_paths(output: Path) -> dict[str, Path | None]:
         "framemd5": output.with_name(output.name + ".framemd5"),
         "source_framemd5": output.with_name(output.name + ".source.framemd5"),
         "c2pa": None if embedded else output.with_suffix(".c2pa"),
+        # an image sequence source: the sha256 of each of its files (sha256sum's format)
+        "source_sha256": output.with_name(output.name + ".source.sha256"),
     }
+
+
+def sequence_sidecar_paths(folder: Path, name: str) -> dict[str, Path | None]:
+    """The provenance files of an output image sequence, inside its folder: ``NAME.provenance.json`` …,
+    ``NAME.sha256`` (each frame file's sha256). No C2PA manifest: it binds single files."""
+    return {"provenance": folder / f"{name}.provenance.json", "premis": folder / f"{name}.premis.xml",
+            "framemd5": folder / f"{name}.framemd5", "source_framemd5": folder / f"{name}.source.framemd5",
+            "c2pa": None, "source_sha256": folder / f"{name}.source.sha256", "frames_sha256": folder / f"{name}.sha256"}
 
 
 def _distribution_version(*names: str) -> str | None:
@@ -180,14 +190,14 @@ def models_used(stages: list[dict]) -> list[dict]:
 
 def build_record(runner_record: dict, *, source: Path, output: Path, source_sha256: str,
                  source_framemd5: dict, output_framemd5: dict, software: dict, events: list[dict],
-                 agents: list[dict]) -> dict:
+                 agents: list[dict], source_size: int | None = None) -> dict:
     """The signed part of the record: the runner's facts plus hashes, versions and events."""
     record = {key: value for key, value in runner_record.items()
               if key not in ("source_probe",)}
     record["source"] = {
         "name": source.name,
         "sha256": source_sha256,
-        "size": source.stat().st_size,
+        "size": source.stat().st_size if source_size is None else source_size,
         "probe": runner_record.get("source_probe"),
         "framemd5": source_framemd5,
     }

@@ -269,7 +269,8 @@ CSV_COLUMNS = ["frame", "source_frame", "pts", "fidelity", "departure_p99", "are
 
 def build_report(before: Path, after: Path, out_dir: Path, *, options: ReviewOptions | None = None,
                  record: dict | None = None, provenance: dict | None = None,
-                 frames_log: Path | None = None) -> Path:
+                 frames_log: Path | None = None, extra: dict | None = None,
+                 attach: dict[str, Path] | None = None) -> Path:
     """Compare AFTER with BEFORE and write the review report into ``out_dir``; returns its index.html."""
     started = time.perf_counter()
     options = options or ReviewOptions()
@@ -290,6 +291,7 @@ def build_report(before: Path, after: Path, out_dir: Path, *, options: ReviewOpt
         if report.video is not None:
             report.video.finish()
         summary = _summary(report, before, after, record, provenance, time.perf_counter() - started)
+        summary.update(extra or {})          # e.g. "preview": which source frames a --preview restored
         _write_page(tmp, report, summary)
         summary["report_bytes"] = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
         if alignment.after_duration:
@@ -297,6 +299,8 @@ def build_report(before: Path, after: Path, out_dir: Path, *, options: ReviewOpt
                 summary["report_bytes"] / 1e6 / (summary["frames"] / float(alignment.after.fps) / 60), 2)
         with open(tmp / "summary.json", "w", encoding="utf-8") as fh:
             json.dump(summary, fh, indent=2, default=str)
+        for name, folder in (attach or {}).items():      # folders that belong to the report (preview frames)
+            shutil.copytree(folder, tmp / name)
     except BaseException:
         if "report" in locals() and report.video is not None:
             report.video.abort()

@@ -28,6 +28,12 @@
     ["NIQE before → after", S.niqe.computed ? `${fmt(S.niqe.before_mean, 2)} → ${fmt(S.niqe.after_mean, 2)}` : "not computed"],
     ["face tracks", `${S.faces.tracks.length} (${S.faces.tracks.filter((t) => t.below_threshold).length} below threshold)`],
   ];
+  if (S.preview) {
+    // restore run --preview N: only these source frames were restored, each with its pipeline's context
+    facts.unshift(["preview (no output written)", `source frames ${S.preview.source_frames.join(", ")} of ` +
+      `${S.preview.source_total}, each restored with ${S.preview.context_behind} frame(s) before and ` +
+      `${S.preview.context_ahead} after`]);
+  }
   facts.forEach(([k, v]) => $("keyfacts").append(el("div", {}, [el("dt", { textContent: k }), el("dd", { textContent: v })])));
   (S.warnings || []).forEach((w) => $("warnings").append(el("li", { textContent: w })));
 
