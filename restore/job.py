@@ -43,6 +43,8 @@ class JobOptions:
     sign: bool = True
     progress: Callable[[dict], None] | None = None
     events: Callable[[dict], None] | None = None
+    corrections: Path | None = None      # an operator's corrections.json (restore.corrections), applied last
+    keep_work: bool = False              # segmented runs: keep the segments after assembly (for corrections)
 
 
 @dataclass
@@ -110,6 +112,11 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
     writer = None
     dumper = None
     frame_log = FrameLog(frames_log_path(output)) if pipeline.stages else None
+    corrections = load_corrections(options)
+    if corrections and native:
+        raise PipelineError("corrections need a pipeline with stages: the pass-through pipeline restores nothing "
+                            "to undo")
+    fixer = corrections_applier(corrections, options, pipeline)
     try:
         writer = open_output_writer(output, out_fmt, settings, source, report, input_pix, options)
         notes += writer.stream_notes
@@ -122,7 +129,9 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
         total_out = expected_in * pipeline.frame_ratio if expected_in is not None else None
         frames_out = 0
         t0 = time.perf_counter()
-        for frame in pipeline.run(iter(reader)):
+        for frame in pipeline.run(fixer.tap(iter(reader)) if fixer else iter(reader)):
+            if fixer is not None:
+                frame = fixer.apply(frame)
             writer.write(frame)
             if frame_log is not None:
                 frame_log.write(frame)
@@ -162,7 +171,26 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
     return finish_job(source, output, spec, options, pipeline.describe(), device, started, t_start, frames_in,
                       frames_out, report, src_fmt, out_fmt, settings, notes,
                       [t.as_dict() for t in pipeline.timings], energy,
-                      frames_log_path(output) if frame_log is not None else None)
+                      frames_log_path(output) if frame_log is not None else None, corrections)
+
+
+def load_corrections(options: JobOptions) -> list[dict] | None:
+    """The active corrections of ``options.corrections`` (None when the run has none)."""
+    if options.corrections is None:
+        return None
+    from restore import corrections
+
+    return corrections.active(corrections.load_document(options.corrections))
+
+
+def corrections_applier(items: list[dict] | None, options: JobOptions, pipeline: Pipeline):
+    """The last step of a run: the operator's corrections (None when there is nothing to apply)."""
+    if not items:
+        return None
+    from restore.corrections import Applier
+
+    fmt = pipeline.output_format
+    return Applier(items, Path(options.corrections).parent, fmt.width, fmt.height, pipeline.frame_ratio)
 
 
 def check_source(source: Path, video: dict, src_fmt: VideoFormat, notes: list[str]
@@ -217,7 +245,8 @@ def open_output_writer(output: Path, out_fmt: VideoFormat, settings, source: Pat
 def finish_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions, stages: list[dict],
                device: str, started: datetime.datetime, t_start: float, frames_in: int, frames_out: int,
                report: dict, src_fmt: VideoFormat, out_fmt: VideoFormat, settings, notes: list[str],
-               stage_timings: list[dict], energy: dict | None, frames_log: Path | None = None) -> JobResult:
+               stage_timings: list[dict], energy: dict | None, frames_log: Path | None = None,
+               corrections: list[dict] | None = None) -> JobResult:
     """The run record and provenance of a written output (shared by whole-file and segmented runs)."""
     _check_duration(report, main_video_stream(report), output, out_fmt, frames_out, notes)
     finished = datetime.datetime.now(datetime.timezone.utc)
@@ -242,6 +271,11 @@ def finish_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptio
         "energy": energy,
         "metrics": None,
     }
+    if corrections:
+        from restore.corrections import record_entries
+
+        # each becomes a PREMIS event and a C2PA action (restore.provenance.finalize)
+        result.record["corrections"] = record_entries(corrections)
     if options.provenance:
         result.provenance = _finalize_provenance(output, source, result.record, options.sign)
     return result
