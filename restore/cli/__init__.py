@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "restore.cli.provenance", # verify, package
     "restore.cli.review",     # compare
     "restore.cli.batch",      # batch
+    "restore.cli.serve",      # serve (the workbench)
 ]
 
 

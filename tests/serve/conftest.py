@@ -70,3 +70,77 @@ def denoise_pipeline(tmp_path) -> Path:
     path = tmp_path / "test-denoise.yaml"
     path.write_text(DENOISE_YAML)
     return path
+
+
+# --- a live workbench ------------------------------------------------------------------------
+class LiveServer:
+    """The workbench served by uvicorn in a thread of the test process (workers are real subprocesses)."""
+
+    def __init__(self, settings):
+        import socket
+        import threading
+
+        import uvicorn
+
+        from restore.serve.app import create_app
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.settings = settings
+        self.app = create_app(settings)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the workbench did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+    def request(self, path: str, *, data: bytes | None = None, headers: dict | None = None, method: str | None = None):
+        """(status, headers, body) of one request, without raising on 4xx."""
+        import urllib.error
+        import urllib.request
+
+        req = urllib.request.Request(self.url + path, data=data, headers=headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, dict(resp.headers), resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers), err.read()
+
+
+@pytest.fixture
+def workbench_root(tmp_path) -> Path:
+    """A root folder with one tiny film, and a folder with the test's preset."""
+    root = tmp_path / "archive"
+    (root / "films").mkdir(parents=True)
+    make_rgb_clip(root / "films" / "clip.mkv")
+    presets = tmp_path / "presets"
+    presets.mkdir()
+    (presets / "test-denoise.yaml").write_text(DENOISE_YAML)
+    return root
+
+
+def settings_for(root: Path, **changes):
+    from restore.serve.app import Settings
+
+    base = dict(root=root, workspace=root / "restore-workbench", presets=(root.parent / "presets",),
+                segment_frames=4)
+    base.update(changes)
+    return Settings(**base)

@@ -1,0 +1,69 @@
+// Jobs page: the probe facts of the chosen film, and the queue, refreshed every second (every tab sees the same).
+"use strict";
+(function () {
+  const body = document.getElementById("jobs-body");
+  const facts = document.getElementById("facts");
+
+  function fact(dl, name, value) {
+    if (value === null || value === undefined || value === "") return;
+    dl.append(WB.el("dt", {textContent: name}), WB.el("dd", {textContent: String(value)}));
+  }
+
+  document.getElementById("source").addEventListener("change", async (event) => {
+    facts.replaceChildren();
+    facts.hidden = true;
+    if (!event.target.value) return;
+    facts.hidden = false;
+    facts.append(WB.el("dt", {textContent: "probe"}), WB.el("dd", {textContent: "reading the file…"}));
+    try {
+      const p = await WB.json("/api/probe?path=" + encodeURIComponent(event.target.value));
+      facts.replaceChildren();
+      const v = (p.streams || []).find(s => s.type === "video") || {};
+      const audio = (p.streams || []).filter(s => s.type === "audio");
+      fact(facts, "container", p.container_long || p.container);
+      fact(facts, "duration", p.duration !== undefined ? `${Number(p.duration).toFixed(2)} s` : null);
+      fact(facts, "video", [v.codec, v.pix_fmt, v.bit_depth ? `${v.bit_depth}-bit` : null].filter(Boolean).join(", "));
+      fact(facts, "size", v.width ? `${v.width}×${v.height} (SAR ${v.sar || "1:1"}, DAR ${v.dar || "?"})` : null);
+      fact(facts, "frame rate", v.r_frame_rate);
+      fact(facts, "frames", v.frame_count !== undefined ? `${v.frame_count} (${v.frame_count_method || "stored"})` : null);
+      fact(facts, "field order", v.field_order);
+      fact(facts, "colour", [v.color_primaries, v.color_transfer || v.color_trc, v.color_space || v.colorspace, v.color_range].filter(Boolean).join(" / ") || "not tagged");
+      fact(facts, "timecode", v.timecode || p.timecode);
+      fact(facts, "sound", audio.length ? audio.map(a => `${a.codec} ${a.channel_layout || a.channels + " ch"} ${a.sample_rate} Hz${a.language ? " (" + a.language + ")" : ""}`).join("; ") : "none");
+    } catch (err) {
+      facts.replaceChildren(WB.el("dt", {textContent: "probe"}), WB.el("dd", {textContent: err.message}));
+    }
+  });
+
+  function action(job, path, label) {
+    const form = WB.el("form", {method: "post", action: `/jobs/${job.id}/${path}`, class: "inline"});
+    form.append(WB.el("button", {type: "submit", textContent: label, class: path}));
+    return form;
+  }
+
+  function row(job) {
+    const tr = WB.el("tr", {"data-job": job.id, "data-state": job.state});
+    const bar = WB.el("div", {class: "bar"}, WB.el("div", {}));
+    bar.firstChild.style.width = `${job.percent}%`;
+    const progress = WB.el("td", {class: "progress"}, bar, WB.el("span", {class: "line", textContent: WB.progressLine(job)}));
+    const actions = WB.el("td", {class: "actions"});
+    if (job.state === "running" || job.state === "queued") actions.append(action(job, "cancel", "Cancel"));
+    if (["cancelled", "interrupted", "failed"].includes(job.state) && job.task !== "package") actions.append(action(job, "resume", "Resume"));
+    if (job.output || job.report) actions.append(WB.el("a", {href: `/jobs/${job.id}`, textContent: "Review & correct", class: "review"}));
+    if (job.output) actions.append(WB.el("a", {href: `/jobs/${job.id}/approve`, textContent: job.approved ? "Approved ✓" : "Approve", class: "approve"}));
+    const trim = job.trim ? ` (frames ${job.trim.first}–${job.trim.first + job.trim.count - 1})` : "";
+    tr.append(WB.el("td", {textContent: job.source + trim}), WB.el("td", {textContent: job.preset}),
+              WB.el("td", {class: "state", textContent: job.task === "package" && job.state !== "done" ? `packaging: ${job.state}` : job.state}),
+              progress, actions);
+    return tr;
+  }
+
+  async function refresh() {
+    try {
+      const data = await WB.json("/api/jobs");
+      body.replaceChildren(...data.jobs.map(row));
+      document.getElementById("no-jobs").hidden = data.jobs.length > 0;
+    } catch (err) { /* the server may be restarting: try again next tick */ }
+  }
+  WB.every(1000, refresh);
+})();
