@@ -24,7 +24,7 @@ const WB = {
     if (j.state === "running" && j.fps) parts.push(`${j.fps.toFixed(2)} fps`);
     if (j.state === "running" && j.eta_s !== null && j.eta_s !== undefined) parts.push(`ETA ${WB.clock(j.eta_s)}`);
     if (j.state === "running" && j.stage) parts.push(`stages: ${j.stage}`);
-    if (j.segments_total > 1) parts.push(`segment ${Math.min(j.segments_done + (j.state === "running" ? 1 : 0), j.segments_total)} of ${j.segments_total}`);
+    if (j.state === "running" && j.segments_total > 1) parts.push(`segment ${Math.min(j.segments_done + (j.state === "running" ? 1 : 0), j.segments_total)} of ${j.segments_total}`);
     if (j.error) parts.push(`— ${j.error}`);
     return parts.join(" · ");
   },
