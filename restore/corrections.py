@@ -10,9 +10,10 @@ decision is a *correction*, stored in a versioned JSON document beside the job
   box (from ``OUTPUT.frames.jsonl``, copied into the correction when it is made) gets the source back,
   so that face is left unrestored.
 * ``dust`` — a painted mask over dirt the automatic pass missed: inpainted from its surroundings.
-* ``strength`` — a stage's strength for a shot (``stage``, ``strength``): recorded in the data model;
-  not applied yet (it needs the stage re-run with other parameters over the shot and its temporal
-  reach), and said so wherever it is listed.
+* ``strength`` — a stage's strength for a shot (``stage``, ``strength``): the segments holding the shot
+  are run a second time through the pipeline with that stage's ``strength`` changed (the same frames,
+  overlap and warm-up, so the shot's frames are those of a whole run at that strength), and the shot's
+  frames are taken from that run (:func:`run_with_strengths`).
 
 Frame numbers are the OUTPUT's (``frames: [first, last]``, inclusive). Corrections are applied by
 :class:`Applier` as the last step of a run, after the last stage and before the encoder, so no stage
@@ -36,13 +37,14 @@ from restore.errors import UserError
 FORMAT = "restore-corrections"
 VERSION = 1
 KINDS = ("keep_source", "reject_face", "dust", "strength")
-APPLIED = ("keep_source", "reject_face", "dust")     # kinds the Applier carries out
+APPLIED = KINDS                                      # every kind changes the output's pixels
 DESCRIPTIONS = {
     "keep_source": "keep the source under a painted region (the restoration is undone there)",
     "reject_face": "reject a face track (the face is left unrestored)",
     "dust": "remove dust the automatic pass missed (inpainted from its surroundings)",
-    "strength": "change a stage's strength for a shot (recorded, not applied yet)",
+    "strength": "change a stage's strength for a shot (that stage run again at this strength there)",
 }
+PIXEL_KINDS = ("keep_source", "reject_face", "dust")   # applied to the finished frame by the Applier
 # the fields that decide pixels: a segment whose corrections differ in any of them is redone
 _PIXEL_FIELDS = ("id", "kind", "frames", "mask_sha256", "boxes", "stage", "strength", "feather")
 
@@ -123,7 +125,7 @@ def describe(c: dict) -> str:
     what = {"keep_source": "source kept under a painted region",
             "reject_face": f"face track {c.get('track')} rejected (left unrestored)",
             "dust": "dust removed under a painted region",
-            "strength": f"stage '{c.get('stage')}' strength {c.get('strength')} (recorded, not applied)"}[c["kind"]]
+            "strength": f"stage '{c.get('stage')}' run at strength {c.get('strength')}"}[c["kind"]]
     return f"{what}, {span}"
 
 
@@ -154,13 +156,21 @@ class Applier:
 
     def __init__(self, corrections: list[dict], base: Path, width: int, height: int, frame_ratio: int = 1):
         self.width, self.height, self.ratio = width, height, max(1, frame_ratio)
-        self.items = [self._prepare(c, Path(base)) for c in corrections if c.get("kind") in APPLIED]
+        self.items = [self._prepare(c, Path(base)) for c in corrections if c.get("kind") in PIXEL_KINDS]
+        self.strengths = [c for c in corrections if c.get("kind") == "strength"]
         self._needed: set[int] = set()
         for item in self.items:
             if item.kind in ("keep_source", "reject_face"):
                 self._needed.update(range(item.first // self.ratio, item.last // self.ratio + 1))
         self._sources: dict[int, np.ndarray] = {}
         self.applied: dict[str, int] = {}
+
+    def run(self, pipeline, frames: Iterator, build) -> Iterator:
+        """The pipeline's frames (source pictures tapped on the way in), strength corrections taken into account.
+
+        ``build(spec)`` makes a pipeline like ``pipeline`` from another spec (the caller knows the device,
+        batch size, seed and options); it is called only when a strength correction is on these frames."""
+        return run_with_strengths(pipeline, self.tap(frames), self.strengths, build)
 
     def _prepare(self, c: dict, base: Path) -> _Prepared:
         item = _Prepared(c["kind"], c["frames"][0], c["frames"][1])
@@ -260,3 +270,57 @@ def inpaint(image: np.ndarray, mask: np.ndarray, radius: int = 3) -> np.ndarray:
         filled = cv2.inpaint(samples[..., ch], hole, radius, cv2.INPAINT_TELEA)
         out[..., ch] = np.where(hole > 0, filled.astype(np.float32) / 65535.0, image[..., ch])
     return out
+
+
+def strength_bounds(spec, stage: str) -> tuple[float, float]:
+    """(min, max) of ``stage``'s strength in ``spec``; CorrectionError when it has none."""
+    import dataclasses
+
+    for entry in spec.stages:
+        if entry.name == stage:
+            for f in dataclasses.fields(entry.params):
+                if f.name == "strength":
+                    return float(f.metadata.get("min", 0.0)), float(f.metadata.get("max", 1.0))
+            raise CorrectionError(f"stage '{stage}' has no strength to change")
+    raise CorrectionError(f"pipeline '{spec.name}' has no stage '{stage}'")
+
+
+def with_strength(spec, stage: str, strength: float):
+    """A copy of ``spec`` where every stage named ``stage`` runs at ``strength`` (checked against its range)."""
+    import dataclasses
+
+    lo, hi = strength_bounds(spec, stage)
+    if not lo <= float(strength) <= hi:
+        raise CorrectionError(f"stage '{stage}': strength {strength} is outside {lo}..{hi}")
+    stages = [dataclasses.replace(s, params=dataclasses.replace(s.params, strength=float(strength)))
+              if s.name == stage else s for s in spec.stages]
+    return dataclasses.replace(spec, stages=stages)
+
+
+def run_with_strengths(pipeline, frames: Iterator, strengths: list[dict], build) -> Iterator:
+    """``pipeline.run(frames)``; where a strength correction covers a frame, that frame comes instead from a
+    pipeline built with the stage's strength changed, fed the very same frames (the segment, its overlap
+    and warm-up). The extra pipelines run only over segments holding such a shot, at the cost of one more
+    pass each; a later correction wins where two overlap."""
+    if not strengths:
+        yield from pipeline.run(frames)
+        return
+    import itertools
+
+    feeds = itertools.tee(frames, 1 + len(strengths))
+    others = []
+    try:
+        for c in strengths:
+            other = build(with_strength(pipeline.spec, c["stage"], c["strength"]))
+            others.append(other)
+            other.setup()
+        streams = [pipeline.run(feeds[0])] + [o.run(feed) for o, feed in zip(others, feeds[1:])]
+        for outs in zip(*streams):
+            frame = outs[0]
+            for c, alt in zip(strengths, outs[1:]):
+                if c["frames"][0] <= alt.index <= c["frames"][1]:
+                    frame = alt
+            yield frame
+    finally:
+        for other in others:
+            other.close()

@@ -129,7 +129,11 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
         total_out = expected_in * pipeline.frame_ratio if expected_in is not None else None
         frames_out = 0
         t0 = time.perf_counter()
-        for frame in pipeline.run(fixer.tap(iter(reader)) if fixer else iter(reader)):
+        frames = iter(reader)
+        stream = fixer.run(pipeline, frames, lambda spec: Pipeline(
+            spec, src_fmt, device=device, batch_size=options.batch_size, seed=options.seed,
+            options=stage_options)) if fixer is not None else pipeline.run(frames)
+        for frame in stream:
             if fixer is not None:
                 frame = fixer.apply(frame)
             writer.write(frame)

@@ -164,9 +164,14 @@ def process_segment(task: SegmentTask, progress: Callable[[int], None] | None = 
                              input_pix=task.pipe_pix, overwrite=True)
         pipeline.setup()
         produced = 0
-        for frame in pipeline.run(fixer.tap(iter(reader)) if fixer else iter(reader)):
+        frames = iter(reader)
+        # the operator's corrections: a stage strength changed on a shot, then the finished frames
+        stream = fixer.run(pipeline, frames, lambda spec: Pipeline(
+            spec, task.source_format, device=task.device, batch_size=task.batch_size, seed=task.seed,
+            options=dict(task.stage_options))) if fixer is not None else pipeline.run(frames)
+        for frame in stream:
             if skip <= produced < skip + keep:
-                if fixer is not None:      # the operator's corrections: the last step, after every stage
+                if fixer is not None:      # the last step, after every stage
                     frame = fixer.apply(frame)
                 writer.write(frame)
                 if log is not None:

@@ -128,7 +128,7 @@ def create_app(settings: Settings) -> Starlette:
         summary = read_json(job.report_dir / "summary.json", {}) or {}
         return page(request, "review.html", job=job.summary(), kinds=corr.DESCRIPTIONS,
                     corrections=job.corrections(), tracks=(summary.get("faces") or {}).get("tracks") or [],
-                    stages=presets.all().get(job.data.get("preset"), {}).get("stages") or [],
+                    stages=_strength_stages(job),
                     frames=_frames_out(job))
 
     def report_file(request: Request):
@@ -180,6 +180,9 @@ def create_app(settings: Settings) -> Starlette:
 
     def rerun(request: Request):
         job = job_of(request)
+        summary = job.summary()
+        if summary["state"] == "done" and summary["corrections_revision"] == (summary["applied_revision"] or 0):
+            return JSONResponse({"error": "the output already has every correction"}, status_code=409)
         runner.submit(job, "restore")
         return _back(request)
 
@@ -197,7 +200,7 @@ def create_app(settings: Settings) -> Starlette:
             if job.output_exists() else {}
         return page(request, "approve.html", job=job.summary(), record=record.get("record") or {},
                     record_sha256=record.get("record_sha256"), corrections=job.corrections(),
-                    package_report=read_json(job.folder / "package-report.json"))
+                    package_report=read_json(job.folder / "package-report.json") if job.data.get("package") else None)
 
     async def approve(request: Request):
         job = job_of(request)
@@ -358,9 +361,29 @@ def _correction(body: dict, job: Job, frames: int) -> tuple[dict, bytes | None]:
             item["strength"] = float(body.get("strength"))
         except (TypeError, ValueError):
             raise UserError("strength: a number") from None
-        if not item["stage"] or not 0 <= item["strength"] <= 4:
-            raise UserError("choose a stage and a strength between 0 and 4")
+        from restore.pipeline.spec import load_pipeline
+
+        corr.with_strength(load_pipeline(job.data["preset_path"]), item["stage"], item["strength"])  # or refuse
     return item, mask
+
+
+def _strength_stages(job: Job) -> list[dict]:
+    """The preset's stages whose strength can be changed for a shot, with their ranges."""
+    from restore.pipeline.spec import load_pipeline
+
+    try:
+        spec = load_pipeline(job.data["preset_path"])
+    except UserError:
+        return []
+    found = []
+    for entry in spec.stages:
+        try:
+            low, high = corr.strength_bounds(spec, entry.name)
+        except corr.CorrectionError:
+            continue
+        if entry.name not in [f["name"] for f in found]:
+            found.append({"name": entry.name, "min": low, "max": high, "value": getattr(entry.params, "strength")})
+    return found
 
 
 def _binary_mask(png: bytes) -> bytes:

@@ -109,6 +109,12 @@ def restore(job: Job, root: Path, segment_frames: int) -> None:
     stages = [s.get("stage") for s in (yaml.safe_load(Path(data["preset_path"]).read_text()) or {}).get("stages") or []]
     progress = Progress(job.folder / "progress.json", stages)
     progress.set(phase="preparing")
+    approval = job.folder / "approval.json"
+    if approval.exists():        # it approved the output this run replaces: keep it, as history
+        history = job.folder / "approvals"
+        history.mkdir(exist_ok=True)
+        approval.replace(history / f"approval-{now().replace(':', '')}.json")
+        job.update(package=None, package_valid=None)
     source = job.source_path(root)
     if data.get("trim") and not source.exists():
         progress.set(phase="cutting the chosen frames from the source")

@@ -42,7 +42,18 @@ def test_digest_changes_with_pixels_not_with_words(tmp_path):
     assert corr.digest([a]) == corr.digest([{**a, "why": "another reason"}])
     assert corr.digest([a]) != corr.digest([{**a, "frames": [0, 3]}])
     strength = {"id": "s1", "kind": "strength", "frames": [0, 1], "stage": "denoise", "strength": 0.5}
-    assert corr.digest([strength]) is None          # recorded, not applied: no segment needs redoing for it
+    assert corr.digest([strength]) != corr.digest([{**strength, "strength": 0.6}])
+
+
+def test_strength_is_checked_against_the_stage(denoise_pipeline):
+    spec = load_pipeline(str(denoise_pipeline))
+    assert corr.strength_bounds(spec, "denoise") == (0.1, 4.0)
+    changed = corr.with_strength(spec, "denoise", 2.5)
+    assert changed.stages[0].params.strength == 2.5 and spec.stages[0].params.strength == 1.0
+    with pytest.raises(corr.CorrectionError, match="outside"):
+        corr.with_strength(spec, "denoise", 9)
+    with pytest.raises(corr.CorrectionError, match="no stage"):
+        corr.with_strength(spec, "superres", 0.5)
 
 
 def test_mask_must_match_its_hash(tmp_path):
@@ -137,3 +148,28 @@ def test_segmented_rerun_redoes_only_the_touched_segments_and_records_who_when_w
     assert report.exit_code == 0, [(c.name, c.detail) for c in report.checks if c.ok is False]
     actions = [c for c in report.checks if c.name == "c2pa actions"][0].detail
     assert actions.count("edited") == 2
+
+
+@pytest.mark.slow
+def test_a_stage_strength_changed_for_a_shot(tmp_path, rgb_clip, denoise_pipeline, monkeypatch):
+    """Frames 8–9 at denoise strength 4: exactly what a whole run at strength 4 gives there; the rest untouched."""
+    spec = load_pipeline(str(denoise_pipeline))
+    plain, strong = tmp_path / "plain.mkv", tmp_path / "strong.mkv"
+    run_job(rgb_clip, plain, spec, JobOptions(provenance=False))
+    run_job(rgb_clip, strong, corr.with_strength(spec, "denoise", 4.0), JobOptions(provenance=False))
+    path = write_corrections(tmp_path, [{"id": "s1", "kind": "strength", "frames": [8, 9], "stage": "denoise",
+                                         "strength": 4.0, "who": "A. Conservator", "when": WHEN,
+                                         "why": "heavy grain in the night shot"}])
+    done = []
+    real = segments.process_segment
+    monkeypatch.setattr(segments, "process_segment", lambda task, progress=None: done.append(
+        (task.segment.index, bool(task.corrections))) or real(task, progress))
+    out = tmp_path / "out.mkv"
+    result = segments.run_resumable(rgb_clip, out, spec, JobOptions(corrections=path, keep_work=True),
+                                    segment_frames=4)
+    assert done == [(0, False), (1, False), (2, True)]
+    res, a, b = decode_rgb(out), decode_rgb(plain), decode_rgb(strong)
+    assert np.array_equal(res[:8], a[:8]) and np.array_equal(res[10:], a[10:])
+    assert np.array_equal(res[8:10], b[8:10]) and not np.array_equal(a[8:10], b[8:10])
+    listed = result.record["corrections"][0]
+    assert listed["applied"] and "strength 4.0" in listed["description"]

@@ -104,7 +104,7 @@
   function describe(c) {
     const span = c.frames[0] === c.frames[1] ? `${c.frames[0]}` : `${c.frames[0]}–${c.frames[1]}`;
     const what = {keep_source: "keep the source (painted region)", reject_face: `reject face track ${c.track}`,
-                  dust: "remove dust (painted region)", strength: `${c.stage} strength ${c.strength} (not applied yet)`}[c.kind];
+                  dust: "remove dust (painted region)", strength: `${c.stage} at strength ${c.strength}`}[c.kind];
     return [what, span];
   }
   function renderCorrections(job) {
@@ -114,8 +114,7 @@
     document.getElementById("corrections-body").replaceChildren(...doc.corrections.slice().reverse().map((c) => {
       const [what, span] = describe(c);
       const active = c.active !== false;
-      const state = !active ? `withdrawn by ${c.withdrawn.who}` : c.kind === "strength" ? "recorded only"
-        : (c.revision <= applied ? "yes" : "after the re-run");
+      const state = !active ? `withdrawn by ${c.withdrawn.who}` : (c.revision <= applied ? "yes" : "after the re-run");
       const tr = WB.el("tr", {"data-correction": c.id, class: active ? "" : "withdrawn"},
         WB.el("td", {textContent: c.id}), WB.el("td", {textContent: what}), WB.el("td", {textContent: span}),
         WB.el("td", {textContent: `${c.who}, ${c.when}`}), WB.el("td", {textContent: c.why || ""}),
