@@ -125,9 +125,8 @@ def create_app(settings: Settings) -> Starlette:
     # --- review and correct ---------------------------------------------------------------
     def review_page(request: Request):
         job = job_of(request)
-        summary = read_json(job.report_dir / "summary.json", {}) or {}
         return page(request, "review.html", job=job.summary(), kinds=corr.DESCRIPTIONS,
-                    corrections=job.corrections(), tracks=(summary.get("faces") or {}).get("tracks") or [],
+                    corrections=job.corrections(), tracks=job.face_tracks() if job.output_exists() else [],
                     stages=_strength_stages(job),
                     frames=_frames_out(job))
 

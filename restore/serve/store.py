@@ -196,22 +196,32 @@ class Job:
         write_json_durably(self.corrections_path, doc)
         return doc
 
-    def face_boxes(self, track: int, first: int, last: int) -> dict[str, list]:
-        """The box of face track ``track`` on each output frame in [first, last], from the frames log."""
-        boxes: dict[str, list] = {}
+    def face_tracks(self) -> list[dict]:
+        """The face tracks the faces stage worked on (from the frames log): track, first and last frame."""
+        tracks: dict[int, dict] = {}
+        for index, face in self._logged_faces():
+            entry = tracks.setdefault(int(face["track"]), {"track": int(face["track"]), "first": index, "last": index,
+                                                           "frames": 0})
+            entry["first"], entry["last"] = min(entry["first"], index), max(entry["last"], index)
+            entry["frames"] += 1
+        return [tracks[k] for k in sorted(tracks)]
+
+    def _logged_faces(self):
         log = self.output.with_name(self.output.name + ".frames.jsonl")
         try:
             with open(log, encoding="utf-8") as fh:
                 for line in fh:
                     entry = json.loads(line)
-                    if not first <= entry.get("index", -1) <= last:
-                        continue
                     for face in (entry.get("notes") or {}).get("faces") or []:
-                        if face.get("track") == track and face.get("box"):
-                            boxes[str(entry["index"])] = [round(float(v), 1) for v in face["box"][:4]]
-        except OSError:
-            pass
-        return boxes
+                        if "track" in face and face.get("box"):
+                            yield int(entry.get("index", -1)), face
+        except (OSError, ValueError):
+            return
+
+    def face_boxes(self, track: int, first: int, last: int) -> dict[str, list]:
+        """The box of face track ``track`` on each output frame in [first, last], from the frames log."""
+        return {str(index): [round(float(v), 1) for v in face["box"][:4]] for index, face in self._logged_faces()
+                if face["track"] == track and first <= index <= last}
 
 
 def _percent(progress: dict, state: str) -> float:

@@ -69,6 +69,8 @@ def test_a_rejected_face_track_takes_its_boxes_from_the_frames_log(workbench_roo
             fh.write(json.dumps({"index": i, "source_index": i, "notes": {"faces": faces if i != 3 else []}}) + "\n")
     assert job.face_boxes(1, 2, 4) == {"2": [12.0, 20.0, 30.0, 40.0], "4": [14.0, 20.0, 30.0, 40.0]}
     assert job.face_boxes(3, 0, 5) == {}
+    assert job.face_tracks() == [{"track": 1, "first": 0, "last": 5, "frames": 5},
+                                 {"track": 2, "first": 0, "last": 5, "frames": 5}]
 
 
 def test_trim_cuts_frames_and_sound_together(tmp_path):

@@ -71,6 +71,15 @@
   }
   form.addEventListener("change", showKind);
   showKind();
+  // rejecting a face track: its frames by default
+  function trackFrames() {
+    const option = document.getElementById("track").selectedOptions[0];
+    if (kind() !== "reject_face" || !option) return;
+    document.getElementById("first").value = option.dataset.first;
+    document.getElementById("last").value = option.dataset.last;
+  }
+  document.getElementById("track").addEventListener("change", trackFrames);
+  for (const radio of form.querySelectorAll("input[name=kind]")) radio.addEventListener("change", trackFrames);
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
