@@ -50,11 +50,14 @@ def probe(file: Path, no_count: bool) -> None:
 @click.option("--report", "report_dir", type=click.Path(path_type=Path), help="Also write the review report here.")
 @click.option("--package", "package_dir", type=click.Path(path_type=Path), help="Also write a BagIt package here.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last committed segment.")
+@click.option("--corrections", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="An operator's corrections.json (made by restore serve) to apply, recorded in the provenance.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.option("--log-json", is_flag=True, help="Progress and events as JSON lines on stderr.")
 def run(input: Path, output: Path, pipeline_name: str, device: str, keep_frames: Path | None, overwrite: bool,
         scale: int | None, size: str | None, codec: str | None, batch_size: int, seed: int, no_sign: bool,
-        report_dir: Path | None, package_dir: Path | None, resume: bool, quiet: bool, log_json: bool) -> None:
+        report_dir: Path | None, package_dir: Path | None, resume: bool, corrections: Path | None, quiet: bool,
+        log_json: bool) -> None:
     """Restore INPUT into OUTPUT with a pipeline."""
     from restore.job import JobOptions
     from restore.media.probe import check_readable_file
@@ -66,7 +69,7 @@ def run(input: Path, output: Path, pipeline_name: str, device: str, keep_frames:
     progress = Progress(input.name, quiet=quiet, json_lines=log_json)
     options = JobOptions(device=device, overwrite=overwrite, keep_frames=keep_frames, scale=scale,
                          size=_parse_size(size), codec=codec, batch_size=batch_size, seed=seed,
-                         sign=not no_sign, progress=progress, events=progress.event)
+                         sign=not no_sign, progress=progress, events=progress.event, corrections=corrections)
     outcome = restore_file(input, output, spec, options, report_dir=report_dir, package_dir=package_dir,
                            resume=resume)
     progress.done()

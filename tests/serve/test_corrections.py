@@ -173,3 +173,21 @@ def test_a_stage_strength_changed_for_a_shot(tmp_path, rgb_clip, denoise_pipelin
     assert np.array_equal(res[8:10], b[8:10]) and not np.array_equal(a[8:10], b[8:10])
     listed = result.record["corrections"][0]
     assert listed["applied"] and "strength 4.0" in listed["description"]
+
+
+def test_restore_run_applies_a_corrections_file(tmp_path, rgb_clip, denoise_pipeline):
+    from tests.conftest import run_cli
+
+    box = (0, 0, 40, 30)
+    path = write_corrections(tmp_path, [keep(tmp_path, "c1", [0, 11], box)])
+    out = tmp_path / "cli.mkv"
+    run_cli("run", str(rgb_clip), "-o", str(out), "-p", str(denoise_pipeline), "--corrections", str(path),
+            "--no-sign", "-q", check=True)
+    assert np.array_equal(decode_rgb(out)[:, :30, :40], decode_rgb(rgb_clip)[:, :30, :40])
+    record = json.loads(out.with_name("cli.mkv.provenance.json").read_text())["record"]
+    assert record["corrections"][0]["who"] == "A. Conservator"
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "restore-corrections", "version": 7}')
+    res = run_cli("run", str(rgb_clip), "-o", str(tmp_path / "x.mkv"), "-p", str(denoise_pipeline),
+                  "--corrections", str(bad), "-q")
+    assert res.returncode == 2 and "version" in res.stderr

@@ -113,9 +113,13 @@ def test_cancel_keeps_the_work_and_resume_finishes_it(tmp_path):
         status, _, raw = server.request("/jobs", data=body, headers={"Accept": "application/json"})
         job = json.loads(raw)["id"]
         deadline = time.monotonic() + 120
-        while json.loads(server.request(f"/api/jobs/{job}")[2])["segments_done"] in (None, 0):
+        while (live := json.loads(server.request(f"/api/jobs/{job}")[2]))["segments_done"] in (None, 0):
             assert time.monotonic() < deadline, "no segment was committed"
             time.sleep(0.1)
+        # live progress: frames, fps, ETA, the phase and the stages at work
+        assert live["state"] == "running" and live["phase"] == "restoring" and live["stage"] == "denoise"
+        assert live["frames_total"] == 40 and 0 < live["frames_done"] < 40 and 0 < live["percent"] < 100
+        assert live["fps"] > 0 and live["eta_s"] > 0
         assert server.request(f"/jobs/{job}/cancel", data=b"", headers={"Accept": "application/json"})[0] == 200
         cancelled = wait_state(server, job, {"cancelled"})
         assert 0 < cancelled["segments_done"] < cancelled["segments_total"] == 10
