@@ -208,7 +208,8 @@ def create_app(settings: Settings) -> Starlette:
         note = str(form.get("note") or "").strip()
         if not who:
             return Response("Approval needs the approver's name.", status_code=422, media_type="text/plain")
-        if not job.output_exists() or job.data.get("state") != "done":
+        state, task = job.data.get("state"), job.data.get("task")
+        if not job.output_exists() or state in ("queued", "running") or (task != "package" and state != "done"):
             return Response("Only a finished restoration can be approved.", status_code=409, media_type="text/plain")
         summary = job.summary()
         if summary["corrections_revision"] != (summary["applied_revision"] or 0):

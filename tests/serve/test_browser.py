@@ -54,6 +54,15 @@ def screenshot(driver, name: str, height: int) -> None:
         cv2.imwrite(str(target), small, [cv2.IMWRITE_PNG_COMPRESSION, 9])
 
 
+def no_errors(driver) -> None:
+    """Nothing failed on the page: no console error, no broken picture, nothing fetched off this server."""
+    errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert errors == []
+    remote = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)"
+                                   ".filter(n => !n.startsWith(location.origin) && !n.startsWith('data:'))")
+    assert remote == []
+
+
 def set_value(driver, element_id: str, value) -> None:
     driver.execute_script("const el = document.getElementById(arguments[0]); el.value = arguments[1];"
                           "el.dispatchEvent(new Event('change', {bubbles: true}));", element_id, str(value))
@@ -90,6 +99,7 @@ def test_a_whole_visit(workbench_root):
         wait_for(driver, f"const r = document.querySelector('#jobs-body tr[data-job=\"{job}\"]');"
                          "return r && r.dataset.state === 'done'", 20)
         screenshot(driver, "workbench-jobs.png", 900)
+        no_errors(driver)
 
         # --- 2. review: the static report's views, on the finished output --------------------------
         driver.find_element(By.CSS_SELECTOR, f"tr[data-job='{job}'] a.review").click()
@@ -118,6 +128,7 @@ def test_a_whole_visit(workbench_root):
         who.send_keys("A. Conservator")
         driver.execute_script("window.scrollTo(0, 0)")
         screenshot(driver, "workbench-review.png", 1000)
+        no_errors(driver)
         driver.find_element(By.ID, "save-correction").click()
         wait_for(driver, "return document.getElementById('correction-message').textContent.startsWith('Saved')", 20)
         wait_for(driver, "return document.querySelectorAll('#corrections-body tr').length === 1", 10)
@@ -171,6 +182,7 @@ def test_a_whole_visit(workbench_root):
         wait_for(driver, "return document.querySelector('#package-result.ok')", 240)
         timings["package"] = time.monotonic() - t2
         screenshot(driver, "workbench-approve.png", 900)
+        no_errors(driver)
 
     # the bag is valid, and holds the master, the access copy, their provenance and the approval
     data = json.loads((folder / "job.json").read_text())

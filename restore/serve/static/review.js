@@ -6,7 +6,7 @@
   const frames = Number(status.dataset.frames) || 0;
   const img = document.getElementById("frame-img");
   const canvas = document.getElementById("mask");
-  const ctx = canvas.getContext("2d");
+  const ctx = canvas ? canvas.getContext("2d") : null;
   const frameInput = document.getElementById("frame");
   const showSource = document.getElementById("show-source");
   const brush = document.getElementById("brush");
@@ -14,100 +14,103 @@
   const message = document.getElementById("correction-message");
   let painted = false, last = null, sized = false, outputStamp = "";
   let lastJob = null;
+  let loadFrame = () => {};
 
-  // --- the frame and the paint --------------------------------------------------------------
-  function loadFrame() {
-    const n = Math.max(0, Math.min(Number(frameInput.value) || 0, Math.max(frames - 1, 0)));
-    frameInput.value = n;
-    img.dataset.loaded = "";
-    img.src = `/jobs/${jobId}/frames/${n}.png?of=${showSource.checked ? "source" : "output"}&v=${outputStamp}`;
-  }
-  img.addEventListener("load", () => {
-    if (!sized || canvas.width !== img.naturalWidth || canvas.height !== img.naturalHeight) {
-      canvas.width = img.naturalWidth;          // the mask is painted at the output's own pixels
-      canvas.height = img.naturalHeight;
-      sized = true;
-      painted = false;
+  if (img) {
+    // --- the frame and the paint --------------------------------------------------------------
+    loadFrame = function () {
+      const n = Math.max(0, Math.min(Number(frameInput.value) || 0, Math.max(frames - 1, 0)));
+      frameInput.value = n;
+      img.dataset.loaded = "";
+      img.src = `/jobs/${jobId}/frames/${n}.png?of=${showSource.checked ? "source" : "output"}&v=${outputStamp}`;
+    };
+    img.addEventListener("load", () => {
+      if (!sized || canvas.width !== img.naturalWidth || canvas.height !== img.naturalHeight) {
+        canvas.width = img.naturalWidth;          // the mask is painted at the output's own pixels
+        canvas.height = img.naturalHeight;
+        sized = true;
+        painted = false;
+      }
+      img.dataset.loaded = frameInput.value;
+    });
+    frameInput.addEventListener("change", () => {
+      loadFrame();
+      document.getElementById("first").value = frameInput.value;
+      document.getElementById("last").value = frameInput.value;
+    });
+    document.getElementById("prev-frame").onclick = () => { frameInput.value = Number(frameInput.value) - 1; frameInput.dispatchEvent(new Event("change")); };
+    document.getElementById("next-frame").onclick = () => { frameInput.value = Number(frameInput.value) + 1; frameInput.dispatchEvent(new Event("change")); };
+    showSource.addEventListener("change", loadFrame);
+
+    function point(event) {
+      const box = canvas.getBoundingClientRect();
+      return [(event.clientX - box.left) * canvas.width / box.width, (event.clientY - box.top) * canvas.height / box.height];
     }
-    img.dataset.loaded = frameInput.value;
-  });
-  frameInput.addEventListener("change", () => {
-    loadFrame();
-    document.getElementById("first").value = frameInput.value;
-    document.getElementById("last").value = frameInput.value;
-  });
-  document.getElementById("prev-frame").onclick = () => { frameInput.value = Number(frameInput.value) - 1; frameInput.dispatchEvent(new Event("change")); };
-  document.getElementById("next-frame").onclick = () => { frameInput.value = Number(frameInput.value) + 1; frameInput.dispatchEvent(new Event("change")); };
-  showSource.addEventListener("change", loadFrame);
-
-  function point(event) {
-    const box = canvas.getBoundingClientRect();
-    return [(event.clientX - box.left) * canvas.width / box.width, (event.clientY - box.top) * canvas.height / box.height];
-  }
-  function dab(from, to) {
-    const radius = Number(brush.value) / 2;
-    ctx.fillStyle = ctx.strokeStyle = "#ff1f5a";
-    ctx.lineWidth = radius * 2;
-    ctx.lineCap = "round";
-    ctx.beginPath();
-    ctx.moveTo(from[0], from[1]);
-    ctx.lineTo(to[0], to[1]);
-    ctx.stroke();
-    ctx.beginPath();
-    ctx.arc(to[0], to[1], radius, 0, 2 * Math.PI);
-    ctx.fill();
-    painted = true;
-    canvas.dataset.painted = "1";
-  }
-  canvas.addEventListener("pointerdown", (e) => { canvas.setPointerCapture(e.pointerId); last = point(e); dab(last, last); e.preventDefault(); });
-  canvas.addEventListener("pointermove", (e) => { if (last) { const p = point(e); dab(last, p); last = p; } });
-  for (const type of ["pointerup", "pointercancel", "pointerleave"]) canvas.addEventListener(type, () => { last = null; });
-  document.getElementById("clear-mask").onclick = () => { ctx.clearRect(0, 0, canvas.width, canvas.height); painted = false; canvas.dataset.painted = ""; };
-
-  // --- the form ---------------------------------------------------------------------------------
-  function kind() { return form.querySelector("input[name=kind]:checked").value; }
-  function showKind() {
-    for (const el of form.querySelectorAll("[class*=kind-]")) el.hidden = !el.classList.contains(`kind-${kind()}`);
-  }
-  form.addEventListener("change", showKind);
-  showKind();
-  // rejecting a face track: its frames by default
-  function trackFrames() {
-    const option = document.getElementById("track").selectedOptions[0];
-    if (kind() !== "reject_face" || !option) return;
-    document.getElementById("first").value = option.dataset.first;
-    document.getElementById("last").value = option.dataset.last;
-  }
-  document.getElementById("track").addEventListener("change", trackFrames);
-  for (const radio of form.querySelectorAll("input[name=kind]")) radio.addEventListener("change", trackFrames);
-
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const body = {kind: kind(), first: Number(document.getElementById("first").value),
-                  last: Number(document.getElementById("last").value), why: document.getElementById("why").value,
-                  who: document.getElementById("who").value.trim()};
-    if (body.kind === "keep_source" || body.kind === "dust") {
-      if (!painted) { message.textContent = "Paint the region on the frame first."; message.className = "message fail"; return; }
-      body.mask = canvas.toDataURL("image/png");
-    } else if (body.kind === "reject_face") {
-      body.track = document.getElementById("track").value;
-    } else if (body.kind === "strength") {
-      body.stage = document.getElementById("stage").value;
-      body.strength = Number(document.getElementById("strength").value);
+    function dab(from, to) {
+      const radius = Number(brush.value) / 2;
+      ctx.fillStyle = ctx.strokeStyle = "#ff1f5a";
+      ctx.lineWidth = radius * 2;
+      ctx.lineCap = "round";
+      ctx.beginPath();
+      ctx.moveTo(from[0], from[1]);
+      ctx.lineTo(to[0], to[1]);
+      ctx.stroke();
+      ctx.beginPath();
+      ctx.arc(to[0], to[1], radius, 0, 2 * Math.PI);
+      ctx.fill();
+      painted = true;
+      canvas.dataset.painted = "1";
     }
-    WB.remember(body.who);
-    try {
-      const doc = await WB.post(`/jobs/${jobId}/corrections`, body);
-      message.textContent = `Saved (revision ${doc.revision}). Re-run to apply it to the output.`;
-      message.className = "message ok";
-      document.getElementById("why").value = "";
-      document.getElementById("clear-mask").click();
-      refresh();
-    } catch (err) {
-      message.textContent = err.message;
-      message.className = "message fail";
+    canvas.addEventListener("pointerdown", (e) => { canvas.setPointerCapture(e.pointerId); last = point(e); dab(last, last); e.preventDefault(); });
+    canvas.addEventListener("pointermove", (e) => { if (last) { const p = point(e); dab(last, p); last = p; } });
+    for (const type of ["pointerup", "pointercancel", "pointerleave"]) canvas.addEventListener(type, () => { last = null; });
+    document.getElementById("clear-mask").onclick = () => { ctx.clearRect(0, 0, canvas.width, canvas.height); painted = false; canvas.dataset.painted = ""; };
+
+    // --- the form ---------------------------------------------------------------------------------
+    function kind() { return form.querySelector("input[name=kind]:checked").value; }
+    function showKind() {
+      for (const el of form.querySelectorAll("[class*=kind-]")) el.hidden = !el.classList.contains(`kind-${kind()}`);
     }
-  });
+    form.addEventListener("change", showKind);
+    showKind();
+    // rejecting a face track: its frames by default
+    function trackFrames() {
+      const option = document.getElementById("track").selectedOptions[0];
+      if (kind() !== "reject_face" || !option) return;
+      document.getElementById("first").value = option.dataset.first;
+      document.getElementById("last").value = option.dataset.last;
+    }
+    document.getElementById("track").addEventListener("change", trackFrames);
+    for (const radio of form.querySelectorAll("input[name=kind]")) radio.addEventListener("change", trackFrames);
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const body = {kind: kind(), first: Number(document.getElementById("first").value),
+                    last: Number(document.getElementById("last").value), why: document.getElementById("why").value,
+                    who: document.getElementById("who").value.trim()};
+      if (body.kind === "keep_source" || body.kind === "dust") {
+        if (!painted) { message.textContent = "Paint the region on the frame first."; message.className = "message fail"; return; }
+        body.mask = canvas.toDataURL("image/png");
+      } else if (body.kind === "reject_face") {
+        body.track = document.getElementById("track").value;
+      } else if (body.kind === "strength") {
+        body.stage = document.getElementById("stage").value;
+        body.strength = Number(document.getElementById("strength").value);
+      }
+      WB.remember(body.who);
+      try {
+        const doc = await WB.post(`/jobs/${jobId}/corrections`, body);
+        message.textContent = `Saved (revision ${doc.revision}). Re-run to apply it to the output.`;
+        message.className = "message ok";
+        document.getElementById("why").value = "";
+        document.getElementById("clear-mask").click();
+        refresh();
+      } catch (err) {
+        message.textContent = err.message;
+        message.className = "message fail";
+      }
+    });
+  }
 
   // --- the list, the status, the re-run ------------------------------------------------------------
   function describe(c) {
@@ -134,7 +137,7 @@
           const who = document.getElementById("who").value.trim();
           const why = window.prompt("Why withdraw it?") || "";
           try { await WB.post(`/jobs/${jobId}/corrections/${c.id}/withdraw`, {who, why}); refresh(); }
-          catch (err) { message.textContent = err.message; message.className = "message fail"; }
+          catch (err) { window.alert(err.message); }
         };
         tr.lastChild.append(button);
       }
@@ -158,6 +161,7 @@
     renderCorrections(job);
     if (lastJob && job.state === "done" && (lastJob.state !== "done" || lastJob.applied_revision !== job.applied_revision)) {
       if (!document.getElementById("report") && job.report) { location.reload(); return; }
+      if (!img) { location.reload(); return; }
       outputStamp = String(Date.now());        // a new output: show its pixels and its review
       loadFrame();
       const report = document.getElementById("report");
@@ -170,6 +174,6 @@
     await WB.post(`/jobs/${jobId}/rerun`);
     refresh();
   });
-  loadFrame();
+  if (img) loadFrame();
   WB.every(1000, refresh);
 })();
