@@ -125,7 +125,11 @@ def create_app(settings: Settings) -> Starlette:
     # --- review and correct ---------------------------------------------------------------
     def review_page(request: Request):
         job = job_of(request)
-        return page(request, "review.html", job=job.summary(), kinds=corr.DESCRIPTIONS,
+        summary = read_json(job.report_dir / "summary.json", {}) or {}
+        inventions = ((summary.get("inventions") or {}).get("list") or [])[:12]
+        before = ((summary.get("alignment") or {}).get("before") or {})
+        return page(request, "review.html", job=job.summary(), kinds=corr.DESCRIPTIONS, inventions=inventions,
+                    source_size=[before.get("width"), before.get("height")],
                     corrections=job.corrections(), tracks=job.face_tracks() if job.output_exists() else [],
                     stages=_strength_stages(job),
                     frames=_frames_out(job))

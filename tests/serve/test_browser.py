@@ -184,6 +184,31 @@ def test_a_whole_visit(workbench_root):
         screenshot(driver, "workbench-approve.png", 900)
         no_errors(driver)
 
+        # --- the review's inventions to check lead to the painter; the box tool paints rectangles ----------
+        summary_path = folder / "report" / "summary.json"
+        summary = json.loads(summary_path.read_text())
+        summary["inventions"]["list"] = [{"frame": 7, "source": 7, "severity": 0.01,
+                                          "regions": [{"box": [100, 60, 20, 10], "area": 0.01, "peak": 0.5, "mean": 0.3}]}]
+        summary_path.write_text(json.dumps(summary))
+        driver.get(f"{server.url}/jobs/{job}")
+        wait_for(driver, "return document.getElementById('frame-img').dataset.loaded === '0'", 30)
+        driver.find_element(By.CSS_SELECTOR, "#inventions button.paint-regions").click()
+        wait_for(driver, "return document.getElementById('frame-img').dataset.loaded === '7'", 30)
+        alpha = ("const c = document.getElementById('mask'); const d = c.getContext('2d')"
+                 ".getImageData(arguments[0], arguments[1], 1, 1).data; return d[3];")
+        assert driver.execute_script(alpha, 110, 65) == 255 and driver.execute_script(alpha, 90, 65) == 0
+        assert driver.execute_script("return document.getElementById('first').value") == "7"
+        driver.find_element(By.ID, "clear-mask").click()
+        driver.find_element(By.CSS_SELECTOR, "input[name=tool][value=box]").click()
+        canvas = driver.find_element(By.ID, "mask")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+        scale = canvas.size["width"] / W      # CSS pixels per frame pixel
+        (ActionChains(driver).move_to_element_with_offset(canvas, int(-30 * scale), int(-20 * scale)).click_and_hold()
+         .move_by_offset(int(20 * scale), int(10 * scale)).release().perform())
+        assert driver.execute_script(alpha, 60, 45) == 255                # inside the box (frame pixels 50–70, 40–50)
+        assert driver.execute_script(alpha, 40, 45) == 0 and driver.execute_script(alpha, 60, 60) == 0
+        no_errors(driver)
+
     # the bag is valid, and holds the master, the access copy, their provenance and the approval
     data = json.loads((folder / "job.json").read_text())
     bag = folder / data["package"]

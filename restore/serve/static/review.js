@@ -46,8 +46,11 @@
       const box = canvas.getBoundingClientRect();
       return [(event.clientX - box.left) * canvas.width / box.width, (event.clientY - box.top) * canvas.height / box.height];
     }
+    function tool() { return document.querySelector("input[name=tool]:checked").value; }
+    let snapshot = null, start = null;
     function dab(from, to) {
       const radius = Number(brush.value) / 2;
+      ctx.globalCompositeOperation = tool() === "eraser" ? "destination-out" : "source-over";
       ctx.fillStyle = ctx.strokeStyle = "#ff1f5a";
       ctx.lineWidth = radius * 2;
       ctx.lineCap = "round";
@@ -61,9 +64,49 @@
       painted = true;
       canvas.dataset.painted = "1";
     }
-    canvas.addEventListener("pointerdown", (e) => { canvas.setPointerCapture(e.pointerId); last = point(e); dab(last, last); e.preventDefault(); });
-    canvas.addEventListener("pointermove", (e) => { if (last) { const p = point(e); dab(last, p); last = p; } });
-    for (const type of ["pointerup", "pointercancel", "pointerleave"]) canvas.addEventListener(type, () => { last = null; });
+    function box(a, b) {            // a filled rectangle from corner a to corner b (shown live while dragging)
+      ctx.putImageData(snapshot, 0, 0);
+      ctx.globalCompositeOperation = "source-over";
+      ctx.fillStyle = "#ff1f5a";
+      ctx.fillRect(Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.abs(b[0] - a[0]) + 1, Math.abs(b[1] - a[1]) + 1);
+      painted = true;
+      canvas.dataset.painted = "1";
+    }
+    canvas.addEventListener("pointerdown", (e) => {
+      canvas.setPointerCapture(e.pointerId);
+      last = point(e);
+      if (tool() === "box") { snapshot = ctx.getImageData(0, 0, canvas.width, canvas.height); start = last; box(start, last); }
+      else dab(last, last);
+      e.preventDefault();
+    });
+    canvas.addEventListener("pointermove", (e) => {
+      if (!last) return;
+      const p = point(e);
+      if (start) box(start, p); else dab(last, p);
+      last = p;
+    });
+    for (const type of ["pointerup", "pointercancel", "pointerleave"]) canvas.addEventListener(type, () => { last = null; start = null; });
+    // the review's inventions to check: go to the frame, or paint its regions (source pixels → output pixels)
+    const inventions = document.getElementById("inventions");
+    if (inventions) {
+      const [sw, sh] = inventions.dataset.sourceSize.split("x").map(Number);
+      inventions.addEventListener("click", (event) => {
+        const button = event.target.closest("button");
+        if (!button) return;
+        frameInput.value = button.dataset.frame;
+        frameInput.dispatchEvent(new Event("change"));
+        if (!button.classList.contains("paint-regions")) return;
+        const paint = () => {
+          const fx = canvas.width / (sw || canvas.width), fy = canvas.height / (sh || canvas.height);
+          ctx.globalCompositeOperation = "source-over";
+          ctx.fillStyle = "#ff1f5a";
+          for (const [x, y, w, h] of JSON.parse(button.dataset.boxes)) ctx.fillRect(x * fx, y * fy, w * fx, h * fy);
+          painted = true;
+          canvas.dataset.painted = "1";
+        };
+        if (sized) paint(); else img.addEventListener("load", paint, {once: true});
+      });
+    }
     document.getElementById("clear-mask").onclick = () => { ctx.clearRect(0, 0, canvas.width, canvas.height); painted = false; canvas.dataset.painted = ""; };
 
     // --- the form ---------------------------------------------------------------------------------
