@@ -28,12 +28,12 @@ from starlette.templating import Jinja2Templates
 from restore import __version__
 from restore import corrections as corr
 from restore.errors import UserError
+from restore.pipeline.spec import PIPELINES_DIR
 from restore.serve.queue import Runner
 from restore.serve.security import Gate, PathRefused, safe_path
 from restore.serve.store import Job, JobStore, Presets, now, read_json
 
 HERE = Path(__file__).resolve().parent
-REPO_PIPELINES = HERE.parents[1] / "pipelines"
 MAX_MASK_BYTES = 16 << 20
 
 
@@ -48,10 +48,11 @@ class Settings:
     start_queue: bool = True
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings) -> Gate:
+    """The ASGI app: the Starlette routes behind the Gate (token, Host and Origin checks)."""
     root = Path(settings.root).resolve()
     store = JobStore(root, settings.workspace)
-    presets = Presets([REPO_PIPELINES, *settings.presets])
+    presets = Presets([PIPELINES_DIR, *settings.presets])
     runner = Runner(store, segment_frames=settings.segment_frames)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals.update(version=__version__)

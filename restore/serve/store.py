@@ -21,12 +21,13 @@ Nothing here knows how a restoration is done: the worker does that with the batc
 from __future__ import annotations
 
 import datetime
+import fcntl
 import hashlib
 import json
 import os
 import re
-import threading
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -80,13 +81,24 @@ class Presets:
         return preset
 
 
+@contextmanager
+def locked(folder: Path, name: str):
+    """An exclusive lock on ``folder/.name.lock`` (flock): the server's threads and the worker process take
+    turns at a read-modify-write of the same file."""
+    with open(Path(folder) / f".{name}.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 class Job:
     """One job folder."""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self.id = self.folder.name
-        self._lock = threading.Lock()
 
     # --- files -------------------------------------------------------------------------
     @property
@@ -94,7 +106,7 @@ class Job:
         return read_json(self.folder / "job.json", {}) or {}
 
     def update(self, **changes) -> dict:
-        with self._lock:
+        with locked(self.folder, "job"):
             data = {**self.data, **changes, "updated": now()}
             write_json_durably(self.folder / "job.json", data)
             return data
@@ -155,7 +167,7 @@ class Job:
 
     def add_correction(self, item: dict, mask_png: bytes | None = None) -> dict:
         """Add one correction (a new revision); the mask is stored by its sha256 and never rewritten."""
-        with self._lock:
+        with locked(self.folder, "corrections"):
             doc = self.corrections()
             if mask_png is not None:
                 digest = hashlib.sha256(mask_png).hexdigest()
@@ -177,7 +189,7 @@ class Job:
 
     def remove_correction(self, cid: str, who: str, why: str = "") -> dict:
         """Withdraw a correction (kept in the history, marked inactive: nothing is ever erased)."""
-        with self._lock:
+        with locked(self.folder, "corrections"):
             doc = self.corrections()
             if not any(c["id"] == cid and c.get("active", True) for c in doc.get("corrections", [])):
                 raise UserError(f"no active correction {cid}")

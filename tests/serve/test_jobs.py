@@ -59,6 +59,22 @@ def test_corrections_are_versioned_and_never_erased(workbench_root, tmp_path):
     assert store.videos() == ["films/clip.mkv"]
 
 
+def test_corrections_made_at_once_from_several_tabs_are_all_kept(workbench_root, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = JobStore(workbench_root, workbench_root / "restore-workbench")
+    job_id = store.create("films/clip.mkv", preset(tmp_path), None).id
+
+    def add(n):   # each request gets its own Job object, as the server's handlers do
+        store.get(job_id).add_correction({"kind": "strength", "frames": [n, n], "who": f"tab {n}",
+                                          "stage": "denoise", "strength": 0.5}, None)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(add, range(16)))
+    doc = store.get(job_id).corrections()
+    assert doc["revision"] == 16 and sorted(c["frames"][0] for c in doc["corrections"]) == list(range(16))
+
+
 def test_a_rejected_face_track_takes_its_boxes_from_the_frames_log(workbench_root, tmp_path):
     store = JobStore(workbench_root, workbench_root / "restore-workbench")
     job = store.create("films/clip.mkv", preset(tmp_path), None)
@@ -167,8 +183,8 @@ def test_corrections_api_checks_what_it_is_given(workbench_root):
         status, _, raw = server.request(f"/jobs/{job}/corrections/{cid}/withdraw", data=b'{"who": "Bob"}',
                                         headers={"Content-Type": "application/json"})
         assert status == 200 and json.loads(raw)["corrections"][0]["active"] is False
-        # the review page lists what can be corrected, and frames are served only for what exists
-        assert b"reject a face track" in server.request(f"/jobs/{job}")[2]
+        # before the output exists the review page says so, and frames are served only for what exists
+        assert b"Corrections can be made once the restoration has finished" in server.request(f"/jobs/{job}")[2]
         assert server.request(f"/jobs/{job}/frames/0.png?of=output")[0] == 404
         assert server.request(f"/jobs/{job}/frames/0.png?of=source")[0] == 200
         assert server.request(f"/jobs/{job}/frames/99.png?of=source")[0] == 404
