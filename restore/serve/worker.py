@@ -10,6 +10,7 @@ which every browser tab reads.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import signal
 import subprocess
@@ -131,7 +132,8 @@ def restore(job: Job, root: Path, segment_frames: int) -> None:
     job_file = job.folder / "jobs.yaml"
     job_file.write_text(yaml.safe_dump({
         "version": 1, "roots": {"input": str(source.parent), "output": str(out_dir)},
-        "inputs": [str(source)], "output": {"folder": str(out_dir), "name": data["output_name"]},
+        # the job file reads inputs as globs: a film named "reel [1].mkv" must match itself only
+        "inputs": [glob.escape(str(source))], "output": {"folder": str(out_dir), "name": data["output_name"]},
         "pipeline": data["preset_path"], "status": "restore-status.json",
         "options": {"segment_frames": segment_frames, "overwrite": True}}, sort_keys=False))
     jf = load_jobfile(job_file)

@@ -15,7 +15,7 @@ from restore.errors import UserError
 from restore.serve.store import JobStore, Presets
 from restore.serve.worker import trim_source
 from tests.conftest import ffmpeg
-from tests.serve.conftest import H, W, LiveServer, decode_rgb, make_rgb_clip, settings_for
+from tests.serve.conftest import DENOISE_YAML, H, W, LiveServer, decode_rgb, make_rgb_clip, settings_for
 
 
 def preset(tmp_path):
@@ -188,3 +188,26 @@ def test_corrections_api_checks_what_it_is_given(workbench_root):
         assert server.request(f"/jobs/{job}/frames/0.png?of=output")[0] == 404
         assert server.request(f"/jobs/{job}/frames/0.png?of=source")[0] == 200
         assert server.request(f"/jobs/{job}/frames/99.png?of=source")[0] == 404
+
+
+@pytest.mark.slow
+def test_the_worker_restores_a_trimmed_preview_of_an_oddly_named_film(tmp_path):
+    """What the queue's worker process does, in this process: trim, restore in segments, review."""
+    from restore.serve.worker import restore
+
+    root = tmp_path / "archive"
+    (root / "films").mkdir(parents=True)
+    make_rgb_clip(root / "films" / "reel [1] *final*.mkv", frames=16)
+    (root / "films" / "reel 1 final.mkv").write_bytes(b"not this one")
+    (tmp_path / "presets").mkdir()
+    (tmp_path / "presets" / "test-denoise.yaml").write_text(DENOISE_YAML)
+    store = JobStore(root, root / "restore-workbench")
+    whole = store.create("films/reel [1] *final*.mkv", preset(tmp_path), None)
+    restore(whole, root, segment_frames=8)
+    assert len(decode_rgb(whole.output)) == 16 and whole.data["applied_revision"] == 0
+    assert (whole.report_dir / "index.html").is_file() and whole.progress["phase"] == "done"
+    preview = store.create("films/reel [1] *final*.mkv", preset(tmp_path), {"first": 4, "count": 6})
+    restore(preview, root, segment_frames=4)
+    assert len(decode_rgb(preview.output)) == 6
+    record = json.loads(preview.output.with_name(preview.output.name + ".provenance.json").read_text())["record"]
+    assert record["source"]["name"] == "trim.mkv" and record["frames"] == {"in": 6, "out": 6}
