@@ -28,6 +28,11 @@ def serve(*, host: str = "127.0.0.1", port: int = DEFAULT_PORT, root: Path = Pat
     loopback = is_loopback(host)
     token = None if loopback else (token or new_token())
     workspace = Path(workspace).resolve() if workspace else root / "restore-workbench"
+    try:
+        (workspace / "jobs").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the workspace {workspace} ({exc.strerror}): a read-only archive needs "
+                        "--workspace DIR on a writable disk") from None
     app = create_app(Settings(root=root, workspace=workspace, token=token, loopback=loopback,
                               presets=tuple(Path(p) for p in presets), segment_frames=segment_frames))
     shown = "localhost" if loopback else host

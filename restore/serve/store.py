@@ -274,8 +274,19 @@ class JobStore:
         folders = sorted((self.workspace / "jobs").iterdir(), reverse=True)
         return [Job(f) for f in folders if (f / "job.json").is_file()]
 
-    def videos(self, limit: int = 2000) -> list[str]:
-        """Video files under the root (relative paths), the workspace and hidden folders left out."""
+    def videos(self, limit: int = 2000, max_age: float = 10.0) -> list[str]:
+        """Video files under the root (relative paths), the workspace and hidden folders left out; the walk is
+        reused for ``max_age`` seconds (an archive's tree can be large, and every page load asks)."""
+        import time
+
+        cached = getattr(self, "_videos", None)
+        if cached is not None and time.monotonic() - cached[0] < max_age:
+            return cached[1]
+        found = self._walk(limit)
+        self._videos = (time.monotonic(), found)
+        return found
+
+    def _walk(self, limit: int) -> list[str]:
         found = []
         for folder, dirs, files in os.walk(self.root, followlinks=False):
             here = Path(folder)

@@ -80,6 +80,12 @@ def test_a_whole_visit(workbench_root):
     with LiveServer(settings_for(workbench_root)) as server, browser.chromium(1200, 1000) as driver:
         # --- 1. jobs: choose the film, see its probe facts, pick the preset, start -----------------
         driver.get(server.url + "/")
+        visible = "return [...document.getElementById('source').options].filter(o => o.value && !o.hidden).length"
+        driver.find_element(By.ID, "filter").send_keys("nothing-like-it")
+        assert driver.execute_script(visible) == 0
+        driver.find_element(By.ID, "filter").clear()
+        driver.find_element(By.ID, "filter").send_keys("CLIP")
+        assert driver.execute_script(visible) == 1
         Select(driver.find_element(By.ID, "source")).select_by_value("films/clip.mkv")
         wait_for(driver, "return document.getElementById('facts').textContent.includes('160×120')", 30)
         assert "12 (" in driver.find_element(By.ID, "facts").text            # frames, counted by probe

@@ -8,6 +8,7 @@ import urllib.parse
 
 import pytest
 
+from restore.errors import UserError
 from restore.serve import security
 from restore.serve.security import PathRefused, safe_path
 from tests.serve.conftest import LiveServer, settings_for
@@ -47,6 +48,9 @@ def test_serve_prints_a_token_url_for_any_other_host(monkeypatch, tmp_path):
     token = urllib.parse.parse_qs(urllib.parse.urlsplit(url.split()[-1]).query)["token"][0]
     assert len(token) >= 24 and seen["app"].token == token and seen["host"] == "0.0.0.0"
     lines.clear()
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(UserError, match="--workspace"):
+        serve(host="127.0.0.1", port=9999, root=tmp_path, workspace=tmp_path / "a-file" / "ws", echo=lines.append)
     serve(host="127.0.0.1", port=9999, root=tmp_path, echo=lines.append)
     assert "?token=" not in " ".join(lines) and seen["app"].token is None and seen["app"].loopback
 

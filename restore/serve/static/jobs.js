@@ -4,6 +4,13 @@
   const body = document.getElementById("jobs-body");
   const facts = document.getElementById("facts");
 
+  document.getElementById("filter").addEventListener("input", (event) => {
+    const words = event.target.value.toLowerCase().split(/\s+/).filter(Boolean);
+    for (const option of document.getElementById("source").options) {
+      if (option.value) option.hidden = !words.every(w => option.value.toLowerCase().includes(w));
+    }
+  });
+
   function fact(dl, name, value) {
     if (value === null || value === undefined || value === "") return;
     dl.append(WB.el("dt", {textContent: name}), WB.el("dd", {textContent: String(value)}));
