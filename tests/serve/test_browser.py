@@ -104,7 +104,9 @@ def test_a_whole_visit(workbench_root):
         driver.get(server.url + "/")
         wait_for(driver, f"const r = document.querySelector('#jobs-body tr[data-job=\"{job}\"]');"
                          "return r && r.dataset.state === 'done'", 20)
-        screenshot(driver, "workbench-jobs.png", 900)
+        Select(driver.find_element(By.ID, "source")).select_by_value("films/clip.mkv")   # its facts, for the picture
+        wait_for(driver, "return document.getElementById('facts').textContent.includes('160×120')", 30)
+        screenshot(driver, "workbench-jobs.png", 1000)
         no_errors(driver)
 
         # --- 2. review: the static report's views, on the finished output --------------------------
