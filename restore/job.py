@@ -106,17 +106,17 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
     stage_options.pop("preview_frames", None)
     settings, out_fmt = output_settings(output, src_fmt, pipeline.output_format, spec, options, notes)
     native = is_native(pipeline, src_fmt, out_fmt)
+    corrections = load_corrections(options)
+    if corrections and native:
+        raise PipelineError("corrections need a pipeline with stages: the pass-through pipeline restores nothing "
+                            "to undo")
+    fixer = corrections_applier(corrections, options, pipeline)
     reader = VideoReader(source, src_fmt, mode="native" if native else "rgb", conform_fps=conform,
                          queue_size=options.queue_size)
     input_pix = reader.pix_fmt if native else rgb_pipe_format(settings, out_fmt)
     writer = None
     dumper = None
     frame_log = FrameLog(frames_log_path(output)) if pipeline.stages else None
-    corrections = load_corrections(options)
-    if corrections and native:
-        raise PipelineError("corrections need a pipeline with stages: the pass-through pipeline restores nothing "
-                            "to undo")
-    fixer = corrections_applier(corrections, options, pipeline)
     try:
         writer = open_output_writer(output, out_fmt, settings, source, report, input_pix, options)
         notes += writer.stream_notes

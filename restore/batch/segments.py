@@ -154,12 +154,12 @@ def process_segment(task: SegmentTask, progress: Callable[[int], None] | None = 
     writer = None
     log = None if task.native else FrameLog(target.with_suffix(".frames.jsonl"))
     fixer = None
-    if task.corrections:
-        from restore.corrections import Applier
-
-        fixer = Applier(task.corrections, Path(task.corrections_base), pipeline.output_format.width,
-                        pipeline.output_format.height, ratio)
     try:
+        if task.corrections:
+            from restore.corrections import Applier
+
+            fixer = Applier(task.corrections, Path(task.corrections_base), pipeline.output_format.width,
+                            pipeline.output_format.height, ratio)
         writer = VideoWriter(target, pipeline.output_format, EncodeSettings("matroska", "ffv1", task.segment_pix),
                              input_pix=task.pipe_pix, overwrite=True)
         pipeline.setup()
