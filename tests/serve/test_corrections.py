@@ -148,6 +148,11 @@ def test_segmented_rerun_redoes_only_the_touched_segments_and_records_who_when_w
     assert report.exit_code == 0, [(c.name, c.detail) for c in report.checks if c.ok is False]
     actions = [c for c in report.checks if c.name == "c2pa actions"][0].detail
     assert actions.count("edited") == 2
+    from restore.provenance.verify import render_text
+
+    text = render_text(report)
+    assert "correction c2: source kept under a painted region, frame 9, by A. Conservator" in text
+    assert "splice: keep the original" in text
 
 
 @pytest.mark.slow
