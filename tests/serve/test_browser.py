@@ -63,6 +63,21 @@ def no_errors(driver) -> None:
     assert remote == []
 
 
+def click(driver, css: str, tries: int = 5) -> None:
+    """Click what ``css`` finds, finding it again if the page re-rendered it in between."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    for attempt in range(tries):
+        try:
+            driver.find_element(By.CSS_SELECTOR, css).click()
+            return
+        except StaleElementReferenceException:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.2)
+
+
 def set_value(driver, element_id: str, value) -> None:
     driver.execute_script("const el = document.getElementById(arguments[0]); el.value = arguments[1];"
                           "el.dispatchEvent(new Event('change', {bubbles: true}));", element_id, str(value))
@@ -110,7 +125,10 @@ def test_a_whole_visit(workbench_root):
         no_errors(driver)
 
         # --- 2. review: the static report's views, on the finished output --------------------------
-        driver.find_element(By.CSS_SELECTOR, f"tr[data-job='{job}'] a.review").click()
+        rows = driver.find_elements(By.CSS_SELECTOR, "#jobs-body tr")
+        time.sleep(1.5)      # a refresh or two: the row and its links stay the same elements
+        assert driver.find_elements(By.CSS_SELECTOR, "#jobs-body tr") == rows
+        click(driver, f"tr[data-job='{job}'] a.review")
         wait_for(driver, "return document.getElementById('frame-img').dataset.loaded === '0'", 30)
         driver.switch_to.frame(driver.find_element(By.ID, "report"))
         wait_for(driver, "return document.body.dataset.ready === '1'", 30)

@@ -48,29 +48,52 @@
     return form;
   }
 
+  function actions(job) {
+    const cell = [];
+    if (job.state === "running" || job.state === "queued") cell.push(action(job, "cancel", "Cancel"));
+    if (["cancelled", "interrupted", "failed"].includes(job.state) && job.task !== "package") cell.push(action(job, "resume", "Resume"));
+    if (job.output || job.report) cell.push(WB.el("a", {href: `/jobs/${job.id}`, textContent: "Review & correct", class: "review"}));
+    if (job.output) cell.push(WB.el("a", {href: `/jobs/${job.id}/approve`, textContent: job.approved ? "Approved ✓" : "Approve", class: "approve"}));
+    return cell;
+  }
+
   function row(job) {
-    const tr = WB.el("tr", {"data-job": job.id, "data-state": job.state});
+    const tr = WB.el("tr", {"data-job": job.id});
     const bar = WB.el("div", {class: "bar"}, WB.el("div", {}));
-    bar.firstChild.style.width = `${job.percent}%`;
-    const progress = WB.el("td", {class: "progress"}, bar, WB.el("span", {class: "line", textContent: WB.progressLine(job)}));
-    const actions = WB.el("td", {class: "actions"});
-    if (job.state === "running" || job.state === "queued") actions.append(action(job, "cancel", "Cancel"));
-    if (["cancelled", "interrupted", "failed"].includes(job.state) && job.task !== "package") actions.append(action(job, "resume", "Resume"));
-    if (job.output || job.report) actions.append(WB.el("a", {href: `/jobs/${job.id}`, textContent: "Review & correct", class: "review"}));
-    if (job.output) actions.append(WB.el("a", {href: `/jobs/${job.id}/approve`, textContent: job.approved ? "Approved ✓" : "Approve", class: "approve"}));
     const trim = job.trim ? ` (frames ${job.trim.first}–${job.trim.first + job.trim.count - 1})` : "";
     tr.append(WB.el("td", {textContent: job.source + trim}), WB.el("td", {textContent: job.preset}),
-              WB.el("td", {class: "state", textContent: job.task === "package" && job.state !== "done" ? `packaging: ${job.state}` : job.state}),
-              progress, actions);
+              WB.el("td", {class: "state"}),
+              WB.el("td", {class: "progress"}, bar, WB.el("span", {class: "line"})), WB.el("td", {class: "actions"}));
     return tr;
   }
 
+  // rows are updated in place (a link is not replaced under the pointer while it is being clicked)
+  function update(tr, job) {
+    tr.dataset.state = job.state;
+    tr.querySelector(".state").textContent = job.task === "package" && job.state !== "done" ? `packaging: ${job.state}` : job.state;
+    tr.querySelector(".bar > div").style.width = `${job.percent}%`;
+    tr.querySelector(".line").textContent = WB.progressLine(job);
+    const cell = actions(job);
+    const signature = cell.map(n => n.outerHTML).join("");
+    if (tr.dataset.actions !== signature) {
+      tr.dataset.actions = signature;
+      tr.querySelector(".actions").replaceChildren(...cell);
+    }
+  }
+
   async function refresh() {
-    try {
-      const data = await WB.json("/api/jobs");
-      body.replaceChildren(...data.jobs.map(row));
-      document.getElementById("no-jobs").hidden = data.jobs.length > 0;
-    } catch (err) { /* the server may be restarting: try again next tick */ }
+    let data;
+    try { data = await WB.json("/api/jobs"); } catch (err) { return; }   // the server may be restarting
+    const rows = new Map([...body.querySelectorAll("tr[data-job]")].map(tr => [tr.dataset.job, tr]));
+    data.jobs.forEach((job, i) => {
+      let tr = rows.get(job.id);
+      if (!tr || !tr.querySelector(".line")) { if (tr) tr.remove(); tr = row(job); }
+      rows.delete(job.id);
+      if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null);
+      update(tr, job);
+    });
+    for (const tr of rows.values()) tr.remove();
+    document.getElementById("no-jobs").hidden = data.jobs.length > 0;
   }
   WB.every(1000, refresh);
 })();

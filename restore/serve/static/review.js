@@ -162,8 +162,12 @@
                   dust: "remove dust (painted region)", strength: `${c.stage} at strength ${c.strength}`}[c.kind];
     return [what, span];
   }
+  let rendered = "";
   function renderCorrections(job) {
     const doc = job.corrections;
+    const key = `${doc.revision}/${job.applied_revision}`;
+    if (key === rendered) return;       // unchanged: keep the rows (and their buttons) as they are
+    rendered = key;
     document.getElementById("revision").textContent = `revision ${doc.revision}`;
     const applied = job.applied_revision || 0;
     document.getElementById("corrections-body").replaceChildren(...doc.corrections.slice().reverse().map((c) => {
