@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 SAMPLE := samples/speech-pal-sample.mkv
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test bench weights weights-gpu packs sample clean ffmpeg corpus
+.PHONY: install demo test bench weights weights-gpu packs sample clean ffmpeg corpus serve
 
 # Optional parts (VapourSynth runtime, browser for report tests, ...) each live in
 # mk/NAME.mk and add their install targets to EXTRA_INSTALL.
@@ -43,6 +43,13 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q
+
+# The workbench in a browser: `make serve ROOT=/archive/films` (HOST/PORT as for `restore serve`).
+ROOT ?= .
+HOST ?= 127.0.0.1
+PORT ?= 8765
+serve: install
+	$(PY) -m restore.cli serve --root "$(ROOT)" --host $(HOST) --port $(PORT)
 
 bench: install
 	$(PY) -m benchmarks

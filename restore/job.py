@@ -57,6 +57,8 @@ class JobOptions:
     sequence: ImageSequence | None = None  # the input is this image sequence (restore.media.sequence.scan)
     progress: Callable[[dict], None] | None = None
     events: Callable[[dict], None] | None = None
+    corrections: Path | None = None      # an operator's corrections.json (restore.corrections), applied last
+    keep_work: bool = False              # segmented runs: keep the segments after assembly (for corrections)
 
 
 @dataclass
@@ -194,6 +196,11 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
     stage_options.pop("preview_frames", None)
     settings, out_fmt = output_settings(output, src_fmt, pipeline.output_format, spec, options, notes)
     native = is_native(pipeline, src_fmt, out_fmt)
+    corrections = load_corrections(options)
+    if corrections and native:
+        raise PipelineError("corrections need a pipeline with stages: the pass-through pipeline restores nothing "
+                            "to undo")
+    fixer = corrections_applier(corrections, options, pipeline)
     reader = VideoReader(source, src_fmt, mode="native" if native else "rgb", conform_fps=timing.conform,
                          queue_size=options.queue_size, start_frame=trim.start if trim else 0,
                          max_frames=trim.frames if trim else None, input_args=reader_input(options))
@@ -220,7 +227,13 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
         total_out = expected_in * pipeline.frame_ratio if expected_in is not None else None
         frames_out = 0
         t0 = time.perf_counter()
-        for frame in pipeline.run(iter(reader)):
+        frames = iter(reader)
+        stream = fixer.run(pipeline, frames, lambda spec: Pipeline(
+            spec, src_fmt, device=device, batch_size=options.batch_size, seed=options.seed,
+            options=stage_options)) if fixer is not None else pipeline.run(frames)
+        for frame in stream:
+            if fixer is not None:
+                frame = fixer.apply(frame)
             writer.write(frame)
             if frame_log is not None:
                 frame_log.write(frame)
@@ -258,7 +271,7 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
                             [t.as_dict() for t in pipeline.timings], energy,
                             frames_log_path(output) if frame_log is not None else None, staged=staged,
                             warnings=warnings, filled=filled, decoder_messages=reader.errors(), trim=trim,
-                            captions=captions)
+                            captions=captions, corrections=corrections)
         if sequence_out:
             from restore.media.sequence import publish_sequence
 
@@ -301,6 +314,26 @@ def _abandon(writer: VideoWriter | None, staged: Path | None, frame_log: FrameLo
             staged.unlink(missing_ok=True)
     if frame_log is not None:
         frame_log.discard()
+
+
+
+def load_corrections(options: JobOptions) -> list[dict] | None:
+    """The active corrections of ``options.corrections`` (None when the run has none)."""
+    if options.corrections is None:
+        return None
+    from restore import corrections
+
+    return corrections.active(corrections.load_document(options.corrections))
+
+
+def corrections_applier(items: list[dict] | None, options: JobOptions, pipeline: Pipeline):
+    """The last step of a run: the operator's corrections (None when there is nothing to apply)."""
+    if not items:
+        return None
+    from restore.corrections import Applier
+
+    fmt = pipeline.output_format
+    return Applier(items, Path(options.corrections).parent, fmt.width, fmt.height, pipeline.frame_ratio)
 
 
 def check_source(source: Path, video: dict, src_fmt: VideoFormat, notes: list[str], fill_gaps: bool = False
@@ -561,7 +594,7 @@ def finish_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptio
                stage_timings: list[dict], energy: dict | None, frames_log: Path | None = None, *,
                staged: Path | None = None, warnings: list[str] | None = None, filled: list[dict] | None = None,
                decoder_messages: list[str] | None = None, trim: Trim | None = None,
-               captions: dict | None = None) -> JobResult:
+               captions: dict | None = None, corrections: list[dict] | None = None) -> JobResult:
     """The run record and provenance of a written output (shared by whole-file and segmented runs).
 
     ``staged``: the output still under its temporary name; provenance is then written beside it under
@@ -600,6 +633,11 @@ def finish_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptio
         target = writer_target(output)
         notes.append(f"image sequence: provenance in {target.folder}/{target.name}.provenance.json with every frame's "
                      f"sha256 in {target.name}.sha256; not signed (C2PA binds single files)")
+    if corrections:
+        from restore.corrections import record_entries
+
+        # each becomes a PREMIS event and a C2PA action (restore.provenance.finalize)
+        result.record["corrections"] = record_entries(corrections)
     if options.provenance:
         result.provenance = _finalize_provenance(output, source, result.record, options.sign, staged,
                                                  options.sequence)

@@ -18,6 +18,7 @@ Work folder layout: ``lock`` (flock: one writer), ``journal.json``, ``seg-NNNNNN
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import errno
 import hashlib
@@ -108,6 +109,8 @@ class SegmentTask:
     segment_pix: str       # FFV1 pixel format of the segment file (lossless for pipe_pix)
     native: bool
     start_pts: float | None = None   # stored time of the first decoded frame: seek there, not decode from 0
+    corrections: list[dict] | None = None   # the operator's corrections on this segment's output frames
+    corrections_base: str | None = None     # the folder their masks are relative to
 
 
 @dataclass
@@ -123,11 +126,15 @@ class SegmentResult:
     stage_timings: list[dict] = field(default_factory=list)
     stages: list[dict] = field(default_factory=list)
     frames_log: str | None = None     # the segment's part of OUTPUT.frames.jsonl
+    corrections: str | None = None    # digest of the corrections applied (restore.corrections.digest)
 
     def journal_entry(self) -> dict:
-        return {"file": self.file, "sha256": self.sha256, "frames_in": self.frames_in,
-                "frames_out": self.frames_out, "seconds": round(self.seconds, 3), "energy": self.energy,
-                "stage_timings": self.stage_timings, "frames_log": self.frames_log}
+        entry = {"file": self.file, "sha256": self.sha256, "frames_in": self.frames_in,
+                 "frames_out": self.frames_out, "seconds": round(self.seconds, 3), "energy": self.energy,
+                 "stage_timings": self.stage_timings, "frames_log": self.frames_log}
+        if self.corrections is not None:
+            entry["corrections"] = self.corrections
+        return entry
 
 
 def process_segment(task: SegmentTask, progress: Callable[[int], None] | None = None) -> SegmentResult:
@@ -146,13 +153,26 @@ def process_segment(task: SegmentTask, progress: Callable[[int], None] | None = 
                          start_frame=seg.start - lead, start_pts=task.start_pts, max_frames=lead + seg.count + tail)
     writer = None
     log = None if task.native else FrameLog(target.with_suffix(".frames.jsonl"))
+    fixer = None
     try:
+        if task.corrections:
+            from restore.corrections import Applier
+
+            fixer = Applier(task.corrections, Path(task.corrections_base), pipeline.output_format.width,
+                            pipeline.output_format.height, ratio)
         writer = VideoWriter(target, pipeline.output_format, EncodeSettings("matroska", "ffv1", task.segment_pix),
                              input_pix=task.pipe_pix, overwrite=True)
         pipeline.setup()
         produced = 0
-        for frame in pipeline.run(iter(reader)):
+        frames = iter(reader)
+        # the operator's corrections: a stage strength changed on a shot, then the finished frames
+        stream = fixer.run(pipeline, frames, lambda spec: Pipeline(
+            spec, task.source_format, device=task.device, batch_size=task.batch_size, seed=task.seed,
+            options=dict(task.stage_options))) if fixer is not None else pipeline.run(frames)
+        for frame in stream:
             if skip <= produced < skip + keep:
+                if fixer is not None:      # the last step, after every stage
+                    frame = fixer.apply(frame)
                 writer.write(frame)
                 if log is not None:
                     log.write(frame)
@@ -184,7 +204,16 @@ def process_segment(task: SegmentTask, progress: Callable[[int], None] | None = 
     return SegmentResult(job_id=task.job_id, index=seg.index, file=target.name, sha256=sha256_file(target),
                          frames_in=reader.frames_read, frames_out=keep, seconds=time.perf_counter() - t0,
                          energy=energy, stage_timings=[t.as_dict() for t in pipeline.timings],
-                         stages=pipeline.describe(), frames_log=log.path.name if log is not None else None)
+                         stages=pipeline.describe(), frames_log=log.path.name if log is not None else None,
+                         corrections=_corrections_digest(task.corrections))
+
+
+def _corrections_digest(items: list[dict] | None) -> str | None:
+    if not items:
+        return None
+    from restore.corrections import digest
+
+    return digest(items)
 
 
 def _abandon(writer: VideoWriter | None, log: FrameLog | None) -> None:
@@ -318,6 +347,11 @@ class SegmentedJob:
         if options.start is not None or options.duration is not None or options.frames is not None:
             raise UserError("--start/--duration/--frames are not available for segmented (resumable) runs")
 
+        self.corrections = None      # the operator's active corrections, read once: what this run applies
+        if options.corrections is not None:
+            from restore.corrections import active, load_document
+
+            self.corrections = active(load_document(options.corrections))
         self.report, fmt = inspect_input(self.source)
         self.notes: list[str] = []
         self.warnings: list[str] = []
@@ -341,6 +375,9 @@ class SegmentedJob:
             self.native = is_native(pipeline, self.source_format, self.output_format)
         finally:
             pipeline.close()
+        if self.native and self.corrections:
+            raise UserError("corrections need a pipeline with stages: the pass-through pipeline restores nothing "
+                            "to undo")
         if self.native:
             self.pipe_pix = pixfmt.planar_equivalent(self.source_format.pix_fmt, self.source_format.bit_depth)
             self.segment_pix = self.pipe_pix
@@ -368,7 +405,10 @@ class SegmentedJob:
     # --- lifecycle --------------------------------------------------------------------
     def open(self) -> list[SegmentTask]:
         """Take the locks, check or start the journal, and return the segments still to do."""
-        check_output_path(self.output, [self.source], self.options.overwrite)
+        journal = self._read_journal() if self.journal_path.exists() else {}
+        ours = journal.get("assembled", False) or journal.get("replaces_output", False)   # we wrote that output
+        if not (ours and self.output.exists()):
+            check_output_path(self.output, [self.source], self.options.overwrite)
         self.output_lock.acquire()
         try:
             self._make_work_dir()
@@ -441,6 +481,15 @@ class SegmentedJob:
             return False
         path = self.work_dir / entry["file"]
         log = entry.get("frames_log")
+        if entry.get("corrections") != _corrections_digest(self._segment_corrections(seg)):
+            # the operator changed a correction on this segment's frames: redo it, and the output with it
+            del self.journal["segments"][str(seg.index)]
+            if self.journal.get("assembled") and self.output.exists():
+                self.journal["replaces_output"] = True   # our own earlier output: assembly writes over it
+            self.journal["assembled"] = False
+            write_json_durably(self.journal_path, self.journal)
+            path.unlink(missing_ok=True)
+            return False
         if path.is_file() and sha256_file(path) == entry["sha256"] and (not log or (self.work_dir / log).is_file()):
             return True
         # a committed segment that no longer matches its checksum (disk damage, tampering): redo it
@@ -456,7 +505,19 @@ class SegmentedJob:
                            batch_size=self.options.batch_size, seed=self.options.seed,
                            stage_options=_stage_options(self.options), pipe_pix=self.pipe_pix,
                            segment_pix=self.segment_pix, native=self.native,
-                           start_pts=self.start_pts.get(seg.index))
+                           start_pts=self.start_pts.get(seg.index), corrections=self._segment_corrections(seg),
+                           corrections_base=str(Path(self.options.corrections).parent)
+                           if self.options.corrections is not None else None)
+
+    def _segment_corrections(self, seg: Segment) -> list[dict] | None:
+        """The corrections on this segment's output frames (None when there are none)."""
+        if not self.corrections:
+            return None
+        from restore.corrections import APPLIED, overlapping
+
+        found = [c for c in overlapping(self.corrections, seg.start * self.frame_ratio, seg.end * self.frame_ratio - 1)
+                 if c["kind"] in APPLIED]
+        return found or None
 
     def commit(self, result: SegmentResult) -> None:
         path = self.work_dir / result.file
@@ -492,7 +553,7 @@ class SegmentedJob:
         try:
             companions += self._write_frames_log(entries)
             result = self._finish(entries, meter, staged)
-            publish_output(staged, self.output, self.options.overwrite,
+            publish_output(staged, self.output, self.options.overwrite or self._replaces_own_output(),
                            companions + (result.provenance or {}).get("pending", []))
         except BaseException:
             staged.unlink(missing_ok=True)
@@ -501,8 +562,18 @@ class SegmentedJob:
             raise
         fsync_path(self.output)
         fsync_path(self.output.parent)
-        shutil.rmtree(self.work_dir, ignore_errors=True)
+        if self.options.keep_work:
+            # kept for the operator's corrections: a later run redoes only the segments they touch
+            self.journal["assembled"] = True
+            self.journal.pop("replaces_output", None)
+            write_json_durably(self.journal_path, self.journal)
+        else:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
         return result
+
+    def _replaces_own_output(self) -> bool:
+        """The output is this work folder's own earlier assembly (a re-run after corrections)."""
+        return bool(self.journal.get("assembled") or self.journal.get("replaces_output"))
 
     def _finish(self, entries: list[dict], meter, staged: Path) -> JobResult:
         assembly = meter.stop().as_dict() if meter is not None else None
@@ -515,7 +586,7 @@ class SegmentedJob:
                             self.device, self.started, self.t_start, self.frames_in, self.frames_out, self.report,
                             self.source_format, self.output_format, self.settings, notes, timings, energy,
                             frames_log_path(self.output) if not self.native else None, staged=staged,
-                            warnings=self.warnings)
+                            warnings=self.warnings, corrections=self.corrections)
         return result
 
     def _write_output(self, progress: Callable[[dict], None] | None) -> Path:
@@ -530,9 +601,12 @@ class SegmentedJob:
         reader = VideoReader(listing, seg_fmt, mode="native" if self.native else "rgb",
                              queue_size=self.options.queue_size)
         writer = None
+        options = self.options
+        if self._replaces_own_output() and not options.overwrite:
+            options = dataclasses.replace(options, overwrite=True)
         try:
             writer = open_output_writer(self.output, self.output_format, self.settings, self.source, self.report,
-                                        self.pipe_pix, self.options)
+                                        self.pipe_pix, options)
             self.notes += writer.stream_notes
             self.warnings += writer.stream_warnings
             t0 = time.perf_counter()

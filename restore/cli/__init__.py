@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "restore.cli.review",     # compare
     "restore.cli.batch",      # batch
     "restore.cli.discover",   # pipelines, stages
+    "restore.cli.serve",      # serve (the workbench)
 ]
 
 

@@ -68,13 +68,15 @@ def probe(file: Path, no_count: bool) -> None:
 @click.option("--fill-gaps", is_flag=True,
               help="Fill frames the source has no picture for (damage, cut containers) with copies of the frame "
                    "before; each filled frame is listed on stderr and in the record. Without it they are an error.")
+@click.option("--corrections", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="An operator's corrections.json (made by restore serve) to apply, recorded in the provenance.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.option("--log-json", is_flag=True, help="Progress and events as JSON lines on stderr.")
 def run(input: Path, output: Path, pipeline_name: str, device: str, keep_frames: Path | None, overwrite: bool,
         scale: int | None, size: str | None, codec: str | None, bit_depth: int | None, chroma: str | None,
         batch_size: int, seed: int, no_sign: bool,
         report_dir: Path | None, package_dir: Path | None, resume: bool, start: str | None, duration: str | None,
-        frame_count: int | None, fill_gaps: bool, quiet: bool,
+        frame_count: int | None, fill_gaps: bool, corrections: Path | None, quiet: bool,
         log_json: bool, rate: str | None, preview_count: int | None) -> None:
     """Restore INPUT (a video file, or an image sequence: a %06d pattern or a folder, with --rate) into OUTPUT
     with a pipeline."""
@@ -119,7 +121,8 @@ def run(input: Path, output: Path, pipeline_name: str, device: str, keep_frames:
                          size=_parse_size(size), codec=codec, bit_depth=bit_depth, chroma=chroma,
                          batch_size=batch_size, seed=seed,
                          sign=not no_sign, fill_gaps=fill_gaps, start=start, duration=duration, frames=frame_count,
-                         progress=progress, events=progress.event, sequence=sequence)
+                         progress=progress, events=progress.event, sequence=sequence,
+                         corrections=corrections)
     if preview_count is not None:
         from restore.preview import run_preview
 

@@ -114,11 +114,14 @@ def make_access_copy(master: Path, target: Path, *, sign: bool = True) -> Path:
 
 
 def build_package(master: Path, access: Path | None, dir: Path, *, check_policy: bool = True,
-                  make_access: bool = True, sign: bool = True) -> Path:
+                  make_access: bool = True, sign: bool = True, extra_info: dict[str, str] | None = None,
+                  extra_files: dict[str, bytes] | None = None) -> Path:
     """Write a validated BagIt bag at dir; refuse an existing non-empty dir.
 
     Without ``access``, an access copy is made from the master (``make_access=False`` packs the
-    master alone). ``sign`` applies to that access copy.
+    master alone). ``sign`` applies to that access copy. ``extra_info`` adds fields to bag-info.txt
+    (e.g. who approved the restoration); ``extra_files`` adds payload files by name (under ``data/``),
+    e.g. the approval record and the operator's corrections.
     """
     master, dir = Path(master), Path(dir)
     access = Path(access) if access is not None else None
@@ -139,6 +142,10 @@ def build_package(master: Path, access: Path | None, dir: Path, *, check_policy:
     digest = _record_digest(master)
     if digest:
         bag_info["Restore-Master-Record-SHA256"] = digest
+    bag_info.update(extra_info or {})
+    for name in extra_files or {}:
+        if "/" in name or "\\" in name or name.startswith(".") or name in ("master", "access"):
+            raise OutputError(f"cannot add {name!r} to the package: a plain file name is needed")
 
     staging = dir.with_name(f".{dir.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -162,6 +169,8 @@ def build_package(master: Path, access: Path | None, dir: Path, *, check_policy:
             (staging / "access").mkdir()
             make_access_copy(staging / "master" / master.name,
                              staging / "access" / f"{master.stem}.mp4", sign=sign)
+        for name, data in (extra_files or {}).items():
+            (staging / name).write_bytes(data)
         bag = bagit.make_bag(str(staging), bag_info=bag_info, checksums=CHECKSUMS)
         bag.validate()
         if dir.exists():

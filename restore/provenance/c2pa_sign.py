@@ -20,6 +20,7 @@ from restore.provenance.identity import SigningIdentity
 from restore.provenance.record import C2PA_EMBEDDING_SUFFIXES, model_summary, write_atomic
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+HUMAN_EDITS = "http://cv.iptc.org/newscodes/digitalsourcetype/humanEdits"
 PROVENANCE_ASSERTION = "org.restore.provenance"
 EMBEDDING_MIME = {".mp4": "video/mp4", ".m4v": "video/x-m4v", ".mov": "video/quicktime"}
 SIDECAR_MIME = {".mkv": "video/x-matroska", ".mka": "audio/x-matroska", ".webm": "video/webm"}
@@ -73,6 +74,24 @@ def _stage_action(stage: dict, started: str | None) -> dict:
     return action
 
 
+def _correction_action(correction: dict) -> dict:
+    """An operator's correction: a person's edit, with who, when and why."""
+    action = {
+        "action": "c2pa.edited",
+        "softwareAgent": {"name": "restore serve", "version": __version__},
+        "description": f"operator correction: {correction.get('description')}",
+        "parameters": {"correction": correction.get("id"), "kind": correction.get("kind"),
+                       "frames": correction.get("frames"), "operator": correction.get("who"),
+                       "reason": correction.get("why") or "", "applied": bool(correction.get("applied")),
+                       **{k: correction[k] for k in ("mask_sha256", "track", "stage", "strength") if k in correction}},
+        "digitalSourceType": HUMAN_EDITS,
+    }
+    when = _iso_time(correction.get("when"))
+    if when:
+        action["when"] = when
+    return action
+
+
 def manifest_definition(record: dict, record_sha256: str, output: Path, provenance_name: str) -> dict:
     """The manifest: opened (source as parent) → one action per stage → transcoded, plus our assertions."""
     started = _iso_time(record.get("started"))
@@ -81,6 +100,7 @@ def manifest_definition(record: dict, record_sha256: str, output: Path, provenan
         opened["when"] = started
     actions = [opened]
     actions += [_stage_action(stage, started) for stage in record.get("stages") or []]
+    actions += [_correction_action(c) for c in record.get("corrections") or []]
     actions.append({
         "action": "c2pa.transcoded",
         "softwareAgent": {"name": "restore", "version": __version__},

@@ -60,6 +60,11 @@ def _agents(record: dict, software: dict, identity) -> tuple[list[dict], dict]:
                 note = f"weights sha256 {model.get('sha256')}; model card sha256 {model.get('card_sha256')}; {corpora}"
                 agents.append(premis.agent(model_id, model.get("name") or "model", "software", note=note))
             ids["models"].setdefault(stage.get("stage"), []).append(model_id)
+    for correction in record.get("corrections") or []:   # the people who corrected the restoration
+        person_id = operator_id(correction.get("who"))
+        if person_id not in {a["agentIdentifier"] for a in agents}:
+            agents.append(premis.agent(person_id, str(correction.get("who")), "person",
+                                       note="operator who corrected the restoration (restore serve)"))
     if identity is not None:
         facts = identity.describe()
         signer_id = f"signer:{facts['sha256_fingerprint'][:16]}"
@@ -68,6 +73,10 @@ def _agents(record: dict, software: dict, identity) -> tuple[list[dict], dict]:
                                    note=facts.get("statement") or f"certificate issued by {facts['issuer']}"))
         ids["signer"] = signer_id
     return agents, ids
+
+
+def operator_id(who) -> str:
+    return f"person:{who}"
 
 
 def _run_events(record: dict, source: Path, output: Path, source_sha256: str, source_fm: dict,
@@ -88,6 +97,15 @@ def _run_events(record: dict, source: Path, output: Path, source_sha256: str, so
             parameters={"params": stage.get("params") or {},
                         "models": [{"name": m.get("name"), "sha256": m.get("sha256")}
                                    for m in stage.get("models") or []]}))
+    for correction in record.get("corrections") or []:
+        why = correction.get("why") or "no reason given"
+        events.append(premis.event(
+            "modification", when=correction.get("when"), agents=[operator_id(correction.get("who")), ids["restore"]],
+            sources=[source.name], outcomes=[output.name],
+            outcome="success" if correction.get("applied") else "not applied",
+            detail=f"operator correction {correction.get('id')}: {correction.get('description')}, "
+                   f"by {correction.get('who')}: {why}",
+            parameters={k: v for k, v in correction.items() if k not in ("description",)}))
     # the event type and wording come from the codec table (the record names the codec we chose)
     # the codec the run chose, when the file's stream is that codec (ProRes HQ and 4444 share a stream name);
     # otherwise what the stream itself is

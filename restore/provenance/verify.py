@@ -345,6 +345,7 @@ def summary(record: dict | None, sealed: dict | None) -> dict | None:
         "signer": record.get("signer"),
         "software": {k: v for k, v in (record.get("software") or {}).items()
                      if k in ("restore", "torch", "ffmpeg", "basicsr", "facexlib", "c2pa-rs")},
+        "corrections": record.get("corrections") or [],
         "output_sha256": ((sealed if isinstance(sealed, dict) else {}).get("output") or {}).get("sha256"),
     }
 
@@ -385,6 +386,9 @@ def render_text(report: Report) -> str:
                              + (f" ({', '.join(f'{k}: {v}' for k, v in licences.items())})" if licences else ""))
             if not model.get("corpora"):
                 lines.append(f"             no training corpus on its card (origin: {model.get('origin') or '—'})")
+        for c in info.get("corrections") or []:
+            lines.append(f"  correction {c.get('id')}: {c.get('description')}, by {c.get('who')} at {c.get('when')}"
+                         + (f": {c['why']}" if c.get("why") else ""))
         lines += _energy_lines(info.get("energy"))
         if info.get("metrics"):
             lines.append("  metrics    " + ", ".join(f"{k} {v}" for k, v in info["metrics"].items()))
