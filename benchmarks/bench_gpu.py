@@ -64,7 +64,7 @@ def main() -> None:
                 x = _inputs(model, batch, device)
                 _run(model, x, dtype)
                 torch.cuda.synchronize()
-                meter = EnergyMeter().start()
+                meter = EnergyMeter(device=device).start()
                 t0, calls = time.perf_counter(), 0
                 while time.perf_counter() - t0 < SECONDS:
                     _run(model, x, dtype)

@@ -183,13 +183,13 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
         expected_in = trim.frames
         notes.append(trim.describe())
 
-    meter = _start_energy_meter()
+    device = resolve_device(options.device)  # after the stage modules are imported (they bring torch)
+    meter = _start_energy_meter(device)   # reads the energy counter of that device only, none for cpu
     stage_options = _stage_options(options)
     preview = max((s.cls.preview_frames(s.params) for s in spec.stages), default=0)
     if preview:
         stage_options["preview_frames"] = [f.image for f in VideoReader(source, src_fmt, max_frames=preview,
                                                                         input_args=reader_input(options))]
-    device = resolve_device(options.device)  # after the stage modules are imported (they bring torch)
     configure_threads()
     pipeline = Pipeline(spec, src_fmt, device=device, batch_size=options.batch_size, seed=options.seed,
                         options=stage_options, report=options.events)
@@ -670,12 +670,12 @@ def _check_duration(report: dict, video: dict, output: Path, fmt: VideoFormat, f
         notes.append(f"video duration {out:.3f} s differs from the source's {src:.3f} s by more than one frame")
 
 
-def _start_energy_meter():
+def _start_energy_meter(device: str | None = None):
     try:
         from restore.energy import EnergyMeter
     except ImportError:
         return None
-    meter = EnergyMeter()
+    meter = EnergyMeter(device=device)
     start = getattr(meter, "start", None) or getattr(meter, "__enter__", None)
     if start is not None:
         start()

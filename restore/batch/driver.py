@@ -137,8 +137,11 @@ class BatchRun:
         st.notes = result.notes
         energy = (result.record or {}).get("energy")
         if energy:
+            # parts (with the counters' spans) and the time bounds: the batch total counts a machine counter
+            # once where jobs overlapped (restore.energy.combine)
             st.energy = {k: energy.get(k) for k in ("kwh", "gco2e", "kwh_per_minute", "gco2e_per_minute",
-                                                    "method", "is_estimate")}
+                                                    "method", "is_estimate", "grid_gco2_per_kwh", "seconds",
+                                                    "started_at", "ended_at", "parts") if k in energy}
             st.restored_minutes = energy.get("restored_minutes")
         if result.provenance:
             st.provenance = str(result.provenance.get("provenance"))

@@ -140,7 +140,7 @@ class SegmentResult:
 def process_segment(task: SegmentTask, progress: Callable[[int], None] | None = None) -> SegmentResult:
     """Restore one segment into its own lossless file (written under a temp name, renamed when complete)."""
     t0 = time.perf_counter()
-    meter = _start_energy_meter()
+    meter = _start_energy_meter(task.device)
     seg = task.segment
     lead = min(task.behind, seg.start)
     tail = min(task.ahead, task.total_frames - seg.end)
@@ -279,18 +279,12 @@ def _quick_fingerprint(path: Path) -> str:
 
 
 def sum_energy(parts: list[dict | None]) -> dict | None:
-    parts = [p for p in parts if p]
-    if not parts:
-        return None
-    methods = sorted({p["method"] for p in parts})
-    return {"kwh": sum(p["kwh"] for p in parts), "gco2e": sum(p["gco2e"] for p in parts),
-            "method": methods[0] if len(methods) == 1 else "+".join(methods),
-            "seconds": sum(p.get("seconds", 0.0) for p in parts),
-            "cpu_seconds": sum(p.get("cpu_seconds", 0.0) for p in parts),
-            "grid_gco2_per_kwh": parts[0].get("grid_gco2_per_kwh"),
-            "assumptions": f"{parts[0].get('assumptions', '')} (summed over {len(parts)} metered parts: "
-                           "segments, possibly in other processes or nodes, and the final assembly)",
-            "is_estimate": any(p.get("is_estimate", True) for p in parts)}
+    """The job's energy from its segments' and the assembly's records. Not a plain sum: segments that ran
+    at the same time (``--workers N``) read the same machine counters, which ``restore.energy.combine``
+    counts once over the union of their spans (see the comment there)."""
+    from restore.energy import combine
+
+    return combine(parts)
 
 
 def per_restored_minute(energy: dict | None, frames_out: int, fmt: VideoFormat) -> dict | None:
@@ -545,7 +539,7 @@ class SegmentedJob:
         if not self.complete:
             raise RuntimeError(f"{self.output.name}: {len(self.segments) - len(self.journal['segments'])} "
                                "segments are not committed yet")
-        meter = _start_energy_meter()
+        meter = _start_energy_meter(self.device)
         entries = [self.journal["segments"][str(seg.index)] for seg in self.segments]
         # the final file stays under its temporary name until its record is embedded and signed
         staged = self._write_output(progress)

@@ -199,8 +199,11 @@ def summary_table(status: BatchStatus) -> list[str]:
                      f"{j.fps:.2f}", _num(e.get("kwh_per_minute"), "{:.2e}"), _num(e.get("gco2e_per_minute"), "{:.3f}"),
                      j.error or j.output))
     overall = status.overall()
-    kwh = sum((j.energy or {}).get("kwh", 0.0) for j in status.jobs.values())
-    gco2e = sum((j.energy or {}).get("gco2e", 0.0) for j in status.jobs.values())
+    from restore.energy import combine
+
+    # jobs that ran at the same time read the same machine counters: counted once (restore.energy.combine)
+    total = combine([j.energy for j in status.jobs.values()]) or {}
+    kwh, gco2e = total.get("kwh", 0.0), total.get("gco2e", 0.0)
     minutes = sum(j.restored_minutes or 0.0 for j in status.jobs.values() if j.energy)
     rows.append(("total", ", ".join(f"{n} {s}" for s, n in overall["jobs"].items() if n),
                  f"{overall['frames_done']}/{overall['frames_total']}", _clock(overall["seconds"]),

@@ -352,7 +352,7 @@ def train_face(config: dict, resume: bool = False, max_iters: int | None = None,
         model.load_state_dict(base.state_dict())
         init_from = {"name": loaded.name, "sha256": loaded.sha256}
         log(f"starting from {loaded.name} ({loaded.sha256[:12]}…)")
-    with EnergyMeter() as meter:
+    with EnergyMeter(device=device) as meter:
         summary = _loop(model, crops[train_idx], settings, device, _path(config.get("run_dir", "runs/face")) / "checkpoint.pt",
                         resume, log, validate=lambda m: evaluate(m, val_lq, val_hq, device, embedder),
                         stop_at=max_iters)
@@ -430,7 +430,7 @@ def _finetune(config, settings, weights: Path, corpus: Path, size, cache_dir, em
     settings = {**settings, "iters": int(max_iters or ft.get("iters", 300)),
                 "lr": float(ft.get("lr", 1e-4)),
                 "lr_min": float(ft.get("lr", 1e-4)) / 10, "validate_every": 0}
-    with EnergyMeter() as meter:
+    with EnergyMeter(device=device) as meter:
         summary = _loop(model, crops[train_idx], settings, device, None, False, log)
         after = evaluate(model, val_lq, val_hq, device, embedder)
     log(f"held-out subject faces: generic {before}; fine-tuned {after}")

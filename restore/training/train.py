@@ -245,7 +245,7 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False, max
 
     from restore.energy import EnergyMeter
 
-    meter = EnergyMeter().start()
+    meter = EnergyMeter(device=dev).start()  # this rank's GPU only: DDP ranks add up
     t0 = time.monotonic()
     window: dict[str, list[float]] = {}
     validation: dict[str, Any] = {}

@@ -487,7 +487,7 @@ def train_vsr(config: VSRConfig, *, resume: bool = False, force: bool = False, m
     if config.train.iters == 0 and not config.train.time_limit_s:
         raise UserError("train.iters 0 means 'what fits in train.time_limit_s': set time_limit_s too")
     shared = max(1, int(os.environ.get("RESTORE_RUNS_SHARING_DEVICE", "1")))
-    meter = EnergyMeter().start()
+    meter = EnergyMeter(device=trainer.device).start()
     t0 = time.monotonic()
     log = work / "log.jsonl"
     work.mkdir(parents=True, exist_ok=True)
@@ -497,7 +497,7 @@ def train_vsr(config: VSRConfig, *, resume: bool = False, force: bool = False, m
 
     def checkpoint() -> None:
         report = meter.stop()
-        trainer.spent["kwh"] += report.kwh / shared if "gpu" in report.parts else report.kwh
+        trainer.spent["kwh"] += report.kwh / shared if report.parts.get("gpu", {}).get("measured") else report.kwh
         trainer.spent["gpu_kwh"] += report.parts.get("gpu", {}).get("kwh", 0.0) / shared
         trainer.spent["cpu_seconds"] += report.cpu_seconds
         trainer.spent["seconds"] += report.seconds
