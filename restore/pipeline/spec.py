@@ -127,7 +127,7 @@ def parse_pipeline(text: str, source: str = "<pipeline>", default_name: str = "p
     try:
         output = parse_params(OutputParams, output_data, "output")
     except ParamError as exc:
-        raise fail(exc.key, str(exc).split(": ", 1)[1]) from None
+        raise fail(exc.key, exc.problem) from None
     stages_data = data.get("stages") or []
     if not isinstance(stages_data, list):
         raise fail("stages", "must be a list of stages")
@@ -150,7 +150,7 @@ def parse_pipeline(text: str, source: str = "<pipeline>", default_name: str = "p
             params = parse_params(cls.Params, entry, where)
             problem = cls.check_params(params)
         except ParamError as exc:
-            raise fail(exc.key, str(exc).split(": ", 1)[1]) from None
+            raise fail(exc.key, exc.problem) from None
         if problem:
             key, message = problem
             raise fail(f"{where}.{key}", message)
