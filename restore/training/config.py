@@ -1,8 +1,14 @@
-"""The SR training config (one YAML file per experiment, as in BasicSR, but typed and checked).
+"""Training configs (one YAML file per experiment, as in BasicSR, but typed and checked).
 
-Relative paths are resolved against the config file's folder, so a config means the same
-thing whatever the working directory. Unknown keys are errors: a typo must not silently
-fall back to a default and train something else than what the file says.
+``task`` picks the kind: ``sr`` (``TrainConfig``, here), ``vsr`` (``VSRConfig``,
+restore.training.vsr_train) or ``face`` (``FaceConfig``, here). All three go through
+restore.config, the validator of every file restore reads: unknown keys, wrong types and
+out-of-range values are errors (``cfg.yaml: train.lr: got 'fast' (expected a number)``), as a
+typo must not silently fall back to a default and train something else than what the file
+says. ``extends: OTHER.yaml`` (same folder) supplies defaults, merged per section.
+
+SR and VSR paths are resolved against the config file's folder, so a config means the same
+thing whatever the working directory; the face configs' paths are the working directory's.
 """
 
 from __future__ import annotations
