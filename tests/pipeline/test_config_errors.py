@@ -155,3 +155,13 @@ def test_committed_configs_match_their_schemas():
     bad = {"stages": [{"stage": "deflicker", "radius": 0}]}
     assert not jsonschema.Draft202012Validator(all_schemas["pipeline.schema.json"]).is_valid(bad)
     assert json.loads(json.dumps(all_schemas))   # plain JSON
+
+
+def test_schema_command_writes_the_schemas(tmp_path):
+    result = CliRunner().invoke(main, ["schema", str(tmp_path / "schema")])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "schema").iterdir())
+    assert names == sorted(["pipeline.schema.json", "jobfile.schema.json", "training-sr.schema.json",
+                            "training-vsr.schema.json", "training-face.schema.json"])
+    face = json.loads((tmp_path / "schema" / "training-face.schema.json").read_text())
+    assert face["additionalProperties"] is False and "gradient" in face["properties"]["loss"]["properties"]
