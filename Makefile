@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 SAMPLE := samples/speech-pal-sample.mkv
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test bench weights weights-gpu packs sample clean ffmpeg corpus serve
+.PHONY: install demo test bench weights weights-gpu packs sample clean ffmpeg corpus serve schema
 
 # Optional parts (VapourSynth runtime, browser for report tests, ...) each live in
 # mk/NAME.mk and add their install targets to EXTRA_INSTALL.
@@ -53,6 +53,11 @@ serve: install
 
 bench: install
 	$(PY) -m benchmarks
+
+# JSON Schemas of pipelines, job files and training configs (docs/schema/), for editors; made from
+# the declarations restore checks files with, so tests/pipeline/test_config_errors.py keeps them current.
+schema: install
+	$(PY) -m restore.cli schema docs/schema
 
 # Rebuilds the shipped weights from the committed configs and corpus manifests, and says for
 # each whether it came out bit for bit identical. The CPU pins keep every library on the AVX2

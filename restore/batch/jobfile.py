@@ -23,24 +23,26 @@ outputs that would write over an input, and two inputs mapped to the same output
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
 from restore import safeyaml
 from restore.batch.segments import DEFAULT_SEGMENT_FRAMES
+from restore.config import ConfigError, parse, parse_size
 from restore.errors import PipelineError, UserError
 from restore.job import JobOptions
 from restore.media import codecs
 from restore.pipeline.spec import PipelineSpec, load_pipeline
 
-TOP_KEYS = {"version", "roots", "inputs", "output", "pipeline", "options", "status"}
 OUTPUT_SUFFIXES = set(codecs.EXTENSIONS)      # one codec table for run, pipelines and job files
 NAME_FIELDS = {"stem", "name", "ext", "index"}
-CODECS = set(codecs.NAMES)
+CODECS = tuple(codecs.NAMES)
 
 
 class JobFileError(UserError):
@@ -97,33 +99,22 @@ def load_jobfile(path: Path) -> JobFile:
         mark = getattr(exc, "problem_mark", None)
         raise fail(f"line {mark.line + 1}" if mark else "YAML", "not valid YAML") from None
     if not isinstance(data, dict):
-        raise fail("top level", "expected a mapping with inputs, output and pipeline")
-    unknown = sorted((k for k in data if k not in TOP_KEYS), key=str)
-    if unknown:
-        raise fail(_key(unknown[0]), f"unknown key (allowed: {', '.join(sorted(TOP_KEYS))})")
-    version = data.get("version", 1)
-    if isinstance(version, bool) or version != 1:
-        raise fail("version", f"unsupported version {safeyaml.brief(version)} (this restore reads version 1)")
+        raise fail("top level", f"got {safeyaml.brief(data)} (expected a mapping with inputs, output and pipeline)")
+    try:
+        doc = parse(JobFileDoc, data)
+    except ConfigError as exc:
+        raise JobFileError(str(exc.at(path))) from None
 
-    roots = data.get("roots") or {}
-    if not isinstance(roots, dict) or set(roots) - {"input", "output"}:
-        raise fail("roots", "expected a mapping with 'input' and/or 'output'")
-    input_root = _folder(base, roots.get("input", "."), "roots.input", fail)
-    output_root = _folder(base, roots.get("output", "."), "roots.output", fail)
+    input_root = _folder(base, doc.roots.input, "roots.input", fail)
+    output_root = _folder(base, doc.roots.output, "roots.output", fail)
 
-    sources = _inputs(base, data.get("inputs"), input_root, fail)
-    out = data.get("output")
-    if not isinstance(out, dict) or set(out) - {"folder", "name"} or "folder" not in out:
-        raise fail("output", "expected a mapping with 'folder' and optionally 'name'")
-    for key in ("folder", "name"):
-        if key in out and not isinstance(out[key], str):
-            raise fail(f"output.{key}", f"expected a string, got {safeyaml.brief(out[key])}")
-    output_dir = (base / out["folder"]).resolve()
+    sources = _inputs(base, doc.inputs, input_root, fail)
+    output_dir = (base / doc.output.folder).resolve()
     if not _inside(output_dir, output_root):
         raise fail("output.folder", f"{output_dir} is outside the output root {output_root}")
     if not output_dir.is_dir():
         raise fail("output.folder", f"folder does not exist: {output_dir}")
-    pattern = str(out.get("name", "{stem}.restored.mkv"))
+    pattern = doc.output.name
 
     jobs = []
     seen: dict[Path, Path] = {}
@@ -139,12 +130,9 @@ def load_jobfile(path: Path) -> JobFile:
         seen[target] = source
         jobs.append(BatchJob(index, source, target))
 
-    spec = _pipeline(base, data.get("pipeline", "default"), fail)
-    options, segment_frames = _options(data.get("options") or {}, fail)
-    status = data.get("status", "restore-status.json")
-    if not isinstance(status, str):
-        raise fail("status", f"expected a file name, got {safeyaml.brief(status)}")
-    status_path = (output_dir / status).resolve()
+    spec = _pipeline(base, doc.pipeline, fail)
+    options, segment_frames = _options(doc.options, fail)
+    status_path = (output_dir / doc.status).resolve()
     if not _inside(status_path, output_root) or status_path.suffix != ".json":
         raise fail("status", f"{status_path} must be a .json file inside the output root {output_root}")
     if status_path in source_set:
@@ -154,13 +142,7 @@ def load_jobfile(path: Path) -> JobFile:
                    output_root=output_root, data=data)
 
 
-def _key(key) -> str:
-    return key if isinstance(key, str) and len(key) <= 60 else safeyaml.brief(key)
-
-
-def _folder(base: Path, value, key: str, fail) -> Path:
-    if not isinstance(value, str):
-        raise fail(key, f"expected a folder path, got {safeyaml.brief(value)}")
+def _folder(base: Path, value: str, key: str, fail) -> Path:
     folder = (base / value).resolve()
     if not folder.is_dir():
         raise fail(key, f"folder does not exist: {folder}")
@@ -170,8 +152,8 @@ def _folder(base: Path, value, key: str, fail) -> Path:
 def _inputs(base: Path, value, root: Path, fail) -> list[Path]:
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        raise fail("inputs", "expected a list of files or glob patterns")
+    if not value or not all(value):
+        raise fail("inputs", "empty (expected a list of files or glob patterns)")
     found: list[Path] = []
     for pattern in value:
         matches = sorted(glob.glob(pattern, root_dir=base, recursive=True)) if glob.has_magic(pattern) \
@@ -213,8 +195,8 @@ def _render_name(pattern: str, source: Path, index: int, fail) -> str:
 
 
 def _pipeline(base: Path, value, fail) -> PipelineSpec:
-    if not isinstance(value, str) or not value:
-        raise fail("pipeline", "expected a pipeline name or a path to a pipeline YAML file")
+    if not value:
+        raise fail("pipeline", "empty (expected a pipeline name or a path to a pipeline YAML file)")
     candidate = base / value
     try:
         return load_pipeline(str(candidate) if candidate.suffix in (".yaml", ".yml") else value)
@@ -222,37 +204,62 @@ def _pipeline(base: Path, value, fail) -> PipelineSpec:
         raise fail("pipeline", str(exc)) from None
 
 
-_OPTION_TYPES = {"device": str, "batch_size": int, "seed": int, "segment_frames": int, "codec": str, "scale": int,
-                 "size": str, "bit_depth": int, "chroma": str, "fill_gaps": bool, "overwrite": bool, "provenance": bool,
-                 "sign": bool}
-_RANGES = {"bit_depth": (8, 16), "batch_size": (1, 256), "segment_frames": (1, 10**7), "scale": (1, 8), "seed": (0, 2**63 - 1)}
-
-
-def _options(value, fail) -> tuple[JobOptions, int]:
-    if not isinstance(value, dict):
-        raise fail("options", "expected a mapping")
-    clean = {}
-    for key, item in value.items():
-        if key not in _OPTION_TYPES:
-            raise fail(f"options.{_key(key)}", f"unknown option (allowed: {', '.join(sorted(_OPTION_TYPES))})")
-        if item is None:
-            continue
-        kind = _OPTION_TYPES[key]
-        if not isinstance(item, kind) or (kind is int and isinstance(item, bool)):
-            raise fail(f"options.{key}", f"expected {kind.__name__}, got {safeyaml.brief(item)}")
-        if key in _RANGES and not _RANGES[key][0] <= item <= _RANGES[key][1]:
-            raise fail(f"options.{key}", f"{item} is outside {_RANGES[key][0]}..{_RANGES[key][1]}")
-        clean[key] = item
-    if clean.get("codec") not in (None, *CODECS):
-        raise fail("options.codec", f"expected one of {', '.join(sorted(CODECS))}")
-    if clean.get("chroma") not in (None, "4:2:0", "4:2:2", "4:4:4"):
-        raise fail("options.chroma", "expected one of 4:2:0, 4:2:2, 4:4:4")
+def _options(options: "JobFileOptions", fail) -> tuple[JobOptions, int]:
+    clean = {k: v for k, v in dataclasses.asdict(options).items() if v is not None}
     size = None
     if "size" in clean:
-        m = re.fullmatch(r"(\d+)[xX](\d+)", clean["size"])
-        if not m or int(m[1]) < 2 or int(m[2]) < 2:
-            raise fail("options.size", f"expected WIDTHxHEIGHT, got {safeyaml.brief(clean['size'])}")
-        size = (int(m[1]), int(m[2]))
+        try:
+            size = parse_size(clean.pop("size"))
+        except ValueError as exc:
+            raise fail("options.size", str(exc)) from None
     segment_frames = clean.pop("segment_frames", DEFAULT_SEGMENT_FRAMES)
-    clean.pop("size", None)
     return JobOptions(**clean, size=size), segment_frames
+
+
+# --- the job file's schema (restore.config: one mechanism and one error format for every file) ---
+
+@dataclass(frozen=True)
+class JobRoots:
+    """Every input must resolve (symlinks followed) inside roots.input; every output inside roots.output."""
+
+    input: str = field(default=".", metadata={"help": "folder, relative to the job file"})
+    output: str = field(default=".", metadata={"help": "folder, relative to the job file"})
+
+
+@dataclass(frozen=True)
+class JobOutput:
+    folder: str = field(metadata={"help": "relative to the job file's folder"})
+    name: str = field(default="{stem}.restored.mkv",
+                      metadata={"help": "{stem} {name} {ext} {index}; .mkv master or .mp4/.mov access copy"})
+
+
+@dataclass(frozen=True)
+class JobFileOptions:
+    """What ``restore run`` takes as options, for every job of the file (null: the default)."""
+
+    device: str | None = None
+    batch_size: int | None = field(default=None, metadata={"min": 1, "max": 256})
+    seed: int | None = field(default=None, metadata={"min": 0, "max": 2**63 - 1})
+    segment_frames: int | None = field(default=None, metadata={"min": 1, "max": 10**7})
+    codec: Literal[CODECS] | None = None
+    scale: int | None = field(default=None, metadata={"min": 1, "max": 8})
+    size: str | None = field(default=None, metadata={"help": "WIDTHxHEIGHT, e.g. 1440x1080"})
+    bit_depth: int | None = field(default=None, metadata={"min": 8, "max": 16})
+    chroma: Literal["4:2:0", "4:2:2", "4:4:4"] | None = None
+    fill_gaps: bool | None = None
+    overwrite: bool | None = None
+    provenance: bool | None = None
+    sign: bool | None = None
+
+
+@dataclass(frozen=True)
+class JobFileDoc:
+    """A batch job file (restore batch JOBS.yaml)."""
+
+    inputs: str | list[str] = field(metadata={"help": "files or globs (** allowed), relative to the job file"})
+    output: JobOutput
+    version: Literal[1] = 1
+    roots: JobRoots = field(default_factory=JobRoots)
+    pipeline: str = field(default="default", metadata={"help": "a name from pipelines/ or a path"})
+    options: JobFileOptions = field(default_factory=JobFileOptions)
+    status: str = field(default="restore-status.json", metadata={"help": "a .json file inside the output root"})

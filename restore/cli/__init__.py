@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "restore.cli.batch",      # batch
     "restore.cli.discover",   # pipelines, stages
     "restore.cli.serve",      # serve (the workbench)
+    "restore.cli.schema",     # schema (JSON Schemas of the config files)
 ]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -15,12 +14,14 @@ from restore.errors import UserError
 
 
 def _parse_size(value: str | None) -> tuple[int, int] | None:
+    from restore.config import parse_size
+
     if not value:
         return None
-    m = re.fullmatch(r"(\d+)[xX](\d+)", value)
-    if not m or int(m[1]) < 2 or int(m[2]) < 2:
-        raise UserError(f"--size must be WIDTHxHEIGHT (e.g. 1440x1080), got '{value}'")
-    return int(m[1]), int(m[2])
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise UserError(f"--size: {exc}") from None
 
 
 @click.command()

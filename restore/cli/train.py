@@ -15,14 +15,6 @@ import click
 from restore.errors import UserError
 
 
-def _read_task(path: Path) -> tuple[str, dict]:
-    """The config's task and its mapping (``extends:`` resolved, so a candidate inherits its task)."""
-    from restore.training.config import _read_yaml
-
-    raw = _read_yaml(path)
-    return str(raw.get("task", "sr")), raw
-
-
 @click.command("train")
 @click.argument("config_path", metavar="CONFIG.yaml", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--resume", is_flag=True, help="Continue the run in the config's work_dir from its last checkpoint.")
@@ -45,13 +37,16 @@ def train_command(config_path: Path, resume: bool, force: bool, max_iters: int |
     """Train the model described by CONFIG.yaml (weights + model card)."""
     if resume and force:
         raise UserError("--resume and --force contradict each other")
-    task, raw = _read_task(config_path)
+    from restore.training.config import face_config, read_task
+
+    task, raw = read_task(config_path)    # every config is checked whole before any work starts
     if task == "face":
         from restore.training.face_train import train_face
 
+        config = face_config(raw, config_path)
         if output is not None:
             raise UserError("--output applies to SR configs; set the face config's output instead")
-        written = train_face(raw, resume=resume, max_iters=max_iters, device=device, finetune=finetune,
+        written = train_face(config, resume=resume, max_iters=max_iters, device=device, finetune=finetune,
                              corpus=corpus, force=force, log=click.echo)
         click.echo(f"wrote {written}")
         return
@@ -67,9 +62,6 @@ def train_command(config_path: Path, resume: bool, force: bool, max_iters: int |
         train_vsr(config, resume=resume, force=force, max_iters=max_iters, device=device, echo=click.echo,
                   finetune=finetune)
         return
-    if task != "sr":
-        raise UserError(f"{config_path}: unknown task '{task}' (sr, vsr or face)")
-
     from restore.training.config import load_config, override_corpus
     from restore.training.train import train
 

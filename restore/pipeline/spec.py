@@ -110,7 +110,7 @@ def parse_pipeline(text: str, source: str = "<pipeline>", default_name: str = "p
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise fail("top level", "must be a mapping with 'stages'")
+        raise fail("top level", f"got {safeyaml.brief(data)} (expected a mapping with 'stages')")
     allowed = {"name", "description", "output", "stages"}
     unknown = sorted((k for k in data if k not in allowed), key=str)
     if unknown:
@@ -118,39 +118,39 @@ def parse_pipeline(text: str, source: str = "<pipeline>", default_name: str = "p
     name = data.get("name", default_name)
     description = data.get("description", "")
     if not isinstance(name, str):
-        raise fail("name", "must be a string")
+        raise fail("name", f"got {safeyaml.brief(name)} (expected a string)")
     if not isinstance(description, str):
-        raise fail("description", "must be a string")
+        raise fail("description", f"got {safeyaml.brief(description)} (expected a string)")
     output_data = data.get("output") or {}
     if not isinstance(output_data, dict):
-        raise fail("output", "must be a mapping")
+        raise fail("output", f"got {safeyaml.brief(output_data)} (expected a mapping)")
     try:
         output = parse_params(OutputParams, output_data, "output")
     except ParamError as exc:
-        raise fail(exc.key, str(exc).split(": ", 1)[1]) from None
+        raise fail(exc.key, exc.problem) from None
     stages_data = data.get("stages") or []
     if not isinstance(stages_data, list):
-        raise fail("stages", "must be a list of stages")
+        raise fail("stages", f"got {safeyaml.brief(stages_data)} (expected a list of stages)")
     stages = []
     for i, entry in enumerate(stages_data):
         where = f"stages[{i}]"
         if isinstance(entry, str):
             entry = {"stage": entry}
         if not isinstance(entry, dict) or "stage" not in entry:
-            raise fail(where, "each stage is a mapping with a 'stage' key")
+            raise fail(where, f"got {safeyaml.brief(entry)} (expected a mapping with a 'stage' key)")
         entry = dict(entry)
         stage_name = entry.pop("stage")
         if not isinstance(stage_name, str):
-            raise fail(f"{where}.stage", f"must be a stage name (a string), got {safeyaml.brief(stage_name)}")
+            raise fail(f"{where}.stage", f"got {safeyaml.brief(stage_name)} (expected a stage name)")
         try:
             cls = get_stage(stage_name)
         except KeyError:
-            raise fail(f"{where}.stage", f"unknown stage {safeyaml.brief(stage_name)} (known: {', '.join(stage_names())})") from None
+            raise fail(f"{where}.stage", f"unknown stage {safeyaml.brief(stage_name)} (expected one of: {', '.join(stage_names())})") from None
         try:
             params = parse_params(cls.Params, entry, where)
             problem = cls.check_params(params)
         except ParamError as exc:
-            raise fail(exc.key, str(exc).split(": ", 1)[1]) from None
+            raise fail(exc.key, exc.problem) from None
         if problem:
             key, message = problem
             raise fail(f"{where}.{key}", message)

@@ -24,6 +24,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from restore.config import parse_size  # the one WIDTHxHEIGHT parser (also imported from here)
 from restore.frame import Frame, VideoFormat
 from restore.pipeline.registry import register_stage
 from restore.stages.base import Stage, StageError, batches, windows
@@ -39,11 +40,6 @@ class SuperResParams:
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
     tile: int = field(default=0, metadata={"min": 0})          # 0: automatic (whole frame on CPU)
     tile_overlap: int = field(default=16, metadata={"min": 0, "max": 128})
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    w, _, h = text.lower().partition("x")
-    return int(w), int(h)
 
 
 def target_geometry(fmt: VideoFormat, model_scale: int, scale: int | None, size: tuple[int, int] | None,
@@ -98,10 +94,9 @@ class SuperResolution(Stage):
 
         if params.size is not None:
             try:
-                w, h = parse_size(params.size)
-                assert w > 1 and h > 1
-            except (ValueError, AssertionError):
-                return "size", f"must be WIDTHxHEIGHT like 1440x1080, got {params.size!r}"
+                parse_size(params.size)
+            except ValueError as exc:
+                return "size", str(exc)
         try:
             resolve_weights(params.weights)
         except PipelineError as exc:

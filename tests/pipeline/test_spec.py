@@ -34,9 +34,9 @@ def test_unknown_stage_key_names_the_stage_and_key():
 
 
 def test_wrong_type_and_range():
-    assert "stages[0].radius: must be an integer" in _error("stages:\n  - stage: deflicker\n    radius: five\n")
-    assert "stages[0].radius: must be >= 1" in _error("stages:\n  - stage: deflicker\n    radius: 0\n")
-    assert "stages[0].mode: must be one of" in _error("stages:\n  - stage: deflicker\n    mode: sideways\n")
+    assert "stages[0].radius: got 'five' (expected an integer)" in _error("stages:\n  - stage: deflicker\n    radius: five\n")
+    assert "stages[0].radius: 0 is out of range (expected 1..25)" in _error("stages:\n  - stage: deflicker\n    radius: 0\n")
+    assert "stages[0].mode: got 'sideways' (expected one of: " in _error("stages:\n  - stage: deflicker\n    mode: sideways\n")
 
 
 def test_unknown_stage():
@@ -54,6 +54,6 @@ def test_invalid_yaml_reports_line():
 
 
 def test_output_section_validated():
-    assert "output.codec: must be one of" in _error("output:\n  codec: mpeg1\nstages: []\n")
+    assert "output.codec: got 'mpeg1' (expected one of: 'ffv1'" in _error("output:\n  codec: mpeg1\nstages: []\n")
     spec = parse_pipeline("output:\n  bit_depth: 10\nstages: []\n")
     assert spec.output.bit_depth == 10

@@ -80,18 +80,18 @@ def test_config_identity_does_not_depend_on_the_checkout(tmp_path):
 
 def _tiny_face_run(tmp_path: Path, crops: np.ndarray, stop_at: int | None, resume: bool) -> dict[str, torch.Tensor]:
     from restore.models.face_arch import build_face_model
-    from restore.training.face_train import _loop
+    from restore.training.face_train import FaceSchedule, FaceTrainer, run_schedule
 
     config = yaml.safe_load((Path(__file__).parents[2] / "pipelines" / "training" / "face.yaml").read_text())
     torch.manual_seed(0)
     model = build_face_model({"channels": [4, 8, 8, 8], "blocks": [0, 1, 0, 0]})
-    settings = {"iters": 4, "lr": 1e-3, "lr_min": 1e-5, "batch_size": 2, "patch_size": 32, "seed": 5,
-                "checkpoint_every": 1, "loss": config["loss"], "degradation": config["degradation"]}
+    schedule = FaceSchedule(iters=4, lr=1e-3, lr_min=1e-5, batch_size=2, patch_size=32, seed=5, checkpoint_every=1,
+                            loss=config["loss"], degradation=config["degradation"])
     state = tmp_path / "checkpoint.pt"
     if resume:  # the model is rebuilt from scratch, as a new process would
         torch.manual_seed(123)
         model = build_face_model({"channels": [4, 8, 8, 8], "blocks": [0, 1, 0, 0]})
-    summary = _loop(model, crops, settings, "cpu", state, resume, lambda *_: None, stop_at=stop_at)
+    summary = run_schedule(FaceTrainer(model, crops, schedule, "cpu"), state, resume, lambda *_: None, stop_at=stop_at)
     assert summary["schedule_iterations"] == 4
     return {k: v.clone() for k, v in model.state_dict().items()}
 

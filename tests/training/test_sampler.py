@@ -44,5 +44,5 @@ def test_corpus_weight_must_be_positive(tmp_path):
 
     corpus = make_corpus(tmp_path)
     path = write_config(tmp_path, corpus, corpora=[{"path": str(corpus), "kind": "general", "weight": 0}])
-    with pytest.raises(UserError, match="weight: expected a number > 0"):
+    with pytest.raises(UserError, match=r"corpora\[0\]\.weight: 0 is out of range \(expected > 0\)"):
         load_config(path)

@@ -92,7 +92,7 @@ def test_refuses_to_overwrite_and_to_resume_another_config(tmp_path, corpus_dir)
 def test_config_errors_are_one_line(tmp_path, corpus_dir):
     bad = write_config(tmp_path, corpus_dir, train={"patch_sise": 32})
     result = CliRunner().invoke(main, ["train", str(bad)])
-    assert result.exit_code == 2 and "unknown key(s) patch_sise" in result.output
+    assert result.exit_code == 2 and "tiny.yaml: train.patch_sise: unknown key (expected one of: patch_size," in result.output
     assert len(result.output.strip().splitlines()) == 1
 
 

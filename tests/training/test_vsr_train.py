@@ -95,7 +95,7 @@ def test_config_mistakes_are_one_line_errors(tmp_path, corpus_and_pack):
         load_vsr_config(path)
     path = _config(tmp_path, corpus_dir, index)
     path.write_text(path.read_text() + "camera: {pan_maks: 3}\n")
-    with pytest.raises(UserError, match="camera: unknown key"):
+    with pytest.raises(UserError, match=r"camera\.pan_maks: unknown key \(expected one of: static_prob"):
         load_vsr_config(path)
 
 
