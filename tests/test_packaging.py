@@ -15,7 +15,7 @@ cover. `--system-site-packages` would not do: it exposes the base interpreter's 
 not the project venv's.
 
 Needs setuptools in the running environment (the wheel is built offline, without build
-isolation) and ffmpeg; skipped with the reason otherwise. About 45-60 s on 2 cores.
+isolation) and ffmpeg; skipped with the reason otherwise. About 35-70 s on 2 cores.
 """
 
 from __future__ import annotations
@@ -146,3 +146,10 @@ def test_wheel_installs_and_runs_default_pipeline_outside_the_repo(tmp_path):
     assert shipped.read_bytes() == (REPO / "weights" / "restore-vsr-x2.safetensors").read_bytes()
     assert record["pipeline"]["name"] == "default"
     assert str(REPO) not in json.dumps(record["pipeline"]), "the pipeline was read from the checkout"
+
+    # The review report's assets are package data too.
+    report = outside / "report"
+    compared = subprocess.run([str(env_dir / "bin" / "restore"), "compare", str(out), str(out), "-o", str(report)],
+                              capture_output=True, text=True, env=env, cwd=outside, timeout=300)
+    assert compared.returncode == 0, compared.stderr[-3000:]
+    assert all((report / name).is_file() for name in ("index.html", "review.css", "review.js"))
