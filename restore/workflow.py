@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from restore import resources
 from restore.errors import UserError
 from restore.job import JobOptions, JobResult, run_job
 from restore.pipeline.spec import PipelineSpec, load_pipeline
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "samples" / "speech-pal-sample.mkv"
+SAMPLE = resources.sample()
 
 
 @dataclass

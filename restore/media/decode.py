@@ -22,6 +22,7 @@ import numpy as np
 from restore.errors import InputError
 from restore.frame import Frame, VideoFormat
 from restore.media import pixfmt
+from restore.media.tools import require_ffmpeg
 
 _END = object()
 
@@ -103,6 +104,7 @@ class VideoReader:
             cmd += ["-frames:v", str(max_frames)]
         cmd += ["-f", "rawvideo", "-pix_fmt", self.pix_fmt, "pipe:1"]
         self.command = cmd
+        require_ffmpeg()
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
         self._err_thread = threading.Thread(target=self._drain_stderr, daemon=True)
         self._err_thread.start()

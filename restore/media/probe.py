@@ -19,6 +19,7 @@ import ffmpeg  # ffmpeg-python: runs ffprobe and raises ffmpeg.Error with its st
 from restore.errors import InputError
 from restore.frame import VideoFormat
 from restore.media import pixfmt
+from restore.media.tools import require_ffmpeg
 
 # Pixel formats swscale turns into RGB faithfully. Palette, Bayer, 1-bit and XYZ
 # formats would need their own handling and do not occur in archival transfers.
@@ -49,6 +50,7 @@ def _tags(entry: dict) -> dict:
 
 
 def _run_probe(path: Path, **extra) -> dict:
+    require_ffmpeg()
     try:
         return ffmpeg.probe(str(path), **extra)
     except ffmpeg.Error as exc:

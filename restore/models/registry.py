@@ -16,12 +16,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from restore import resources
 from restore.errors import PipelineError
 from restore.models.archs import arch_scale, build_arch, count_macs, infer_arch, parameter_count
 from restore.models.cards import card_path, new_card, read_card
 from restore.models.loading import WEIGHT_SUFFIXES, read_state_dict, sha256_file
 
-PROJECT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
+PROJECT_WEIGHTS = resources.weights_dir()
 
 
 def user_weights_dir() -> Path:

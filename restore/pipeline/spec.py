@@ -25,13 +25,13 @@ from typing import Any, Literal
 
 import yaml
 
-from restore import safeyaml
+from restore import resources, safeyaml
 from restore.errors import PipelineError
 from restore.media import codecs
 from restore.pipeline.params import ParamError, params_to_dict, parse_params
 from restore.pipeline.registry import get_stage, stage_names
 
-PIPELINES_DIR = Path(__file__).resolve().parents[2] / "pipelines"
+PIPELINES_DIR = resources.pipelines_dir()
 
 
 CODEC_NAMES = codecs.NAMES       # one table for every list of codecs (restore.media.codecs)

@@ -42,13 +42,23 @@ def _format_name(path: Path, codec: str | None) -> str:
     return codecs.label(box.name, codec)
 
 
+def _software_note(software: dict) -> str:
+    """The restore agent's note: the libraries that touch pixels, VapourSynth when a stage ran in it."""
+    note = f"torch {software.get('torch')}, basicsr {software.get('basicsr')}"
+    vs = software.get("vapoursynth")
+    if isinstance(vs, dict) and vs.get("core"):
+        plugins = ", ".join(f"{name} {(info or {}).get('version')}" for name, info in (vs.get("plugins") or {}).items()
+                            if name not in ("std", "resize", "text"))
+        note += f", VapourSynth {vs['core']}" + (f" ({plugins})" if plugins else "")
+    return note
+
+
 def _agents(record: dict, software: dict, identity) -> tuple[list[dict], dict]:
     """PREMIS agents (software, each model, the signer) and the ids events link to."""
     restore_id = f"restore-{software.get('restore')}"
     ffmpeg_id = f"ffmpeg-{software.get('ffmpeg')}"
     agents = [premis.agent(restore_id, "restore", "software", software.get("restore"),
-                           note=f"torch {software.get('torch')}, basicsr {software.get('basicsr')}, "
-                                f"facexlib {software.get('facexlib')}"),
+                           note=_software_note(software)),
               premis.agent(ffmpeg_id, "FFmpeg", "software", software.get("ffmpeg"))]
     ids = {"restore": restore_id, "ffmpeg": ffmpeg_id, "models": {}}
     for stage in record.get("stages") or []:
@@ -279,7 +289,7 @@ def _hash_and_describe(src: _Media, out: _Media, record: dict, written: dict, id
     # Archival sources are often damaged: what the decoder said about them belongs in the record.
     source_fm["decoder_messages"] = source_messages[:20]
     output_fm["decoder_messages"] = output_messages[:20]
-    software = software_versions()
+    software = software_versions(record.get("stages"))
     agents, ids = _agents(record, software, identity)
     codec = _video_codec(out.path) if not out.is_sequence else (record.get("output_format") or {}).get("codec")
     events = _run_events(record, Path(src.name), Path(out.name), source_sha256, source_fm, output_fm, codec, ids,

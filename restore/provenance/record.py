@@ -116,9 +116,15 @@ def ffmpeg_version() -> str | None:
     return parts[2] if len(parts) > 2 and parts[1] == "version" else first or None
 
 
-def software_versions() -> dict:
-    """Versions of everything that can change pixels or the record, read without importing torch."""
+def software_versions(stages: list[dict] | None = None) -> dict:
+    """Versions of everything that can change pixels or the record, read without importing torch.
+
+    ``stages``: the runner record's stages; when one of them ran a VapourSynth method, the block
+    gains ``vapoursynth`` (its release, the plugins those methods call and their versions).
+    facexlib is not listed: restore imports nothing from it (restore/faces copies its template).
+    """
     from restore import __version__
+    from restore.provenance.vapoursynth import software_entry
 
     c2pa_sdk = None
     try:
@@ -127,13 +133,12 @@ def software_versions() -> dict:
         c2pa_sdk = c2pa.sdk_version()
     except Exception:  # the record is still worth writing without it
         pass
-    return {
+    versions = {
         "restore": __version__,
         "python": sys.version.split()[0],
         "torch": _distribution_version("torch"),
         "torchvision": _distribution_version("torchvision"),
         "basicsr": _distribution_version("basicsr", "basicsr-fixed"),
-        "facexlib": _distribution_version("facexlib"),
         "numpy": _distribution_version("numpy"),
         "opencv": _distribution_version("opencv-python", "opencv-python-headless"),
         "ffmpeg": ffmpeg_version(),
@@ -141,6 +146,10 @@ def software_versions() -> dict:
         "c2pa-rs": c2pa_sdk,
         "bagit": _distribution_version("bagit"),
     }
+    vapoursynth = software_entry(stages)
+    if vapoursynth is not None:
+        versions["vapoursynth"] = vapoursynth
+    return versions
 
 
 def card_corpora(card: dict | None) -> list[dict]:

@@ -344,7 +344,7 @@ def summary(record: dict | None, sealed: dict | None) -> dict | None:
         "metrics": record.get("metrics"),
         "signer": record.get("signer"),
         "software": {k: v for k, v in (record.get("software") or {}).items()
-                     if k in ("restore", "torch", "ffmpeg", "basicsr", "facexlib", "c2pa-rs")},
+                     if k in ("restore", "torch", "ffmpeg", "basicsr", "facexlib", "vapoursynth", "c2pa-rs")},
         "corrections": record.get("corrections") or [],
         "output_sha256": ((sealed if isinstance(sealed, dict) else {}).get("output") or {}).get("sha256"),
     }

@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from restore import resources
 from restore.serve.store import Job, JobStore, now
 
 
@@ -117,7 +118,7 @@ class Runner:
         cmd = [sys.executable, "-m", "restore.serve.worker", str(job.folder), "--root", str(self.store.root),
                "--segment-frames", str(self.segment_frames)]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            p for p in [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")] if p)}
+            p for p in [str(resources.import_root()), os.environ.get("PYTHONPATH")] if p)}
         job.update(state="running", started=now(), cancel_requested=None)
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                 start_new_session=True)

@@ -19,11 +19,12 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
+from restore import resources
 from restore.errors import PipelineError
 from restore.stages._filterpipe import PLANAR_FLOAT, FilterProcess
 
 WORKER = Path(__file__).with_name("vs_worker.py")
-REPO = Path(__file__).resolve().parents[2]
+REPO = resources.source_root() or Path.cwd()   # where make install puts .venv-vs (a checkout)
 _ERROR_PREFIX = "restore-vs-error: frame "
 
 
