@@ -66,7 +66,7 @@ def _check(value: Any, hint: Any, key: str) -> Any:
     raise TypeError(f"unsupported parameter type {hint!r} for {key}")
 
 
-def parse_params(cls: type, data: dict | None, where: str = "") -> Any:
+def parse_params(cls: type, data: dict[str, Any] | None, where: str = "") -> Any:
     """Build the params dataclass ``cls`` from a mapping, rejecting unknown keys and wrong types.
 
     Range limits come from field metadata: ``field(default=.., metadata={"min": 0, "max": 1})``.
@@ -95,5 +95,5 @@ def parse_params(cls: type, data: dict | None, where: str = "") -> Any:
     return cls(**values)
 
 
-def params_to_dict(params: Any) -> dict:
+def params_to_dict(params: Any) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(params).items()}
