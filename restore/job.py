@@ -129,8 +129,7 @@ def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions 
     report, src_fmt = inspect_input(source, options.sequence)
     video = main_video_stream(report)
     check_output(output, source, options)
-    if (options.scale or options.size) and not any(s.name == "superres" for s in spec.stages):
-        raise PipelineError(f"--scale/--size need a superres stage, and pipeline '{spec.name}' has none")
+    spec.check_resize_options(options.scale, options.size)
     try:
         with output_lock(lock_target(output)):
             # checked again under the lock: another run may have published it while we waited for nothing
@@ -186,14 +185,13 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
     device = resolve_device(options.device)  # after the stage modules are imported (they bring torch)
     meter = _start_energy_meter(device)   # reads the energy counter of that device only, none for cpu
     stage_options = _stage_options(options)
-    preview = max((s.cls.preview_frames(s.params) for s in spec.stages), default=0)
-    if preview:
-        stage_options["preview_frames"] = [f.image for f in VideoReader(source, src_fmt, max_frames=preview,
-                                                                        input_args=reader_input(options))]
+    preview = spec.preview_frames()
+    head = [f.image for f in VideoReader(source, src_fmt, max_frames=preview,
+                                         input_args=reader_input(options))] if preview else []
     configure_threads()
     pipeline = Pipeline(spec, src_fmt, device=device, batch_size=options.batch_size, seed=options.seed,
-                        options=stage_options, report=options.events)
-    stage_options.pop("preview_frames", None)
+                        options=stage_options, report=options.events, preview=head)
+    del head
     settings, out_fmt = output_settings(output, src_fmt, pipeline.output_format, spec, options, notes)
     native = is_native(pipeline, src_fmt, out_fmt)
     corrections = load_corrections(options)

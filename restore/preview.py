@@ -75,14 +75,13 @@ def run_preview(source: Path, spec: PipelineSpec, options: JobOptions, count: in
     if options.keep_frames is not None:
         raise UserError("--preview writes its frames into the report (DIR/preview): give it without --keep-frames")
     stage_options = _stage_options(options)
-    peek = max((s.cls.preview_frames(s.params) for s in spec.stages), default=0)
-    if peek:
-        stage_options["preview_frames"] = [f.image for f in VideoReader(source, src_fmt, max_frames=peek,
-                                                                        input_args=reader_input(options))]
+    peek = spec.preview_frames()
+    head = [f.image for f in VideoReader(source, src_fmt, max_frames=peek,
+                                         input_args=reader_input(options))] if peek else []
     device = resolve_device(options.device)
     configure_threads()
     probe_pipeline = Pipeline(spec, src_fmt, device=device, batch_size=options.batch_size, seed=options.seed,
-                              options=stage_options)
+                              options=stage_options, preview=head)
     from restore.batch.segments import pipeline_margins
 
     behind, ahead = pipeline_margins(probe_pipeline)
@@ -107,7 +106,7 @@ def run_preview(source: Path, spec: PipelineSpec, options: JobOptions, count: in
         for slot, k in enumerate(positions):
             lead, tail = min(behind, k), min(ahead, total - 1 - k)
             pipeline = Pipeline(spec, src_fmt, device=device, batch_size=options.batch_size, seed=options.seed,
-                                options=stage_options)
+                                options=stage_options, preview=head)
             reader = VideoReader(source, src_fmt, mode="rgb", start_frame=k - lead, max_frames=lead + 1 + tail,
                                  input_args=reader_input(options))
             try:

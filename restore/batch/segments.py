@@ -79,8 +79,8 @@ def pipeline_margins(pipeline: Pipeline) -> tuple[int, int]:
     ``r1`` more. A stage after a frame-rate doubler counts its radius in its own (denser)
     frames, so summing over-estimates there, which is safe.
     """
-    behind = sum(int(stage.radius) + int(getattr(stage, "warmup", 0)) for stage in pipeline.stages)
-    ahead = sum(int(stage.radius) for stage in pipeline.stages)
+    behind = sum(stage.radius + stage.warmup for stage in pipeline.stages)
+    ahead = sum(stage.radius for stage in pipeline.stages)
     return behind, ahead
 
 
@@ -334,8 +334,7 @@ class SegmentedJob:
         self.lock = WorkLock(self.work_dir / "lock", f"the output {self.output}")
         self.output_lock = output_lock(self.output)
         self.journal: dict = {}
-        if (options.scale or options.size) and not any(s.name == "superres" for s in spec.stages):
-            raise UserError(f"--scale/--size need a superres stage, and pipeline '{spec.name}' has none")
+        spec.check_resize_options(options.scale, options.size)
         if options.keep_frames is not None:
             raise UserError("--keep-frames is not available for segmented (resumable) runs")
         if options.start is not None or options.duration is not None or options.frames is not None:

@@ -3,13 +3,15 @@
 We do not copy network code: SR generators and the discriminator are basicsr's own classes
 (so Real-ESRGAN/BasicSR checkpoints load into them unchanged). An architecture is named by a
 spec ``{"type": NAME, **constructor kwargs}``, which is what model cards and training configs store.
-Classes are imported lazily so that listing weights never pays for importing basicsr.
+basicsr's classes are registered lazily so that listing weights never pays for importing basicsr;
+ours register themselves with ``@register_arch`` in restore/models/NAME_arch.py.
 """
 
 from __future__ import annotations
 
 import importlib
 import math
+import pkgutil
 import re
 from typing import Any, Callable
 
@@ -17,29 +19,52 @@ import torch
 from torch import nn
 
 from restore.errors import PipelineError
-
-# name -> "module:attribute"; basicsr modules go through restore.models.compat first.
-ARCHS: dict[str, str] = {
-    "SRVGGNetCompact": "basicsr.archs.srvgg_arch:SRVGGNetCompact",
-    "RRDBNet": "basicsr.archs.rrdbnet_arch:RRDBNet",
-    "UNetDiscriminatorSN": "basicsr.archs.discriminator_arch:UNetDiscriminatorSN",
-    "FaceUNetS": "restore.models.face_arch:FaceUNetS",
-    "WindowFusionSR": "restore.models.vsr_arch:WindowFusionSR",
-}
+from restore.registry import Registry, UnknownNameError
 
 
-def register_arch(name: str, target: str) -> None:
-    """Add an architecture ("module:Class") so cards and configs can name it."""
-    ARCHS[name] = target
+def _before_import(module_name: str) -> None:
+    if module_name.startswith("basicsr."):
+        import restore.models.compat  # noqa: F401  (must precede any basicsr import)
+
+
+def _find_archs(name: str | None) -> None:
+    """Our own architectures register themselves in restore/models/*_arch.py: import those modules."""
+    import restore.models as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.name.endswith("_arch"):
+            importlib.import_module(f"restore.models.{info.name}")
+
+
+# name -> the class (or "module:attribute", imported on first use). ``info["example"]`` is the
+# spec of a small instance: what the contract test (tests/test_contract.py) builds and runs.
+ARCHS: Registry[Callable[..., nn.Module]] = Registry("architecture", finder=_find_archs,
+                                                    before_import=_before_import)
+ARCHS.register("SRVGGNetCompact", lazy="basicsr.archs.srvgg_arch:SRVGGNetCompact",
+               info={"example": {"num_feat": 8, "num_conv": 2, "upscale": 2}})
+ARCHS.register("RRDBNet", lazy="basicsr.archs.rrdbnet_arch:RRDBNet",
+               info={"example": {"num_in_ch": 3, "num_out_ch": 3, "scale": 2, "num_feat": 8, "num_block": 1,
+                                 "num_grow_ch": 8}})
+ARCHS.register("UNetDiscriminatorSN", lazy="basicsr.archs.discriminator_arch:UNetDiscriminatorSN",
+               info={"example": {"num_in_ch": 3, "num_feat": 8}})
+
+
+def register_arch(name: str, *, example: dict[str, Any]) -> Callable[[Callable[..., nn.Module]],
+                                                                      Callable[..., nn.Module]]:
+    """Class decorator for an architecture in restore/models/NAME_arch.py, so cards and configs
+    can name it; ``example`` is the constructor keywords of a small instance (for the contract test)."""
+    return ARCHS.register(name, info={"example": dict(example)})
+
+
+def arch_names() -> list[str]:
+    return ARCHS.names()
 
 
 def arch_class(name: str) -> Callable[..., nn.Module]:
-    if name not in ARCHS:
-        raise PipelineError(f"unknown architecture '{name}' (known: {', '.join(sorted(ARCHS))})")
-    module_name, attr = ARCHS[name].split(":")
-    if module_name.startswith("basicsr."):
-        import restore.models.compat  # noqa: F401  (must precede any basicsr import)
-    return getattr(importlib.import_module(module_name), attr)
+    try:
+        return ARCHS.get(name)
+    except UnknownNameError as exc:
+        raise PipelineError(str(exc)) from None
 
 
 def build_arch(spec: dict[str, Any]) -> nn.Module:

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from restore.models.archs import register_arch
+
 ARCH_NAME = "FaceUNetS"
 
 
@@ -27,6 +29,7 @@ class ResBlock(nn.Module):
         return x + self.conv2(F.leaky_relu(self.conv1(x), 0.2))
 
 
+@register_arch(ARCH_NAME, example={"channels": [8, 8, 8, 8], "blocks": [0, 1, 1, 1]})
 class FaceUNetS(nn.Module):
     """Residual U-Net: ``forward(x)`` takes and returns N×3×H×W in [0, 1] (H, W multiples of 8)."""
 

@@ -81,6 +81,39 @@ def list_weights() -> list[dict[str, Any]]:
     return entries
 
 
+@dataclass(frozen=True)
+class WeightsFacts:
+    """What a stage reports about its weights before (or without) loading them."""
+
+    name: str
+    path: Path
+    arch: dict[str, Any]
+    scale: int
+    radius: int                      # frames each side a multi-frame model reads (0: single-frame)
+    card: dict[str, Any] | None
+    card_sha256: str | None
+
+    @property
+    def sha256(self) -> str:
+        return sha256_file(self.path)
+
+
+def weights_facts(name_or_path: str | Path) -> WeightsFacts:
+    """Architecture, scale and card of a weights file, from its card (or, for an uncarded file, the
+    tensor names and shapes): no network is built and nothing is loaded into one."""
+    path = resolve_weights(name_or_path)
+    card_file = card_path(path)
+    if card_file.is_file():
+        card = read_card(card_file)
+        arch = dict(card["arch"])
+        return WeightsFacts(name=card["name"], path=path, arch=arch, scale=int(card["scale"]),
+                            radius=int(card.get("radius", 0)), card=card, card_sha256=sha256_file(card_file))
+    state, _ = read_state_dict(path)
+    arch = infer_arch(state)
+    return WeightsFacts(name=path.stem, path=path, arch=arch, scale=arch_scale(arch), radius=0, card=None,
+                        card_sha256=None)
+
+
 @dataclass
 class LoadedModel:
     name: str

@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from restore.models.archs import register_arch
+
 ARCH_NAME = "WindowFusionSR"
 
 
@@ -37,6 +39,7 @@ class _ResidualPair(nn.Module):
         return x + self.conv2(self.act(self.conv1(x)))
 
 
+@register_arch(ARCH_NAME, example={"radius": 1, "num_feat": 8, "num_pairs": 1, "upscale": 2})
 class WindowFusionSR(nn.Module):
     """``forward(window)``: N×T×3×H×W registered frames in [0, 1] → N×3×(scale·H)×(scale·W).
 

@@ -13,14 +13,15 @@ from typing import Any
 
 from restore.pipeline.registry import get_stage, stage_names
 from restore.pipeline.spec import available_pipelines, load_pipeline
+from restore.stages.base import Stage
 
 
-def uses_trained_model(cls: type) -> bool:
+def uses_trained_model(cls: type[Stage]) -> bool:
     """A stage whose parameters name weights runs a trained (generative) model."""
     return any(f.name == "weights" for f in dataclasses.fields(cls.Params))
 
 
-def summary(cls: type) -> str:
+def summary(cls: type[Stage]) -> str:
     """The first paragraph of the stage's own docstring, else of its module's (never a base class's)."""
     doc = cls.__dict__.get("__doc__") or inspect.getmodule(cls).__doc__ or ""
     return " ".join(inspect.cleandoc(doc).split("\n\n")[0].split())
@@ -38,7 +39,7 @@ def _type_name(hint: Any) -> str:
     return getattr(hint, "__name__", str(hint))
 
 
-def parameters(cls: type) -> list[dict]:
+def parameters(cls: type[Stage]) -> list[dict[str, Any]]:
     hints = typing.get_type_hints(cls.Params)
     rows = []
     for f in dataclasses.fields(cls.Params):
@@ -50,16 +51,16 @@ def parameters(cls: type) -> list[dict]:
     return rows
 
 
-def stages() -> list[dict]:
+def stages() -> list[dict[str, Any]]:
     out = []
     for name in stage_names():
         cls = get_stage(name)
         out.append({"stage": name, "summary": summary(cls), "trained_model": uses_trained_model(cls),
-                    "radius": getattr(cls, "radius", 0), "parameters": parameters(cls)})
+                    "radius": cls.radius, "resizes": cls.resizes, "parameters": parameters(cls)})
     return out
 
 
-def pipelines() -> list[dict]:
+def pipelines() -> list[dict[str, Any]]:
     out = []
     for name in available_pipelines():
         spec = load_pipeline(name)

@@ -9,8 +9,8 @@ batch is run again: a frame is never dropped.
 from __future__ import annotations
 
 import functools
-from contextlib import nullcontext
-from typing import Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -38,7 +38,7 @@ def choose_precision(requested: str, device: str) -> torch.dtype:
     return torch.bfloat16 if cpu_has_bf16() else torch.float32
 
 
-def autocast_for(device: str, dtype: torch.dtype):
+def autocast_for(device: str, dtype: torch.dtype) -> AbstractContextManager[Any]:
     if dtype == torch.float32:
         return nullcontext()
     return torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=dtype)
@@ -53,7 +53,8 @@ def auto_tile(device: str, height: int, width: int, bytes_per_pixel: float) -> i
     return 0 if side >= max(height, width) else max(64, side)
 
 
-def _ramp(length: int, overlap: int, at_start: bool, at_end: bool, device, dtype) -> torch.Tensor:
+def _ramp(length: int, overlap: int, at_start: bool, at_end: bool, device: torch.device,
+          dtype: torch.dtype) -> torch.Tensor:
     w = torch.ones(length, device=device, dtype=dtype)
     if overlap > 0:
         # zero over the outer quarter of the overlap (where a tile's padding corrupts its own
@@ -75,7 +76,7 @@ def tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, scale: in
         return fn(x)
     overlap = min(overlap, tile // 2)
     step = tile - overlap
-    out = None
+    out: torch.Tensor | None = None
     weight = torch.zeros((1, 1, h * scale, w * scale), device=x.device, dtype=torch.float32)
     ys = list(range(0, max(h - tile, 0) + 1, step))
     xs = list(range(0, max(w - tile, 0) + 1, step))
@@ -94,6 +95,7 @@ def tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, scale: in
             mask = wy[:, None] * wx[None, :]
             out[:, :, y0 * scale:y1 * scale, x0 * scale:x1 * scale] += piece * mask
             weight[:, :, y0 * scale:y1 * scale, x0 * scale:x1 * scale] += mask
+    assert out is not None  # ys and xs each hold at least one position
     return out / weight.clamp_min(1e-8)
 
 

@@ -16,7 +16,7 @@ from restore.config import ConfigError, parse
 ParamError = ConfigError          # the name stages and tests know
 
 
-def parse_params(cls: type, data: dict | None, where: str = "") -> Any:
+def parse_params(cls: type, data: dict[str, Any] | None, where: str = "") -> Any:
     """Build the params dataclass ``cls`` from a mapping, rejecting unknown keys and wrong types.
 
     Range limits come from field metadata: ``field(default=.., metadata={"min": 0, "max": 1})``.
@@ -24,5 +24,5 @@ def parse_params(cls: type, data: dict | None, where: str = "") -> Any:
     return parse(cls, data, where)
 
 
-def params_to_dict(params: Any) -> dict:
+def params_to_dict(params: Any) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(params).items()}

@@ -11,7 +11,9 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
 
 from restore.errors import StageError
 from restore.frame import Frame, VideoFormat
@@ -60,7 +62,7 @@ class StageTiming:
     frames_in: int = 0
     frames_out: int = 0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         per = self.seconds / self.frames_out if self.frames_out else None
         return {"stage": self.name, "seconds": round(self.seconds, 4), "frames_in": self.frames_in,
                 "frames_out": self.frames_out, "seconds_per_frame": round(per, 5) if per is not None else None}
@@ -73,24 +75,32 @@ class Pipeline:
     device: str = "cpu"
     batch_size: int = 4
     seed: int = 0
-    options: dict = field(default_factory=dict)
-    report: object = None
+    options: dict[str, Any] = field(default_factory=dict)
+    report: Callable[[dict[str, Any]], None] | None = None
+    # the clip's first frames, for stages that must see them to know their output format
+    # (``Stage.preview_frames``; ``PipelineSpec.preview_frames()`` says how many); dropped
+    # once the formats are known
+    preview: Sequence[np.ndarray] = ()
     stages: list[Stage] = field(default_factory=list)
     formats: list[VideoFormat] = field(default_factory=list)   # formats[i] = input of stage i; last = output
     timings: list[StageTiming] = field(default_factory=list)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         fmt = self.source_format
         self.formats = [fmt]
         for spec in self.spec.stages:
             ctx = StageContext(device=self.device, batch_size=self.batch_size, seed=self.seed,
                                source_format=self.source_format, input_format=fmt, options=dict(self.options),
-                               report=self.report)
+                               report=self.report, preview=self.preview)
             stage = spec.cls(spec.params, ctx)
             fmt = stage.output_format(fmt)
             self.stages.append(stage)
             self.formats.append(fmt)
             self.timings.append(StageTiming(spec.name))
+        # the preview frames served their purpose (formats are known): do not hold them for the run
+        self.preview = ()
+        for stage in self.stages:
+            stage.context.preview = ()
 
     @property
     def output_format(self) -> VideoFormat:
@@ -114,10 +124,10 @@ class Pipeline:
             except Exception:  # closing must not hide the error that stopped the job
                 pass
 
-    def describe(self) -> list[dict]:
+    def describe(self) -> list[dict[str, Any]]:
         return [stage.describe() for stage in self.stages]
 
-    def models(self) -> list[dict]:
+    def models(self) -> list[dict[str, Any]]:
         return [m for stage in self.stages for m in stage.models()]
 
     def run(self, frames: Iterator[Frame]) -> Iterator[Frame]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
@@ -30,16 +30,22 @@ from restore.errors import PipelineError
 from restore.media import codecs
 from restore.pipeline.params import ParamError, params_to_dict, parse_params
 from restore.pipeline.registry import get_stage, stage_names
+from restore.registry import UnknownNameError
+from restore.stages.base import Stage
 
 PIPELINES_DIR = resources.pipelines_dir()
 
 
 CODEC_NAMES = codecs.NAMES       # one table for every list of codecs (restore.media.codecs)
+if TYPE_CHECKING:
+    CodecName = str
+else:
+    CodecName = Literal[CODEC_NAMES]   # checked by parse_params from the table, whatever it holds
 
 
 @dataclass(frozen=True)
 class OutputParams:
-    codec: Literal[CODEC_NAMES] | None = None
+    codec: CodecName | None = None
     bit_depth: int | None = field(default=None, metadata={"min": 8, "max": 16})
     chroma: Literal["auto", "4:2:0", "4:2:2", "4:4:4"] = "auto"
     crf: int | None = field(default=None, metadata={"min": 0, "max": 51})
@@ -51,10 +57,10 @@ class OutputParams:
 @dataclass(frozen=True)
 class StageSpec:
     name: str
-    cls: type
+    cls: type[Stage]
     params: Any
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"stage": self.name, **params_to_dict(self.params)}
 
 
@@ -67,9 +73,20 @@ class PipelineSpec:
     source: str              # file path, for messages and provenance
     text: str                # the YAML as written (recorded in provenance)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "output": params_to_dict(self.output),
                 "stages": [s.as_dict() for s in self.stages]}
+
+    def preview_frames(self) -> int:
+        """How many of the clip's first frames the job must decode up front (``Stage.preview_frames``)."""
+        return max((s.cls.preview_frames(s.params) for s in self.stages), default=0)
+
+    def check_resize_options(self, scale: object, size: object) -> None:
+        """--scale/--size are for stages that resize (``Stage.resizes``): refuse them without one."""
+        if (scale or size) and not any(s.cls.resizes for s in self.stages):
+            able = [name for name in stage_names() if get_stage(name).resizes]
+            raise PipelineError(f"--scale/--size need a stage that resizes ({', '.join(able) or 'none'}), "
+                                f"and pipeline '{self.name}' has none")
 
 
 def available_pipelines() -> list[str]:
@@ -144,7 +161,7 @@ def parse_pipeline(text: str, source: str = "<pipeline>", default_name: str = "p
             raise fail(f"{where}.stage", f"got {safeyaml.brief(stage_name)} (expected a stage name)")
         try:
             cls = get_stage(stage_name)
-        except KeyError:
+        except UnknownNameError:
             raise fail(f"{where}.stage", f"unknown stage {safeyaml.brief(stage_name)} (expected one of: {', '.join(stage_names())})") from None
         try:
             params = parse_params(cls.Params, entry, where)
@@ -158,6 +175,6 @@ def parse_pipeline(text: str, source: str = "<pipeline>", default_name: str = "p
     return PipelineSpec(name=name, description=description, stages=stages, output=output, source=source, text=text)
 
 
-def _key(key) -> str:
+def _key(key: object) -> str:
     """A mapping key as a message names it: short strings as they are, anything else briefly."""
     return key if isinstance(key, str) and len(key) <= 60 else safeyaml.brief(key)

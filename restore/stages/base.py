@@ -19,7 +19,9 @@ from __future__ import annotations
 import collections
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable, Iterator
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Sequence
+
+import numpy as np
 
 from restore.errors import StageError
 from restore.frame import Frame, VideoFormat
@@ -36,10 +38,13 @@ class StageContext:
     input_format: VideoFormat | None = None    # the format this stage receives
     precision: str = "auto"            # auto | fp32 | fp16 | bf16
     tile: int = 0                      # 0 = automatic
-    report: Any = None                 # callable(event: dict) for per-stage facts
-    options: dict = field(default_factory=dict)  # job-wide overrides (--scale, --size ...)
+    report: Callable[[dict[str, Any]], None] | None = None  # per-stage facts (events)
+    options: dict[str, Any] = field(default_factory=dict)  # job-wide overrides (--scale, --size)
+    # the clip's first frames (RGB float32), decoded once by the job for stages whose
+    # ``preview_frames(params)`` asks for them; the runner drops them once formats are known
+    preview: Sequence[np.ndarray] = ()
 
-    def emit(self, **event) -> None:
+    def emit(self, **event: Any) -> None:
         if self.report is not None:
             self.report(event)
 
@@ -50,12 +55,31 @@ class NoParams:
 
 
 class Stage:
-    """Base class. Subclasses set ``name``, ``Params`` and, when temporal, ``radius``."""
+    """Base class: the contract every stage keeps.
+
+    Class facts (the same for every instance): ``name``, ``Params`` and ``resizes``.
+    Instance facts, declared here with their defaults and set by a subclass either in its
+    class body or in ``__init__`` when they depend on the parameters:
+
+    * ``radius``      — frames each side the stage reads (its temporal window);
+    * ``frame_ratio`` — output frames per input frame (2: field-rate deinterlace);
+    * ``warmup``      — frames of history a stage with recursive state (trackers, IIR
+      filters) needs before its output matches a run from the clip's start; a batch
+      segment starts ``radius + warmup`` frames early.
+
+    Queries — ``output_format``, ``models``, ``describe`` — never load weights or start
+    helpers; ``setup`` does, once, before the first frame.
+    """
 
     name: ClassVar[str] = ""
-    Params: ClassVar[type] = NoParams
-    radius: ClassVar[int] = 0          # temporal window the stage needs (±k frames)
-    frame_ratio: ClassVar[int] = 1     # output frames per input frame (2: field-rate deinterlace)
+    Params: ClassVar[type[Any]] = NoParams
+    # the stage honours the job's --scale/--size (``context.options``): a job that asks for
+    # either needs at least one such stage
+    resizes: ClassVar[bool] = False
+
+    radius: int = 0
+    frame_ratio: int = 1
+    warmup: int = 0
 
     def __init__(self, params: Any, context: StageContext):
         self.params = params
@@ -74,18 +98,18 @@ class Stage:
     def preview_frames(cls, params: Any) -> int:
         """How many of the clip's first frames the stage must see before it can say its output
         format (e.g. border detection); the job decodes them once and passes them in
-        ``context.options["preview_frames"]``."""
+        ``context.preview``."""
         return 0
 
     def output_format(self, fmt: VideoFormat) -> VideoFormat:
         """The format of the frames this stage emits, given what it receives."""
         return fmt
 
-    def models(self) -> list[dict]:
+    def models(self) -> list[dict[str, Any]]:
         """Models this stage runs: [{'name', 'sha256', 'card_sha256', ...}] for provenance."""
         return []
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {"stage": self.name, "params": dataclasses.asdict(self.params), "models": self.models()}
 
     # --- lifecycle -----------------------------------------------------------------
@@ -106,7 +130,7 @@ class FrameStage(Stage):
         raise NotImplementedError
 
     def process_batch(self, frames: list[Frame]) -> list[Frame]:
-        out = []
+        out: list[Frame] = []
         for frame in frames:
             try:
                 out.append(self.process(frame))

@@ -71,13 +71,12 @@ class Crop(Stage):
     def output_format(self, fmt: VideoFormat) -> VideoFormat:
         if self.box is None:
             # the encoder needs the size before the first frame: detect on the job's preview frames
-            preview = self.context.options.get("preview_frames")
+            preview = self.context.preview
             if not preview:
                 from restore.errors import PipelineError
 
                 raise PipelineError("crop: automatic border detection needs the clip's first frames, which "
                                     "segmented runs (batch, --resume) do not decode up front: give box: x,y,w,h")
-            self.context.options.pop("preview_frames", None)
             self.box = detect_borders(preview[: self.params.probe_frames], self.params.black_level,
                                       self.params.max_crop)
         x, y, w, h = self.box

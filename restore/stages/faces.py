@@ -113,6 +113,7 @@ class Faces(FrameStage):
     # the tracker, the running correction and the gate levels carry state from frame to
     # frame: a batch segment starts this many frames early so its first frame sees the same
     warmup = 12
+    summary: dict | None = None    # what the run did (set by run); None before it
 
     @classmethod
     def check_params(cls, params: FacesParams):
@@ -153,13 +154,16 @@ class Faces(FrameStage):
         self.summary: dict | None = None
 
     def models(self) -> list[dict]:
-        if not hasattr(self, "model"):
-            return [{"name": self.params.weights}]
+        from restore.faces.detect import SFACE_FILE, YUNET_FILE, packaged_model
+        from restore.models.registry import weights_facts
+
+        # before setup, the facts come from the card and the files: asking does not load a model
+        m = getattr(self, "model", None) or weights_facts(self.params.weights)
         return [
-            {"name": self.model.name, "role": "face restoration", "sha256": self.model.sha256,
-             "card_sha256": self.model.card_sha256, "card": self.model.card, "path": str(self.model.path)},
-            {"name": "yunet-2023mar-int8 (face detection)", "sha256": model_sha256(str(self.detector.model_path))},
-            {"name": "sface-2021dec-int8 (identity)", "sha256": model_sha256(str(self.embedder.model_path))},
+            {"name": m.name, "role": "face restoration", "sha256": m.sha256,
+             "card_sha256": m.card_sha256, "card": m.card, "path": str(m.path)},
+            {"name": "yunet-2023mar-int8 (face detection)", "sha256": model_sha256(str(packaged_model(YUNET_FILE)))},
+            {"name": "sface-2021dec-int8 (identity)", "sha256": model_sha256(str(packaged_model(SFACE_FILE)))},
         ]
 
     def describe(self) -> dict:

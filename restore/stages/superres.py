@@ -63,19 +63,16 @@ def target_geometry(fmt: VideoFormat, model_scale: int, scale: int | None, size:
 
 def model_radius(weights: str) -> int:
     """The temporal reach a model's card declares (0: a single-frame model or a file without card)."""
-    from restore.models.cards import card_path, read_card
-    from restore.models.registry import resolve_weights
+    from restore.models.registry import weights_facts
 
-    path = resolve_weights(weights)
-    if not card_path(path).is_file():
-        return 0
-    return int(read_card(card_path(path)).get("radius", 0))
+    return weights_facts(weights).radius
 
 
 @register_stage
 class SuperResolution(Stage):
     name = "superres"
     Params = SuperResParams
+    resizes = True      # honours --scale/--size
 
     def __init__(self, params: SuperResParams, context):
         super().__init__(params, context)
@@ -104,14 +101,11 @@ class SuperResolution(Stage):
         return None
 
     def _model_scale(self) -> int:
-        from restore.models.cards import read_card, card_path
-        from restore.models.registry import resolve_weights
+        from restore.models.registry import weights_facts
 
-        path = resolve_weights(self.params.weights)
-        if card_path(path).is_file():
-            return int(read_card(card_path(path))["scale"])
-        self.setup()
-        return self.model.scale
+        if self.model is not None:
+            return self.model.scale
+        return weights_facts(self.params.weights).scale
 
     def output_format(self, fmt: VideoFormat) -> VideoFormat:
         w, h, sar = target_geometry(fmt, self._model_scale(), self.scale, self.size, self.params.square_pixels)
@@ -133,9 +127,10 @@ class SuperResolution(Stage):
                                                    self.params.square_pixels)
 
     def models(self) -> list[dict]:
-        if self.model is None:
-            self.setup()
-        m = self.model
+        from restore.models.registry import weights_facts
+
+        # before setup, the facts come from the card: asking does not load the model
+        m = self.model if self.model is not None else weights_facts(self.params.weights)
         return [{"name": m.name, "role": "super-resolution", "sha256": m.sha256, "card_sha256": m.card_sha256,
                  "card": m.card, "scale": m.scale, "path": str(m.path)}]
 

@@ -42,7 +42,7 @@ def test_crop_detects_letterbox_and_changes_format():
     boxed = np.zeros_like(img)
     boxed[16:104, 6:154] = img[16:104, 6:154]
     assert detect_borders([boxed], 0.06, 0.25) == (6, 16, 148, 88)
-    stage = Crop(CropParams(), StageContext(options={"preview_frames": [boxed]}))
+    stage = Crop(CropParams(), StageContext(preview=[boxed]))
     fmt = stage.output_format(VideoFormat(160, 120, Fraction(25)))
     assert (fmt.width, fmt.height) == (148, 88)
     out = list(stage.run(_frames([boxed] * 2)))

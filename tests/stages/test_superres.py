@@ -102,4 +102,4 @@ def test_cli_size_and_scale_override_the_pipeline(tmp_path):
         v = next(s for s in probe_json(out)["streams"] if s["type"] == "video")
         assert (v["width"], v["height"], v["frame_count"]) == (*expected, 3)
     res = run_cli("run", str(src), "-o", str(tmp_path / "p.mkv"), "-p", "passthrough", "--size", "320x240")
-    assert res.returncode == 2 and "need a superres stage" in res.stderr
+    assert res.returncode == 2 and "--scale/--size need a stage that resizes (superres)" in res.stderr

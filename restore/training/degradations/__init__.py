@@ -17,14 +17,17 @@ from typing import Callable
 
 import numpy as np
 
-OPS: dict[str, Callable] = {}
+from restore.registry import Registry
+
+Op = Callable[..., list]    # op(images, params, ctx) -> images
+# The operations, by the name a degradation config's steps give (``op: blur``); the modules
+# imported at the end of this file register theirs with ``@register``.
+OPS: Registry[Op] = Registry("degradation operation")
 
 
-def register(name: str):
-    def wrap(fn):
-        OPS[name] = fn
-        return fn
-    return wrap
+def register(name: str) -> Callable[[Op], Op]:
+    """Function decorator: make ``op(images, params, ctx)`` available to configs as ``name``."""
+    return OPS.register(name)
 
 
 @dataclass
