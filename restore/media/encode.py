@@ -23,6 +23,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 
@@ -147,9 +148,20 @@ def staging_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.partial-{os.getpid()}")
 
 
-def out_of_space(folder: Path, exc: BaseException, reserve: int = 1 << 20) -> OutputError | None:
+class OutOfSpaceError(OutputError):
+    """A write failed because the disk holding the output is full (``out_of_space``)."""
+
+
+NOTHING_WRITTEN = "nothing was written under the output's name; free some space and run the same command again"
+
+
+def out_of_space(folder: Path, exc: BaseException, reserve: int = 1 << 20,
+                 advice: str = NOTHING_WRITTEN) -> OutputError | None:
     """A clear reason when a write failed because the disk is full (ffmpeg does not always say so):
-    the error itself says ENOSPC, or less than ``reserve`` bytes are left where we write."""
+    the error itself says ENOSPC, or less than ``reserve`` bytes are left where we write (None: it did not,
+    or the error already says so)."""
+    if isinstance(exc, OutOfSpaceError):
+        return None
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc):
         free = 0
     else:
@@ -159,8 +171,7 @@ def out_of_space(folder: Path, exc: BaseException, reserve: int = 1 << 20) -> Ou
             return None
         if free >= reserve:
             return None
-    return OutputError(f"no space left on the device holding {folder} ({free} bytes free): nothing was written "
-                       "under the output's name; free some space and run the same command again")
+    return OutOfSpaceError(f"no space left on the device holding {folder} ({free} bytes free): {advice}")
 
 
 def remove_stale_partials(output: Path) -> list[Path]:
@@ -189,15 +200,30 @@ def remove_stale_partials(output: Path) -> list[Path]:
 
 
 class VideoWriter:
-    """Streams frames into ffmpeg; ``finish`` checks the result and renames it into place."""
+    """Streams frames into ffmpeg; ``finish`` checks the result and renames it into place.
+
+    Use it as a context manager: an exception inside the ``with`` block aborts it (ffmpeg killed, the
+    temporary output removed, also a staged one that ``finish(publish=False)`` returned and that was not
+    published yet), and a failure on a full disk is raised as ``out_of_space``'s clear reason whatever it
+    looked like (free space measured before the abort frees the temporary file; ``full_disk_advice`` says
+    what to do). The successful path stays explicit: ``finish`` publishes, or returns the staged path.
+
+    >>> with VideoWriter(out, fmt, settings) as writer:
+    ...     for frame in frames:
+    ...         writer.write(frame)
+    ...     staged = writer.finish(count, publish=False)
+    ...     publish_output(staged, out, overwrite=False)
+    """
 
     def __init__(self, output: Path, out_fmt: VideoFormat, settings: EncodeSettings, *,
                  source: Path | None = None, source_report: dict | None = None, input_pix: str = "rgb24",
                  queue_size: int = 8, threads: int = 0, overwrite: bool = False, timecode: str | None = None,
                  source_video: dict | None = None, video_offset: float = 0.0,
                  source_window: tuple[float, float] | None = None, start_number: int = 0,
-                 dpx_codes: tuple[int, int] | None = None, tags: dict[str, str] | None = None):
+                 dpx_codes: tuple[int, int] | None = None, tags: dict[str, str] | None = None,
+                 full_disk_advice: str = NOTHING_WRITTEN):
         self.output = Path(output)
+        self.full_disk_advice = full_disk_advice
         # every file we write names its colour; a job has settled the tags already (restore.media.colour),
         # other callers get the same convention the conversion below would use
         self.fmt = colour.resolve_source(out_fmt)[0]
@@ -497,7 +523,7 @@ class VideoWriter:
             except Exception as exc:
                 # ffmpeg does not always say the disk filled up (a muxer write error can still exit 0,
                 # leaving a short file): a short or failed write on a full disk is the user's to fix
-                full = out_of_space(self.output.parent, exc)
+                full = out_of_space(self.temp.parent, exc, advice=self.full_disk_advice)
                 if full is not None:
                     raise full from exc
                 raise
@@ -535,6 +561,20 @@ class VideoWriter:
         if self._extras is not None:
             self._extras.cleanup()
             self._extras = None
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is None:
+            return
+        # a short or failed write on a full disk is the user's to fix: measured before abort() frees the temp
+        full = out_of_space(self.temp.parent, exc, advice=self.full_disk_advice) if isinstance(exc, Exception) \
+            else None
+        self.abort()
+        if full is not None:
+            raise full from exc
 
     def abort(self) -> None:
         if self._proc.poll() is None:

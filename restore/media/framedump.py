@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from types import TracebackType
 
 import cv2
 import numpy as np
@@ -48,6 +49,15 @@ class FrameLog:
         if not self._fh.closed:
             self._fh.close()
         self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "FrameLog":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        """An exception inside the ``with`` block discards the log (also one ``close`` left to publish)."""
+        if exc is not None:
+            self.discard()
 
 
 def _jsonable(value):
