@@ -44,10 +44,6 @@ class VideoFormat:
     def dar(self) -> Fraction:
         return Fraction(self.width, self.height) * self.sar
 
-    @property
-    def frame_duration(self) -> Fraction:
-        return 1 / self.fps
-
     def replace(self, **changes) -> "VideoFormat":
         return dataclasses.replace(self, **changes)
 
