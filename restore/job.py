@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 
 from restore import __version__
 from restore.energy import EnergyMeter
+from restore.clock import utc_now
 from restore.errors import InputError, OutputError, PipelineError, UserError
 from restore.frame import VideoFormat
 from restore.lock import output_lock
@@ -126,7 +127,7 @@ def _stage_options(options: JobOptions) -> dict:
 def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions | None = None) -> JobResult:
     options = options or JobOptions()
     source, output = Path(source), Path(output)
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = utc_now()
     t_start = time.perf_counter()
     report, src_fmt = inspect_input(source, options.sequence)
     video = main_video_stream(report)
@@ -617,7 +618,7 @@ def finish_job(facts: RunFacts) -> JobResult:
     warnings = list(f.warnings)
     if f.trim is None:
         _check_duration(f.report, main_video_stream(f.report), f.output, f.out_fmt, f.frames_out, notes)
-    finished = datetime.datetime.now(datetime.timezone.utc)
+    finished = utc_now()
     result = JobResult(output=f.output, frames_in=f.frames_in, frames_out=f.frames_out,
                        seconds=time.perf_counter() - f.t_start, source_format=f.src_fmt, output_format=f.out_fmt,
                        notes=notes, warnings=warnings, stage_timings=f.stage_timings)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
 import hashlib
 import shutil
 import subprocess
@@ -31,6 +30,7 @@ from typing import Callable
 
 from restore import __version__
 from restore.batch.durable import fsync_path, write_json_durably
+from restore.clock import utc_now
 from restore.lock import WorkLock, output_lock
 from restore.errors import InputError, OutputError, UserError
 from restore.frame import VideoFormat
@@ -303,7 +303,7 @@ class SegmentedJob:
                             "sequences: restore the sequence with a plain restore run")
         self.job_id = job_id or self.output.name
         self.segment_frames = segment_frames
-        self.started = datetime.datetime.now(datetime.timezone.utc)
+        self.started = utc_now()
         self.t_start = time.perf_counter()
         self.work_dir = self.output.parent / f".{self.output.name}.work"
         self.journal_path = self.work_dir / "journal.json"

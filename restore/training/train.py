@@ -27,6 +27,7 @@ from restore.errors import OutputError, UserError
 from restore.models.archs import arch_scale, build_arch, count_macs, parameter_count
 from restore.models.cards import REFERENCE_FRAME, card_path, new_card
 from restore.models.loading import save_safetensors, sha256_file, write_json
+from restore.pipeline import runner
 from restore.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from restore.training.config import TrainConfig
 from restore.training.data import PatchSampler, ValidationSet, load_images, make_degrader
@@ -73,16 +74,11 @@ class TrainResult:
 
 
 def resolve_device(device: str, dist_ctx: Distributed) -> torch.device:
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UserError("--device cuda requested but no CUDA device is available")
-        if device == "cuda" and dist_ctx.enabled:
-            device = f"cuda:{dist_ctx.local_rank}"
-    elif device != "cpu":
-        raise UserError(f"unknown device '{device}' (cpu, cuda, cuda:N or auto)")
-    return torch.device(device)
+    """restore.pipeline.runner.resolve_device; under torchrun, plain ``cuda`` is this rank's GPU."""
+    name = runner.resolve_device(device)
+    if name == "cuda" and dist_ctx.enabled:
+        name = f"cuda:{dist_ctx.local_rank}"
+    return torch.device(name)
 
 
 def _corpora(config: TrainConfig) -> tuple[list, list, list[dict], list[tuple[int, float]] | None]:
