@@ -60,7 +60,7 @@ class FrameLog:
             self.discard()
 
 
-def _jsonable(value):
+def _jsonable(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
@@ -84,7 +84,7 @@ class FrameDumper:
         self.count = 0
 
     def write(self, frame: Frame) -> None:
-        rgb = frame.image
+        rgb = frame.rgb
         if self.deep:
             data = np.clip(rgb * 65535.0 + 0.5, 0, 65535).astype(np.uint16)
             name = f"frame_{frame.index:07d}.tiff"
