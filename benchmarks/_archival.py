@@ -14,7 +14,6 @@ from typing import Iterable
 
 import cv2
 import numpy as np
-from skimage.metrics import structural_similarity
 
 from benchmarks.common import SHARED, table
 from restore import metrics
@@ -125,8 +124,8 @@ def psnr_y(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None, border:
 
 
 def ssim_y(a: np.ndarray, b: np.ndarray, border: int = 8) -> float:
-    ya, yb = luma(a)[border:-border, border:-border], luma(b)[border:-border, border:-border]
-    return float(structural_similarity(ya, yb, data_range=1.0))
+    """restore.metrics.ssim_y with the benches' 8-px border."""
+    return metrics.ssim_y(a, b, border=border)
 
 
 def laplacian(y: np.ndarray) -> np.ndarray:

@@ -57,14 +57,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from skimage.metrics import structural_similarity
 
 from benchmarks._archival import OLD_FILM, SHARED, mean, paired, print_table, read_old_film
 from benchmarks.common import REPO
 from restore.faces.detect import FaceDetector
 from restore.faces.identity import IdentityEmbedder
 from restore.frame import Frame, VideoFormat
-from restore.metrics import luma
+from restore.metrics import psnr_y, ssim_y
 from restore.stages.base import StageContext
 
 FACES = SHARED / "corpora" / "faces"
@@ -268,9 +267,8 @@ def faces_stage(images: list[np.ndarray], source_size: tuple[int, int], fps: Fra
 def face_psnr_ssim(out: np.ndarray, truth: np.ndarray, box) -> tuple[float, float]:
     x, y, w, h = (int(round(v)) for v in box)
     x, y = max(0, x), max(0, y)
-    a, b = luma(out[y:y + h, x:x + w]), luma(truth[y:y + h, x:x + w])
-    psnr = 10 * np.log10(1.0 / max(float(np.mean((a - b) ** 2)), 1e-10))
-    return float(psnr), float(structural_similarity(a, b, data_range=1.0))
+    a, b = out[y:y + h, x:x + w], truth[y:y + h, x:x + w]
+    return psnr_y(a, b), ssim_y(a, b)
 
 
 def bench_heldout() -> None:

@@ -3,7 +3,7 @@ accuracy against ground truth beside bicubic and the Real-ESRGAN general v3 chec
 
 Real clips (no ground truth): the bundled sample and the first frames of the three
 ../shared/media/old-film clips, through each preset. Reported per run: seconds per
-output frame of every stage; flicker index (restore.metrics.FlickerMeter: output change
+output frame of every stage; flicker index (restore.metrics.StaticFlickerRatio: output change
 where the source is static, relative to the source's — 1 = as steady as the source);
 NIQE (lower = more natural, on every 4th frame); fidelity: PSNR-Y/SSIM-Y of the output
 brought back to the source's geometry, against the source.
@@ -31,7 +31,7 @@ import numpy as np
 from benchmarks import ground_truth as gt
 from benchmarks.common import REPO, SHARED, need_shared, table, workdir
 from restore.job import JobOptions, run_job
-from restore.metrics import FlickerMeter, luma, psnr_y, ssim_y
+from restore.metrics import StaticFlickerRatio, luma, psnr_y, ssim_y
 from restore.pipeline.spec import available_pipelines, load_pipeline, parse_pipeline
 
 PRESETS = [p for p in ("default", "speech-576i", "film") if p in available_pipelines()]
@@ -59,7 +59,7 @@ def measure(source: Path, output: Path, niqe_every: int = 4) -> dict:
     from restore.review.metrics import niqe
 
     alignment = plan_alignment(source, output)
-    flicker = FlickerMeter()
+    flicker = StaticFlickerRatio()
     psnrs, ssims, niqes = [], [], []
     for pair in aligned_pairs(source, output, alignment):
         psnrs.append(psnr_y(pair.after_aligned, pair.before))

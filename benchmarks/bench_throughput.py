@@ -107,14 +107,17 @@ def conv_macs_per_second(height: int, width: int) -> float:
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.clip(a, 0, 1) - np.clip(b, 0, 1)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
+    """restore.metrics.psnr_y (BT.601 limited-range Y) of the clipped pictures."""
+    from restore.metrics import psnr_y
+
+    return psnr_y(np.clip(a, 0, 1), np.clip(b, 0, 1))
 
 
 def bench_models(d: Path, flags: set[str]) -> None:
     import torch
 
     from restore.media.decode import read_frames
+    from restore.models.archs import count_macs
     from restore.models.registry import load_model
     from restore.pipeline.runner import configure_threads
 
@@ -130,9 +133,9 @@ def bench_models(d: Path, flags: set[str]) -> None:
         e2e = end_to_end_fps(clip, weights, d / f"e2e-{model.name}.mkv")
         rows.append([label, f"x{model.scale}", model_fps, e2e, e2e / model_fps])
         h, w = frames[0].shape[:2]
-        macs = model.macs_per_frame(h, w)
+        macs = count_macs(model.module, h, w)
         limit = conv_rate / macs
-        pal = conv_rate / model.macs_per_frame(576, 720)
+        pal = conv_rate / count_macs(model.module, 576, 720)
         limit_rows.append([label, macs / 1e9, limit, model_fps / limit, 1 / pal])
         if {"avx512_bf16", "amx_bf16"} & flags:
             with torch.autocast("cpu", dtype=torch.bfloat16):

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._archival import OLD_FILM, print_table
+from restore import metrics
 
 BLOCK = 16
 FRAMES = 24
@@ -92,8 +93,9 @@ def z_score(res: np.ndarray, grid: np.ndarray) -> float:
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    """restore.metrics.psnr of the stored 8-bit Y samples: limited-range BT.601 Y already, the Y that
+    restore.metrics.psnr_y computes from RGB."""
+    return metrics.psnr(a, b, peak=255.0)
 
 
 def main() -> None:

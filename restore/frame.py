@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from dataclasses import field as _field
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -44,11 +45,7 @@ class VideoFormat:
     def dar(self) -> Fraction:
         return Fraction(self.width, self.height) * self.sar
 
-    @property
-    def frame_duration(self) -> Fraction:
-        return 1 / self.fps
-
-    def replace(self, **changes) -> "VideoFormat":
+    def replace(self, **changes: Any) -> "VideoFormat":
         return dataclasses.replace(self, **changes)
 
 
@@ -66,20 +63,27 @@ class Frame:
     raw: bytes | None = None            # native decoded bytes (pass-through only)
     source_index: int | None = None
     field: str | None = None            # "top"/"bottom" when made from one field
-    notes: dict = _field(default_factory=dict)  # per-frame facts stages report (faces, scores)
+    notes: dict[str, Any] = _field(default_factory=dict)  # per-frame facts stages report (faces, scores)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.source_index is None:
             self.source_index = self.index
 
     @property
+    def rgb(self) -> np.ndarray:
+        """The pixels (``image``); a pass-through frame, which carries the decoder's samples only, has none."""
+        if self.image is None:
+            raise ValueError(f"frame {self.index} carries native samples, not RGB pixels")
+        return self.image
+
+    @property
     def height(self) -> int:
-        return int(self.image.shape[0])
+        return int(self.rgb.shape[0])
 
     @property
     def width(self) -> int:
-        return int(self.image.shape[1])
+        return int(self.rgb.shape[1])
 
-    def with_image(self, image: np.ndarray, **changes) -> "Frame":
+    def with_image(self, image: np.ndarray, **changes: Any) -> "Frame":
         """A copy carrying new pixels (stages never mutate the frame they were given)."""
         return dataclasses.replace(self, image=image, raw=None, notes=dict(self.notes), **changes)

@@ -6,21 +6,24 @@ stages, provenance records what happened. The CLI and batch both call ``run_job`
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from restore import __version__
+from restore.energy import EnergyMeter
+from restore.clock import utc_now
 from restore.errors import InputError, OutputError, PipelineError, UserError
 from restore.frame import VideoFormat
 from restore.lock import output_lock
 from restore.media import colour, pixfmt
 from restore.media.decode import VideoReader
-from restore.media.encode import (VideoWriter, check_output_path, choose_settings, count_video_packets,
-                                  out_of_space, publish_output, rgb_pipe_format)
+from restore.media.encode import (EncodeSettings, VideoWriter, check_output_path, choose_settings,
+                                  count_video_packets, publish_output, rgb_pipe_format)
 from restore.media.framedump import FrameDumper, FrameLog
 from restore.media.integrity import truncation_shortfall
 from restore.media.probe import main_video_stream, probe, video_format
@@ -124,7 +127,7 @@ def _stage_options(options: JobOptions) -> dict:
 def run_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions | None = None) -> JobResult:
     options = options or JobOptions()
     source, output = Path(source), Path(output)
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = utc_now()
     t_start = time.perf_counter()
     report, src_fmt = inspect_input(source, options.sequence)
     video = main_video_stream(report)
@@ -203,24 +206,28 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
                          queue_size=options.queue_size, start_frame=trim.start if trim else 0,
                          max_frames=trim.frames if trim else None, input_args=reader_input(options))
     input_pix = reader.pix_fmt if native else rgb_pipe_format(settings, out_fmt)
-    writer = None
-    staged = None
-    dumper = None
-    frame_log = None
     sequence_out = is_sequence_output(output)
-    try:
-        writer = open_output_writer(output, out_fmt, settings, source, report, input_pix, options, trim,
-                                    frame_ratio=pipeline.frame_ratio)
+    # nothing of a failed or interrupted run stays: not the encode, not the staged output, not the log, not
+    # the captions (each context below removes its own on an exception)
+    with contextlib.ExitStack() as stack:
+        stack.callback(pipeline.close)
+        stack.callback(reader.close)
+        writer = stack.enter_context(open_output_writer(output, out_fmt, settings, source, report, input_pix,
+                                                        options, trim, frame_ratio=pipeline.frame_ratio))
+        frame_log = None
         if pipeline.stages:
             # an output sequence's log goes into its folder, which is renamed into place with the frames
-            frame_log = FrameLog(frames_log_path(output, writer.temp if sequence_out else None))
+            frame_log = stack.enter_context(FrameLog(frames_log_path(output, writer.temp if sequence_out
+                                                                     else None)))
         notes += writer.stream_notes
         warnings += writer.stream_warnings
+        dumper = None
         if options.keep_frames is not None:
             if native:
                 raise PipelineError("--keep-frames needs a pipeline with stages (the pass-through pipeline "
                                     "writes no frames as images)")
             dumper = FrameDumper(options.keep_frames, bit_depth=out_fmt.bit_depth)
+            stack.callback(dumper.close)
         pipeline.setup()
         total_out = expected_in * pipeline.frame_ratio if expected_in is not None else None
         frames_out = 0
@@ -252,24 +259,25 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
         if frames_out != expected_out:
             raise RuntimeError(f"pipeline produced {frames_out} frames from {frames_in}, expected {expected_out}")
         staged = writer.finish(expected_out, publish=False)
-        writer = None
-        captions, caption_files = keep_captions(output, staged, source, video, trim, sequence_out, warnings)
+        captions, caption_files = stack.enter_context(_removed_on_error(
+            keep_captions(output, staged, source, video, trim, sequence_out, warnings)))
         damage = decoder_damage(reader.errors(), reader.message_count)
         if damage:
             warnings.append(damage)
+        companions: list[tuple[Path, Path]] = []
         if frame_log is not None and sequence_out:
             frame_log.commit()
-            companions = []
-        else:
-            companions = [frame_log.close()] if frame_log is not None else []
+        elif frame_log is not None:
+            companions.append(frame_log.close())
         companions += caption_files
-        energy = meter.stop().as_dict() if meter is not None else None
-        result = finish_job(source, output, spec, options, pipeline.describe(), device, started, t_start, frames_in,
-                            frames_out, report, src_fmt, out_fmt, settings, notes,
-                            [t.as_dict() for t in pipeline.timings], energy,
-                            frames_log_path(output) if frame_log is not None else None, staged=staged,
-                            warnings=warnings, filled=filled, decoder_messages=reader.errors(), trim=trim,
-                            captions=captions, corrections=corrections)
+        result = finish_job(RunFacts(
+            source=source, output=output, spec=spec, options=options, stages=pipeline.describe(), device=device,
+            started=started, t_start=t_start, frames_in=frames_in, frames_out=frames_out, report=report,
+            src_fmt=src_fmt, out_fmt=out_fmt, settings=settings, notes=notes,
+            stage_timings=[t.as_dict() for t in pipeline.timings], energy=meter.stop().as_dict(),
+            frames_log=frames_log_path(output) if frame_log is not None else None, staged=staged,
+            warnings=warnings, filled=filled, decoder_messages=reader.errors(), trim=trim, captions=captions,
+            corrections=corrections))
         if sequence_out:
             from restore.media.sequence import publish_sequence
 
@@ -277,42 +285,19 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
         else:
             publish_output(staged, output, options.overwrite,
                            companions + (result.provenance or {}).get("pending", []))
-        staged = None
         return result
-    except Exception as exc:
-        _abandon(writer, staged, frame_log)
-        for tmp, _final in locals().get("caption_files") or []:
-            tmp.unlink(missing_ok=True)
-        # a full disk shows in many ways (an ffmpeg that exits 0 with a short file, a remux whose packets
-        # differ, ENOSPC from a sidecar write): whatever the symptom, name the cause
-        full = out_of_space(output.parent, exc)
-        if full is not None:
-            raise full from exc
-        raise
+
+
+@contextlib.contextmanager
+def _removed_on_error(kept: tuple[dict | None, list[tuple[Path, Path]]]
+                      ) -> Iterator[tuple[dict | None, list[tuple[Path, Path]]]]:
+    """``keep_captions``' result; its temporary files are removed if the run fails before publishing them."""
+    try:
+        yield kept
     except BaseException:
-        _abandon(writer, staged, frame_log)
+        for tmp, _final in kept[1]:
+            tmp.unlink(missing_ok=True)
         raise
-    finally:
-        reader.close()
-        pipeline.close()
-        if dumper is not None:
-            dumper.close()
-
-
-def _abandon(writer: VideoWriter | None, staged: Path | None, frame_log: FrameLog | None) -> None:
-    """Nothing of a failed or interrupted run stays: not the encode, not the staged file, not the log."""
-    if writer is not None:
-        writer.abort()
-    if staged is not None:
-        if staged.is_dir() and not staged.is_symlink():
-            import shutil
-
-            shutil.rmtree(staged, ignore_errors=True)
-        else:
-            staged.unlink(missing_ok=True)
-    if frame_log is not None:
-        frame_log.discard()
-
 
 
 def load_corrections(options: JobOptions) -> list[dict] | None:
@@ -502,8 +487,10 @@ def dpx_codes(video: dict, out_fmt: VideoFormat) -> tuple[int, int]:
 
 
 def open_output_writer(output: Path, out_fmt: VideoFormat, settings, source: Path, report: dict, input_pix: str,
-                       options: JobOptions, trim: "Trim | None" = None, frame_ratio: int = 1) -> VideoWriter:
-    """The final file's writer, carrying the source's sound, subtitles, timecode and tags."""
+                       options: JobOptions, trim: "Trim | None" = None, frame_ratio: int = 1,
+                       full_disk_advice: str | None = None) -> VideoWriter:
+    """The final file's writer, carrying the source's sound, subtitles, timecode and tags (``full_disk_advice``:
+    what the error on a full disk tells the user to do, when not the default)."""
     video = main_video_stream(report)
     # the source's video may start after its sound: keep that offset, or lip sync drifts by it
     video_offset = max(0.0, (video.get("start_time") or 0.0) - (report.get("start_time") or 0.0))
@@ -515,7 +502,9 @@ def open_output_writer(output: Path, out_fmt: VideoFormat, settings, source: Pat
         video_offset = 0.0
         if timecode and check_timecode(timecode, trim.fps) is None:
             timecode = shift_timecode(timecode, trim.start, trim.fps)
-    extra = {}
+    extra: dict = {}
+    if full_disk_advice is not None:
+        extra["full_disk_advice"] = full_disk_advice
     if video.get("dpx_transfer") is not None and settings.container == "matroska":
         from restore.media.sequence import DPX_CODES
 
@@ -586,59 +575,89 @@ def plan_trim(options: JobOptions, fmt: VideoFormat, timing: Timing, total: int 
     return Trim(start, count, fmt.fps)
 
 
-def finish_job(source: Path, output: Path, spec: PipelineSpec, options: JobOptions, stages: list[dict],
-               device: str, started: datetime.datetime, t_start: float, frames_in: int, frames_out: int,
-               report: dict, src_fmt: VideoFormat, out_fmt: VideoFormat, settings, notes: list[str],
-               stage_timings: list[dict], energy: dict | None, frames_log: Path | None = None, *,
-               staged: Path | None = None, warnings: list[str] | None = None, filled: list[dict] | None = None,
-               decoder_messages: list[str] | None = None, trim: Trim | None = None,
-               captions: dict | None = None, corrections: list[dict] | None = None) -> JobResult:
+@dataclass(frozen=True)
+class RunFacts:
+    """What a finished run hands to ``finish_job``: whole-file and segmented runs alike."""
+
+    source: Path
+    output: Path
+    spec: PipelineSpec
+    options: JobOptions
+    stages: list[dict]              # Pipeline.describe()
+    device: str
+    started: datetime.datetime      # wall clock, for the record
+    t_start: float                  # time.perf_counter() at the start, for the run's seconds
+    frames_in: int
+    frames_out: int
+    report: dict                    # the source's probe
+    src_fmt: VideoFormat
+    out_fmt: VideoFormat
+    settings: EncodeSettings
+    notes: list[str]
+    stage_timings: list[dict]
+    energy: dict | None = None
+    frames_log: Path | None = None  # OUT.frames.jsonl (its final name)
+    staged: Path | None = None      # the output still under its temporary name
+    warnings: list[str] = field(default_factory=list)
+    filled: list[dict] = field(default_factory=list)
+    decoder_messages: list[str] = field(default_factory=list)
+    trim: Trim | None = None
+    captions: dict | None = None
+    corrections: list[dict] | None = None
+
+
+def finish_job(facts: RunFacts) -> JobResult:
     """The run record and provenance of a written output (shared by whole-file and segmented runs).
 
-    ``staged``: the output still under its temporary name; provenance is then written beside it under
+    ``facts.staged``: the output still under its temporary name; provenance is then written beside it under
     temporary names too, and ``result.provenance["pending"]`` says what to publish (output last)."""
-    warnings = list(warnings or [])
-    if trim is None:
-        _check_duration(report, main_video_stream(report), output, out_fmt, frames_out, notes)
-    finished = datetime.datetime.now(datetime.timezone.utc)
-    result = JobResult(output=output, frames_in=frames_in, frames_out=frames_out,
-                       seconds=time.perf_counter() - t_start, source_format=src_fmt, output_format=out_fmt,
-                       notes=notes, warnings=warnings, stage_timings=stage_timings)
+    f = facts
+    notes = f.notes
+    warnings = list(f.warnings)
+    if f.trim is None:
+        _check_duration(f.report, main_video_stream(f.report), f.output, f.out_fmt, f.frames_out, notes)
+    finished = utc_now()
+    result = JobResult(output=f.output, frames_in=f.frames_in, frames_out=f.frames_out,
+                       seconds=time.perf_counter() - f.t_start, source_format=f.src_fmt, output_format=f.out_fmt,
+                       notes=notes, warnings=warnings, stage_timings=f.stage_timings)
     result.record = {
         "restore_version": __version__,
-        "pipeline": {"name": spec.name, "path": spec.source, "yaml": spec.text, "spec": spec.as_dict()},
-        "stages": stages,
-        "device": device,
-        "started": started.isoformat(),
+        "pipeline": {"name": f.spec.name, "path": f.spec.source, "yaml": f.spec.text, "spec": f.spec.as_dict()},
+        "stages": f.stages,
+        "device": f.device,
+        "started": f.started.isoformat(),
         "finished": finished.isoformat(),
-        "frames": {"in": frames_in, "out": frames_out},
-        "source_probe": report,
-        "output_format": {**_format_dict(out_fmt), **settings.describe()},
-        "colour": {"source": colour.describe(src_fmt), "output": colour.describe(out_fmt),
+        "frames": {"in": f.frames_in, "out": f.frames_out},
+        "source_probe": f.report,
+        "output_format": {**_format_dict(f.out_fmt), **f.settings.describe()},
+        "colour": {"source": colour.describe(f.src_fmt), "output": colour.describe(f.out_fmt),
                    "notes": [n for n in notes if n.startswith("colour:")]},
         "notes": notes,
         "warnings": warnings,
-        "filled_frames": filled or [],
-        "trim": trim.as_dict() if trim is not None else None,
-        "captions": captions,
-        "source_decoder_messages": list(decoder_messages or [])[:200],
-        "stage_timings": stage_timings,
-        "frames_log": str(frames_log) if frames_log is not None else None,
-        "energy": energy,
+        "filled_frames": list(f.filled),
+        "trim": f.trim.as_dict() if f.trim is not None else None,
+        "captions": f.captions,
+        "source_decoder_messages": list(f.decoder_messages)[:200],
+        "stage_timings": f.stage_timings,
+        "frames_log": str(f.frames_log) if f.frames_log is not None else None,
+        "energy": f.energy,
         "metrics": None,
     }
-    if options.provenance and is_sequence_output(output):
-        target = writer_target(output)
+    if f.options.provenance and is_sequence_output(f.output):
+        target = writer_target(f.output)
         notes.append(f"image sequence: provenance in {target.folder}/{target.name}.provenance.json with every frame's "
                      f"sha256 in {target.name}.sha256; not signed (C2PA binds single files)")
-    if corrections:
+    if f.corrections:
         from restore.corrections import record_entries
 
         # each becomes a PREMIS event and a C2PA action (restore.provenance.finalize)
-        result.record["corrections"] = record_entries(corrections)
-    if options.provenance:
-        result.provenance = _finalize_provenance(output, source, result.record, options.sign, staged,
-                                                 options.sequence)
+        result.record["corrections"] = record_entries(f.corrections)
+    if f.options.provenance:
+        from restore.provenance.finalize import finalize_output   # here: it loads c2pa
+
+        result.provenance = finalize_output(output=f.output, source=f.source, record=result.record,
+                                            sign=f.options.sign, embed=True, staged=f.staged,
+                                            source_sequence=f.options.sequence)
     return result
 
 
@@ -668,23 +687,5 @@ def _check_duration(report: dict, video: dict, output: Path, fmt: VideoFormat, f
         notes.append(f"video duration {out:.3f} s differs from the source's {src:.3f} s by more than one frame")
 
 
-def _start_energy_meter(device: str | None = None):
-    try:
-        from restore.energy import EnergyMeter
-    except ImportError:
-        return None
-    meter = EnergyMeter(device=device)
-    start = getattr(meter, "start", None) or getattr(meter, "__enter__", None)
-    if start is not None:
-        start()
-    return meter
-
-
-def _finalize_provenance(output: Path, source: Path, record: dict, sign: bool, staged: Path | None,
-                         sequence: ImageSequence | None = None) -> dict | None:
-    try:
-        from restore.provenance import finalize_output
-    except ImportError:
-        return None
-    return finalize_output(output=output, source=source, record=record, sign=sign, embed=True, staged=staged,
-                           source_sequence=sequence)
+def _start_energy_meter(device: str | None = None) -> EnergyMeter:
+    return EnergyMeter(device=device).start()

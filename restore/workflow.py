@@ -54,26 +54,20 @@ class Outcome:
 def restore_file(source: Path, output: Path, spec: PipelineSpec, options: JobOptions, *,
                  report_dir: Path | None = None, package_dir: Path | None = None, resume: bool = False) -> Outcome:
     if resume:
-        try:
-            from restore.batch.segments import run_resumable
-        except ImportError:
-            raise UserError("--resume is not available in this build") from None
+        from restore.batch.segments import run_resumable
+
         result = run_resumable(source, output, spec, options)
     else:
         result = run_job(source, output, spec, options)
     outcome = Outcome(result)
     if report_dir is not None:
-        try:
-            from restore.review import write_report
-        except ImportError:
-            raise UserError("--report is not available in this build") from None
+        from restore.review import write_report
+
         outcome.report = write_report(source, result.output, report_dir, record=result.record,
                                       provenance=result.provenance)
     if package_dir is not None:
-        try:
-            from restore.provenance import build_package
-        except ImportError:
-            raise UserError("--package is not available in this build") from None
+        from restore.provenance import build_package
+
         outcome.package = build_package(master=result.output, access=None, dir=package_dir)
     return outcome
 
@@ -85,14 +79,8 @@ def run_demo(output_dir: Path, progress=None) -> list[str]:
     output_dir.mkdir(parents=True, exist_ok=True)
     spec = load_pipeline("default")
     options = JobOptions(overwrite=True, progress=progress)
-    report_dir = output_dir / "report"
-    have_report = True
-    try:
-        import restore.review  # noqa: F401
-    except ImportError:
-        have_report = False
     outcome = restore_file(SAMPLE, output_dir / "speech-pal-sample.restored.mkv", spec, options,
-                           report_dir=report_dir if have_report else None)
+                           report_dir=output_dir / "report")
     if progress is not None:
         progress.done()
     lines = outcome.lines()

@@ -18,11 +18,9 @@ Work folder layout: ``lock`` (flock: one writer), ``journal.json``, ``seg-NNNNNN
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import datetime
-import errno
 import hashlib
-import os
 import shutil
 import subprocess
 import time
@@ -32,11 +30,12 @@ from typing import Callable
 
 from restore import __version__
 from restore.batch.durable import fsync_path, write_json_durably
+from restore.clock import utc_now
 from restore.lock import WorkLock, output_lock
 from restore.errors import InputError, OutputError, UserError
 from restore.frame import VideoFormat
-from restore.job import (JobOptions, JobResult, _stage_options, _start_energy_meter, check_source, finish_job,
-                         frames_log_path, inspect_input, is_native, open_output_writer, output_settings)
+from restore.job import (JobOptions, JobResult, RunFacts, _stage_options, _start_energy_meter, check_source,
+                         finish_job, frames_log_path, inspect_input, is_native, open_output_writer, output_settings)
 from restore.media import pixfmt
 from restore.media.decode import VideoReader
 from restore.media.encode import EncodeSettings, VideoWriter, check_output_path, publish_output, rgb_pipe_format
@@ -46,6 +45,8 @@ from restore.pipeline.runner import Pipeline, resolve_device
 from restore.pipeline.spec import PipelineSpec
 from restore.provenance.record import sha256_file
 
+# what the error on a full disk says to do
+SEGMENTS_KEPT = "free some space and run the same command again (committed segments are kept)"
 DEFAULT_SEGMENT_FRAMES = 250        # 10 s of PAL: minutes of SR work per segment, little lost to a crash
 JOURNAL_FORMAT = "restore-segment-journal"
 
@@ -151,56 +152,47 @@ def process_segment(task: SegmentTask, progress: Callable[[int], None] | None = 
     target = Path(task.work_dir) / segment_name(seg.index)
     reader = VideoReader(task.source, task.source_format, mode="native" if task.native else "rgb",
                          start_frame=seg.start - lead, start_pts=task.start_pts, max_frames=lead + seg.count + tail)
-    writer = None
-    log = None if task.native else FrameLog(target.with_suffix(".frames.jsonl"))
-    fixer = None
+    log = None
     try:
+        fixer = None
         if task.corrections:
             from restore.corrections import Applier
 
             fixer = Applier(task.corrections, Path(task.corrections_base), pipeline.output_format.width,
                             pipeline.output_format.height, ratio)
-        writer = VideoWriter(target, pipeline.output_format, EncodeSettings("matroska", "ffv1", task.segment_pix),
-                             input_pix=task.pipe_pix, overwrite=True)
-        pipeline.setup()
-        produced = 0
-        frames = iter(reader)
-        # the operator's corrections: a stage strength changed on a shot, then the finished frames
-        stream = fixer.run(pipeline, frames, lambda spec: Pipeline(
-            spec, task.source_format, device=task.device, batch_size=task.batch_size, seed=task.seed,
-            options=dict(task.stage_options))) if fixer is not None else pipeline.run(frames)
-        for frame in stream:
-            if skip <= produced < skip + keep:
-                if fixer is not None:      # the last step, after every stage
-                    frame = fixer.apply(frame)
-                writer.write(frame)
-                if log is not None:
-                    log.write(frame)
-                if progress is not None:
-                    progress(produced - skip + 1)
-            produced += 1
-        wanted = lead + seg.count + tail
-        if reader.frames_read != wanted:
-            raise InputError(f"{task.source}: decoded {reader.frames_read} of {wanted} frames from frame "
-                             f"{seg.start - lead}: the input is truncated or damaged")
-        writer.finish(keep)
-        writer = None
-        if log is not None:
-            log.commit()
-    except Exception as exc:
-        full = _out_of_space(target.parent, exc)   # measured before abort() frees the temp file
-        _abandon(writer, log)
-        if full is not None:
-            raise full from exc
-        raise
-    except BaseException:
-        _abandon(writer, log)
-        raise
+        with VideoWriter(target, pipeline.output_format, EncodeSettings("matroska", "ffv1", task.segment_pix),
+                         input_pix=task.pipe_pix, overwrite=True, full_disk_advice=SEGMENTS_KEPT) as writer, \
+                contextlib.ExitStack() as stack:
+            log = None if task.native else stack.enter_context(FrameLog(target.with_suffix(".frames.jsonl")))
+            pipeline.setup()
+            produced = 0
+            frames = iter(reader)
+            # the operator's corrections: a stage strength changed on a shot, then the finished frames
+            stream = fixer.run(pipeline, frames, lambda spec: Pipeline(
+                spec, task.source_format, device=task.device, batch_size=task.batch_size, seed=task.seed,
+                options=dict(task.stage_options))) if fixer is not None else pipeline.run(frames)
+            for frame in stream:
+                if skip <= produced < skip + keep:
+                    if fixer is not None:      # the last step, after every stage
+                        frame = fixer.apply(frame)
+                    writer.write(frame)
+                    if log is not None:
+                        log.write(frame)
+                    if progress is not None:
+                        progress(produced - skip + 1)
+                produced += 1
+            wanted = lead + seg.count + tail
+            if reader.frames_read != wanted:
+                raise InputError(f"{task.source}: decoded {reader.frames_read} of {wanted} frames from frame "
+                                 f"{seg.start - lead}: the input is truncated or damaged")
+            writer.finish(keep)
+            if log is not None:
+                log.commit()
     finally:
         reader.close()
         pipeline.close()
     fsync_path(target)
-    energy = meter.stop().as_dict() if meter is not None else None
+    energy = meter.stop().as_dict()
     return SegmentResult(job_id=task.job_id, index=seg.index, file=target.name, sha256=sha256_file(target),
                          frames_in=reader.frames_read, frames_out=keep, seconds=time.perf_counter() - t0,
                          energy=energy, stage_timings=[t.as_dict() for t in pipeline.timings],
@@ -214,28 +206,6 @@ def _corrections_digest(items: list[dict] | None) -> str | None:
     from restore.corrections import digest
 
     return digest(items)
-
-
-def _abandon(writer: VideoWriter | None, log: FrameLog | None) -> None:
-    if writer is not None:
-        writer.abort()
-    if log is not None:
-        log.discard()
-
-
-def _out_of_space(folder: Path, exc: Exception, reserve: int = 1 << 20) -> OutputError | None:
-    """A clear reason when a write failed because the disk is full (ffmpeg does not always say so)."""
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "No space left" in str(exc):
-        free = 0
-    else:
-        try:
-            free = shutil.disk_usage(folder).free
-        except OSError:
-            return None
-        if free >= reserve:
-            return None
-    return OutputError(f"no space left on the device holding {folder} ({free} bytes free): free some space "
-                       "and run the same command again (committed segments are kept)")
 
 
 # containers whose index lets ffmpeg land on a keyframe at or before a time (Matroska cues, MP4/MOV
@@ -327,7 +297,7 @@ class SegmentedJob:
                             "sequences: restore the sequence with a plain restore run")
         self.job_id = job_id or self.output.name
         self.segment_frames = segment_frames
-        self.started = datetime.datetime.now(datetime.timezone.utc)
+        self.started = utc_now()
         self.t_start = time.perf_counter()
         self.work_dir = self.output.parent / f".{self.output.name}.work"
         self.journal_path = self.work_dir / "journal.json"
@@ -569,18 +539,20 @@ class SegmentedJob:
         return bool(self.journal.get("assembled") or self.journal.get("replaces_output"))
 
     def _finish(self, entries: list[dict], meter, staged: Path) -> JobResult:
-        assembly = meter.stop().as_dict() if meter is not None else None
+        assembly = meter.stop().as_dict()
         energy = per_restored_minute(sum_energy([e.get("energy") for e in entries] + [assembly]),
                                      self.frames_out, self.output_format)
         timings = _sum_timings([e.get("stage_timings", []) for e in entries])
         notes = self.notes + [f"restored in {len(self.segments)} segments of up to {self.segment_frames} frames "
                               f"(overlap {self.behind} behind, {self.ahead} ahead), resumable"]
-        result = finish_job(self.source, self.output, self.spec, self.options, self.journal.get("stages") or [],
-                            self.device, self.started, self.t_start, self.frames_in, self.frames_out, self.report,
-                            self.source_format, self.output_format, self.settings, notes, timings, energy,
-                            frames_log_path(self.output) if not self.native else None, staged=staged,
-                            warnings=self.warnings, corrections=self.corrections)
-        return result
+        return finish_job(RunFacts(
+            source=self.source, output=self.output, spec=self.spec, options=self.options,
+            stages=self.journal.get("stages") or [], device=self.device, started=self.started,
+            t_start=self.t_start, frames_in=self.frames_in, frames_out=self.frames_out, report=self.report,
+            src_fmt=self.source_format, out_fmt=self.output_format, settings=self.settings, notes=notes,
+            stage_timings=timings, energy=energy,
+            frames_log=frames_log_path(self.output) if not self.native else None, staged=staged,
+            warnings=self.warnings, corrections=self.corrections))
 
     def _write_output(self, progress: Callable[[dict], None] | None) -> Path:
         listing = self.work_dir / "segments.ffconcat"
@@ -593,39 +565,25 @@ class SegmentedJob:
                                                  bit_depth=8 if self.segment_pix == "gbrp" else 16)
         reader = VideoReader(listing, seg_fmt, mode="native" if self.native else "rgb",
                              queue_size=self.options.queue_size)
-        writer = None
         options = self.options
         if self._replaces_own_output() and not options.overwrite:
             options = dataclasses.replace(options, overwrite=True)
         try:
-            writer = open_output_writer(self.output, self.output_format, self.settings, self.source, self.report,
-                                        self.pipe_pix, options)
-            self.notes += writer.stream_notes
-            self.warnings += writer.stream_warnings
-            t0 = time.perf_counter()
-            for done, frame in enumerate(reader, start=1):
-                writer.write(frame)
-                if progress is not None:
-                    elapsed = time.perf_counter() - t0
-                    progress({"phase": "assemble", "done": done, "total": self.frames_out, "elapsed": elapsed,
-                              "fps": done / elapsed if elapsed > 0 else 0.0})
-            if reader.frames_read != self.frames_out:
-                raise OutputError(f"the committed segments hold {reader.frames_read} frames, expected "
-                                  f"{self.frames_out}: remove {self.work_dir} and run again")
-            staged = writer.finish(self.frames_out, publish=False)
-            writer = None
-            return staged
-        except Exception as exc:
-            full = _out_of_space(self.output.parent, exc)
-            if writer is not None:
-                writer.abort()
-            if full is not None:
-                raise full from exc
-            raise
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            raise
+            with open_output_writer(self.output, self.output_format, self.settings, self.source, self.report,
+                                    self.pipe_pix, options, full_disk_advice=SEGMENTS_KEPT) as writer:
+                self.notes += writer.stream_notes
+                self.warnings += writer.stream_warnings
+                t0 = time.perf_counter()
+                for done, frame in enumerate(reader, start=1):
+                    writer.write(frame)
+                    if progress is not None:
+                        elapsed = time.perf_counter() - t0
+                        progress({"phase": "assemble", "done": done, "total": self.frames_out,
+                                  "elapsed": elapsed, "fps": done / elapsed if elapsed > 0 else 0.0})
+                if reader.frames_read != self.frames_out:
+                    raise OutputError(f"the committed segments hold {reader.frames_read} frames, expected "
+                                      f"{self.frames_out}: remove {self.work_dir} and run again")
+                return writer.finish(self.frames_out, publish=False)
         finally:
             reader.close()
 

@@ -10,7 +10,6 @@ line) and, when done, ``energy`` with kWh and gCO2e per restored minute.
 
 from __future__ import annotations
 
-import datetime
 import json
 import sys
 import time
@@ -18,12 +17,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from restore.batch.durable import write_json_durably
+from restore.clock import hms, utc_stamp
 
 STATUS_FORMAT = "restore-batch-status"
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+_now = utc_stamp   # restore.clock
 
 
 @dataclass
@@ -120,10 +119,7 @@ class BatchStatus:
 
 
 def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--:--"
-    seconds = int(seconds)
-    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return "--:--:--" if seconds is None else hms(seconds)
 
 
 class BatchDisplay:

@@ -6,6 +6,8 @@ import json
 import sys
 import time
 
+from restore.clock import hms
+
 
 class Progress:
     def __init__(self, label: str, *, quiet: bool = False, json_lines: bool = False, stream=None,
@@ -64,6 +66,4 @@ class Progress:
             self.stream.flush()
 
 
-def _clock(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+_clock = hms   # restore.clock

@@ -15,13 +15,13 @@ further from the person than the face it received.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from restore.digest import sha256_file
 from restore.errors import UserError
 
 
@@ -33,14 +33,6 @@ class ReferencePortrait:
     person: str
     license: str
     source: str
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_reference(folder: str | Path) -> tuple[list[ReferencePortrait], Path]:
@@ -65,7 +57,7 @@ def read_reference(folder: str | Path) -> tuple[list[ReferencePortrait], Path]:
             raise UserError(f"{manifest}: {im.rel} has no usable source/licence; refusing to use it as a reference")
         if not im.path.is_file():
             raise UserError(f"{manifest}: {im.rel} is listed but missing")
-        digest = _sha256(im.path)
+        digest = sha256_file(im.path)
         if im.sha256 and im.sha256.lower() != digest:
             raise UserError(f"{manifest}: {im.rel} does not match its sha256 (changed since it was listed)")
         portraits.append(ReferencePortrait(im.rel, im.path, digest, im.person, licence, im.source.strip()))
@@ -112,7 +104,7 @@ class Reference:
         return {
             "folder": str(self.folder.resolve()),
             "manifest": str(self.manifest),
-            "manifest_sha256": _sha256(self.manifest),
+            "manifest_sha256": sha256_file(self.manifest),
             "people": sorted({p.person for p in self.portraits}),
             "licences": licences,
             "files": [{"file": p.file, "sha256": p.sha256, "person": p.person, "license": p.license,

@@ -18,6 +18,7 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 A53_CODECS = {"h264", "hevc", "mpeg2video", "mpeg1video"}
 
@@ -32,7 +33,7 @@ def has_a53_captions(path: Path, stream_index: int, frames: int = 30) -> bool:
     return "A53" in res.stdout
 
 
-def extract(source: Path, scc: Path, srt: Path, window: tuple[float, float] | None = None) -> dict:
+def extract(source: Path, scc: Path, srt: Path, window: tuple[float, float] | None = None) -> dict[str, Any]:
     """Write the source's captions to ``scc`` and ``srt`` (``window``: (start, duration) seconds of a trim).
     Returns what the record keeps: the files, how many captions the SRT holds."""
     with tempfile.TemporaryDirectory(prefix="restore-cc-") as tmp:

@@ -12,7 +12,7 @@ PREMIS event type: *normalization* into a preservation format, *migration* other
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from restore.media import pixfmt
 
@@ -57,7 +57,7 @@ def _lossless_planes(source_pix: str, source_depth: int, depth: int | None, chro
 
 def _access(source_pix: str, source_depth: int, depth: int | None, chroma: str | None) -> str:
     """H.264/H.265: 8-bit 4:2:0 (what every player decodes) unless 10-bit or 4:2:2 is asked for."""
-    wanted = chroma if chroma not in (None, "auto") else "4:2:0"
+    wanted = chroma if chroma is not None and chroma != "auto" else "4:2:0"
     return _yuv(wanted, 10 if (depth or 8) > 8 else 8)
 
 
@@ -175,7 +175,7 @@ def label(container: str, codec_name: str | None) -> str:
     return f"{box} ({codec_name.upper()})" if codec_name else box
 
 
-def table() -> list[dict]:
+def table() -> list[dict[str, Any]]:
     """The codecs and where they go, for ``restore codecs``-style listings and the README."""
     return [{"codec": c.name, "label": c.label, "containers": [e for k in c.containers
                                                                 for e in CONTAINERS[k].extensions],

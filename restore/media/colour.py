@@ -23,6 +23,7 @@ decodes with wrong colours (−6.6 dB PSNR-Y on a held-out 576i → 1440×1080 b
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 from restore.frame import VideoFormat
 from restore.media import pixfmt
@@ -104,7 +105,7 @@ def resolve_output(source: VideoFormat, out: VideoFormat, out_pix: str, mode: st
     rng = source.color_range if not _is_rgb(source) else "tv"   # RGB into YUV: the broadcast convention
     if src_matrix == _RGB_MATRIX:
         # an RGB source has no YUV matrix to keep: the output's size decides
-        matrix = "bt709" if mode == "bt709" else STANDARDS[standard_for_size(out)][2]
+        matrix: str | None = "bt709" if mode == "bt709" else STANDARDS[standard_for_size(out)][2]
     elif mode == "bt709" or (mode == "auto" and out.height >= HD_LINES and source.height < HD_LINES
                              and src_matrix in BT601_MATRICES):
         matrix = "bt709"
@@ -119,6 +120,6 @@ def resolve_output(source: VideoFormat, out: VideoFormat, out_pix: str, mode: st
                       f"({why}); primaries {primaries} and transfer {trc} kept and tagged")
 
 
-def describe(fmt: VideoFormat) -> dict:
+def describe(fmt: VideoFormat) -> dict[str, Any]:
     return {"primaries": fmt.color_primaries, "transfer": fmt.color_trc, "matrix": fmt.colorspace,
             "range": fmt.color_range}

@@ -8,6 +8,7 @@ so memory does not grow with the length of the video.
 from __future__ import annotations
 
 import collections
+import io
 import os
 import queue
 import re
@@ -15,7 +16,7 @@ import subprocess
 import threading
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator, cast
 
 import numpy as np
 
@@ -55,7 +56,7 @@ class VideoReader:
     file, and frames are picked by timestamp, so the start stays frame-exact.
     """
 
-    def __init__(self, path: str | os.PathLike, fmt: VideoFormat, *, mode: str = "rgb",
+    def __init__(self, path: str | os.PathLike[str], fmt: VideoFormat, *, mode: str = "rgb",
                  conform_fps: Fraction | None = None, queue_size: int = 8, max_frames: int | None = None,
                  start_frame: int = 0, start_pts: float | None = None, threads: int = 0,
                  input_args: list[str] | None = None):
@@ -65,7 +66,7 @@ class VideoReader:
         self.max_frames = max_frames
         self.start_frame = start_frame
         self.frames_read = 0
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, queue_size))
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
         self._messages: list[str] = []      # the decoder's complaints, the first MAX_MESSAGES of them
         self.message_count = 0
@@ -106,6 +107,9 @@ class VideoReader:
         self.command = cmd
         require_ffmpeg()
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+        assert self._proc.stdout is not None and self._proc.stderr is not None     # both are pipes
+        self._stdout = cast(io.RawIOBase, self._proc.stdout)    # bufsize=0: unbuffered, has readinto
+        self._stderr: IO[bytes] = self._proc.stderr
         self._err_thread = threading.Thread(target=self._drain_stderr, daemon=True)
         self._err_thread.start()
         self._thread = threading.Thread(target=self._read_loop, name="restore-decode", daemon=True)
@@ -115,7 +119,7 @@ class VideoReader:
     MAX_MESSAGES = 200
 
     def _drain_stderr(self) -> None:
-        for line in iter(self._proc.stderr.readline, b""):
+        for line in iter(self._stderr.readline, b""):
             text = line.decode("utf-8", "replace").rstrip()
             self._stderr_tail.append(text)
             if text.strip():
@@ -128,7 +132,7 @@ class VideoReader:
         view = memoryview(buf)
         got = 0
         while got < len(buf):
-            n = self._proc.stdout.readinto(view[got:])
+            n = self._stdout.readinto(view[got:])
             if not n:
                 break
             got += n
@@ -150,7 +154,7 @@ class VideoReader:
     def start_frame_pts(self, index: int) -> Fraction:
         return Fraction(index) / self.fmt.fps
 
-    def _put(self, item) -> bool:
+    def _put(self, item: object) -> bool:
         while not self._closed:
             try:
                 self._queue.put(item, timeout=0.2)
@@ -191,7 +195,7 @@ class VideoReader:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                yield item
+                yield cast(Frame, item)
         finally:
             self.close()
 
@@ -217,11 +221,11 @@ class VideoReader:
     def __enter__(self) -> "VideoReader":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def read_frames(path: str | os.PathLike, max_frames: int | None = None, queue_size: int = 8) -> Iterator[Frame]:
+def read_frames(path: str | os.PathLike[str], max_frames: int | None = None, queue_size: int = 8) -> Iterator[Frame]:
     """Convenience: float32 RGB frames of ``path`` (for analysis, review, tests)."""
     from restore.media.probe import probe, video_format
 

@@ -23,6 +23,8 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any, Sequence, cast
 
 import numpy as np
 
@@ -30,7 +32,10 @@ from restore.errors import OutputError
 from restore.frame import Frame, VideoFormat
 from restore.media import codecs, colour, pixfmt
 from restore.media.decode import sws_flags
-from restore.media.streams import check_timecode, global_tag_args, plan_streams
+from restore.media.streams import StreamPlan, check_timecode, global_tag_args, plan_streams
+
+if TYPE_CHECKING:
+    from restore.media.sequence import SequenceTarget
 
 _END = object()
 _FIELD_MODE = {"tt": "tff", "tb": "tff", "bb": "bff", "bt": "bff", "progressive": "prog"}
@@ -49,7 +54,7 @@ class EncodeSettings:
     def spec(self) -> codecs.Codec:
         return codecs.codec(self.codec)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         spec = self.spec
         return {"container": self.container, "codec": self.codec, "codec_label": spec.label,
                 "encoder": spec.encoder, "pix_fmt": self.pix_fmt, "lossless": spec.lossless, "role": spec.role,
@@ -69,7 +74,10 @@ def choose_settings(path: Path, out_fmt: VideoFormat, *, codec: str | None = Non
     """Codec and pixel format for ``path`` given the frames' format and the pipeline's wishes
     (``bit_depth``: at least this many bits; ``chroma``: 4:2:0/4:2:2/4:4:4 for codecs that offer a choice)."""
     container = container_for(path)
-    spec = codecs.codec(codec or codecs.default_codec_for(path.suffix))
+    name = codec or codecs.default_codec_for(path.suffix)
+    if name is None:
+        raise OutputError(f"no codec for {path.suffix} outputs: choose one with --codec")
+    spec = codecs.codec(name)
     if container not in spec.containers or (spec.extensions and path.suffix.lower() not in spec.extensions):
         where = " or ".join(spec.extensions) if spec.extensions else \
             " or ".join("/".join(codecs.CONTAINERS[c].extensions) for c in spec.containers)
@@ -130,7 +138,8 @@ def claim(path: Path) -> None:
         raise OutputError(f"cannot create {path}: {exc.strerror}") from None
 
 
-def publish_output(staged: Path, output: Path, overwrite: bool, companions: list[tuple[Path, Path]] = ()) -> Path:
+def publish_output(staged: Path, output: Path, overwrite: bool,
+                   companions: Sequence[tuple[Path, Path]] = ()) -> Path:
     """The last step of a run: rename each finished companion (provenance files) and then the output
     itself into place. Until this moment nothing of the run sits under a final name; the output goes
     last, so it never appears without its record."""
@@ -147,9 +156,20 @@ def staging_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.partial-{os.getpid()}")
 
 
-def out_of_space(folder: Path, exc: BaseException, reserve: int = 1 << 20) -> OutputError | None:
+class OutOfSpaceError(OutputError):
+    """A write failed because the disk holding the output is full (``out_of_space``)."""
+
+
+NOTHING_WRITTEN = "nothing was written under the output's name; free some space and run the same command again"
+
+
+def out_of_space(folder: Path, exc: BaseException, reserve: int = 1 << 20,
+                 advice: str = NOTHING_WRITTEN) -> OutputError | None:
     """A clear reason when a write failed because the disk is full (ffmpeg does not always say so):
-    the error itself says ENOSPC, or less than ``reserve`` bytes are left where we write."""
+    the error itself says ENOSPC, or less than ``reserve`` bytes are left where we write (None: it did not,
+    or the error already says so)."""
+    if isinstance(exc, OutOfSpaceError):
+        return None
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc):
         free = 0
     else:
@@ -159,8 +179,7 @@ def out_of_space(folder: Path, exc: BaseException, reserve: int = 1 << 20) -> Ou
             return None
         if free >= reserve:
             return None
-    return OutputError(f"no space left on the device holding {folder} ({free} bytes free): nothing was written "
-                       "under the output's name; free some space and run the same command again")
+    return OutOfSpaceError(f"no space left on the device holding {folder} ({free} bytes free): {advice}")
 
 
 def remove_stale_partials(output: Path) -> list[Path]:
@@ -189,15 +208,30 @@ def remove_stale_partials(output: Path) -> list[Path]:
 
 
 class VideoWriter:
-    """Streams frames into ffmpeg; ``finish`` checks the result and renames it into place."""
+    """Streams frames into ffmpeg; ``finish`` checks the result and renames it into place.
+
+    Use it as a context manager: an exception inside the ``with`` block aborts it (ffmpeg killed, the
+    temporary output removed, also a staged one that ``finish(publish=False)`` returned and that was not
+    published yet), and a failure on a full disk is raised as ``out_of_space``'s clear reason whatever it
+    looked like (free space measured before the abort frees the temporary file; ``full_disk_advice`` says
+    what to do). The successful path stays explicit: ``finish`` publishes, or returns the staged path.
+
+    >>> with VideoWriter(out, fmt, settings) as writer:
+    ...     for frame in frames:
+    ...         writer.write(frame)
+    ...     staged = writer.finish(count, publish=False)
+    ...     publish_output(staged, out, overwrite=False)
+    """
 
     def __init__(self, output: Path, out_fmt: VideoFormat, settings: EncodeSettings, *,
-                 source: Path | None = None, source_report: dict | None = None, input_pix: str = "rgb24",
+                 source: Path | None = None, source_report: dict[str, Any] | None = None, input_pix: str = "rgb24",
                  queue_size: int = 8, threads: int = 0, overwrite: bool = False, timecode: str | None = None,
-                 source_video: dict | None = None, video_offset: float = 0.0,
+                 source_video: dict[str, Any] | None = None, video_offset: float = 0.0,
                  source_window: tuple[float, float] | None = None, start_number: int = 0,
-                 dpx_codes: tuple[int, int] | None = None, tags: dict[str, str] | None = None):
+                 dpx_codes: tuple[int, int] | None = None, tags: dict[str, str] | None = None,
+                 full_disk_advice: str = NOTHING_WRITTEN):
         self.output = Path(output)
+        self.full_disk_advice = full_disk_advice
         # every file we write names its colour; a job has settled the tags already (restore.media.colour),
         # other callers get the same convention the conversion below would use
         self.fmt = colour.resolve_source(out_fmt)[0]
@@ -209,12 +243,13 @@ class VideoWriter:
         # out/ when finished; a file, under a hidden name beside it
         self.sequence = codecs.CONTAINERS[settings.container].sequence
         self.dpx_codes = dpx_codes
+        self.target: SequenceTarget | None = None
         if self.sequence:
             from restore.media import sequence as seqmod
 
-            self.target = seqmod.sequence_target(self.output)
-            seqmod.remove_stale_staging(self.target)
-            self.temp = self.target.staging()
+            self.target = target = seqmod.sequence_target(self.output)
+            seqmod.remove_stale_staging(target)
+            self.temp = target.staging()
             if self.temp.is_symlink() or self.temp.is_file():
                 self.temp.unlink()
             elif self.temp.exists():
@@ -227,17 +262,16 @@ class VideoWriter:
                     raise full from None
                 raise OutputError(f"cannot create {self.temp}: {exc.strerror}") from None
         else:
-            self.target = None
             self.temp = partial_name(self.output)
             remove_stale_partials(self.output)
             claim(self.temp)
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, queue_size))
         self._error: BaseException | None = None
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=30)
         self.stream_notes: list[str] = []
         self.stream_warnings: list[str] = []
         self.expected_audio = 0
-        self._extras: tempfile.TemporaryDirectory | None = None     # cover art copied out of the source
+        self._extras: tempfile.TemporaryDirectory[str] | None = None     # cover art copied out of the source
         self.rotation = (source_video or {}).get("rotation")
         self.timecode = timecode
 
@@ -303,7 +337,8 @@ class VideoWriter:
             else:
                 self.stream_notes.append(f"display rotation {self.rotation}° kept")
         if self.sequence:
-            cmd += ["-f", "image2", "-start_number", str(start_number), str(self.temp / self.target.pattern)]
+            cmd += ["-f", "image2", "-start_number", str(start_number),
+                    str(self.temp / self._sequence_target().pattern)]
         else:
             cmd += ["-f", settings.container, str(self.temp)]
         self.command = cmd
@@ -311,13 +346,16 @@ class VideoWriter:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
         except OSError as exc:
             raise OutputError(f"cannot start ffmpeg: {exc}") from None
+        assert self._proc.stdin is not None and self._proc.stderr is not None     # both are pipes
+        self._stdin: IO[bytes] = self._proc.stdin
+        self._stderr: IO[bytes] = self._proc.stderr
         self._err_thread = threading.Thread(target=self._drain_stderr, daemon=True)
         self._err_thread.start()
         self._thread = threading.Thread(target=self._write_loop, name="restore-encode", daemon=True)
         self._thread.start()
 
     # --- command construction --------------------------------------------------------
-    def _cut(self, source: Path, report: dict, start: float, duration: float) -> tuple[Path, dict]:
+    def _cut(self, source: Path, report: dict[str, Any], start: float, duration: float) -> tuple[Path, dict[str, Any]]:
         """A trim: the source's other streams cut to the picture's window, bit-exact (stream copy), in a
         temporary file. Cutting after reading (output-side -ss) is exact to a packet; an input-side seek
         would start at the previous video keyframe (Matroska cues index video only)."""
@@ -337,14 +375,17 @@ class VideoWriter:
         cut_report["tags"] = report.get("tags") or {}
         return cut, cut_report
 
-    def _cover_attachments(self, source: Path, plan) -> list[str]:
+    def _cover_attachments(self, source: Path, plan: StreamPlan) -> list[str]:
         """Cover art for Matroska: each picture copied out of the source and attached as an image."""
-        args = []
+        args: list[str] = []
         index = plan.attachments
-        if plan.attach and self._extras is None:
+        if not plan.attach:
+            return args
+        if self._extras is None:
             self._extras = tempfile.TemporaryDirectory(prefix="restore-covers-")
+        folder = Path(self._extras.name)
         for stream, name, mime in plan.attach:
-            picture = Path(self._extras.name) / name
+            picture = folder / name
             res = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(source), "-map", f"0:{stream}",
                                   "-c", "copy", "-frames:v", "1", "-f", "image2", "-y", str(picture)],
                                  capture_output=True)
@@ -398,8 +439,11 @@ class VideoWriter:
         if spec.name == "ffv1":
             # slices by frame size (24 where the encoder takes them); the colour tags travel by setparams
             return args + ["-slices", str(ffv1_slices(fmt.width, fmt.height, s.pix_fmt))]
-        args += ["-color_primaries", fmt.color_primaries, "-color_trc", fmt.color_trc, "-colorspace",
-                 fmt.colorspace, "-color_range", "pc" if pixfmt.colour_range(fmt) == "pc" else "tv"]
+        primaries, trc, matrix = fmt.color_primaries, fmt.color_trc, fmt.colorspace
+        if primaries is None or trc is None or matrix is None:
+            raise ValueError("the output's colour tags are not settled (restore.media.colour.resolve_source)")
+        args += ["-color_primaries", primaries, "-color_trc", trc, "-colorspace", matrix,
+                 "-color_range", "pc" if pixfmt.colour_range(fmt) == "pc" else "tv"]
         if spec.crf is not None:
             args += ["-crf", str(s.crf)]
         if spec.encoder == "libx264":
@@ -414,7 +458,7 @@ class VideoWriter:
 
     # --- streaming ------------------------------------------------------------------
     def _drain_stderr(self) -> None:
-        for line in iter(self._proc.stderr.readline, b""):
+        for line in iter(self._stderr.readline, b""):
             self._stderr_tail.append(line.decode("utf-8", "replace").rstrip())
 
     def _frame_bytes(self, frame: Frame) -> bytes:
@@ -428,6 +472,8 @@ class VideoWriter:
                 return np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8).tobytes()
             # scaled to swscale's own 16-bit white (pixfmt.rgb16_white): 65535 would encode 0.4 % too bright
             return np.clip(img * float(pixfmt.rgb16_white()) + 0.5, 0, 65535).astype("<u2").tobytes()
+        if frame.raw is None:
+            raise ValueError(f"frame {frame.index} carries no native samples for a {self.input_pix} pipe")
         return frame.raw
 
     def _write_loop(self) -> None:
@@ -436,7 +482,7 @@ class VideoWriter:
                 item = self._queue.get()
                 if item is _END:
                     break
-                self._proc.stdin.write(self._frame_bytes(item))
+                self._stdin.write(self._frame_bytes(cast(Frame, item)))
                 self.frames_written += 1
         except BaseException as exc:
             self._error = exc
@@ -445,7 +491,7 @@ class VideoWriter:
                 pass
         finally:
             try:
-                self._proc.stdin.close()
+                self._stdin.close()
             except OSError:
                 pass
 
@@ -485,7 +531,7 @@ class VideoWriter:
                 if self.sequence:
                     from restore.media import sequence as seqmod
 
-                    written = seqmod.frame_files(self.temp, self.target)
+                    written = seqmod.frame_files(self.temp, self._sequence_target())
                     if self.dpx_codes is not None and self.settings.codec == "dpx":
                         for path in written:
                             seqmod.set_dpx_transfer(path, *self.dpx_codes)
@@ -497,14 +543,14 @@ class VideoWriter:
             except Exception as exc:
                 # ffmpeg does not always say the disk filled up (a muxer write error can still exit 0,
                 # leaving a short file): a short or failed write on a full disk is the user's to fix
-                full = out_of_space(self.output.parent, exc)
+                full = out_of_space(self.temp.parent, exc, advice=self.full_disk_advice)
                 if full is not None:
                     raise full from exc
                 raise
             if publish and self.sequence:
                 from restore.media.sequence import publish_sequence
 
-                return publish_sequence(self.temp, self.target, self.overwrite)
+                return publish_sequence(self.temp, self._sequence_target(), self.overwrite)
             if publish:
                 publish_output(self.temp, self.output, self.overwrite)
             return self.output if publish else self.temp
@@ -535,6 +581,25 @@ class VideoWriter:
         if self._extras is not None:
             self._extras.cleanup()
             self._extras = None
+
+    def _sequence_target(self) -> SequenceTarget:
+        if self.target is None:
+            raise RuntimeError(f"{self.output} is not an image sequence")
+        return self.target
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is None:
+            return
+        # a short or failed write on a full disk is the user's to fix: measured before abort() frees the temp
+        full = out_of_space(self.temp.parent, exc, advice=self.full_disk_advice) if isinstance(exc, Exception) \
+            else None
+        self.abort()
+        if full is not None:
+            raise full from exc
 
     def abort(self) -> None:
         if self._proc.poll() is None:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from types import TracebackType
 
 import cv2
 import numpy as np
@@ -49,8 +50,17 @@ class FrameLog:
             self._fh.close()
         self._tmp.unlink(missing_ok=True)
 
+    def __enter__(self) -> "FrameLog":
+        return self
 
-def _jsonable(value):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        """An exception inside the ``with`` block discards the log (also one ``close`` left to publish)."""
+        if exc is not None:
+            self.discard()
+
+
+def _jsonable(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
@@ -74,7 +84,7 @@ class FrameDumper:
         self.count = 0
 
     def write(self, frame: Frame) -> None:
-        rgb = frame.image
+        rgb = frame.rgb
         if self.deep:
             data = np.clip(rgb * 65535.0 + 0.5, 0, 65535).astype(np.uint16)
             name = f"frame_{frame.index:07d}.tiff"

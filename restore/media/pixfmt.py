@@ -5,18 +5,19 @@ from __future__ import annotations
 import functools
 import json
 import subprocess
+from typing import Any
 
 from restore.frame import VideoFormat
 
 
 @functools.lru_cache(maxsize=None)
-def _descriptors() -> dict[str, dict]:
+def _descriptors() -> dict[str, dict[str, Any]]:
     out = subprocess.run(["ffprobe", "-v", "error", "-show_pixel_formats", "-of", "json"],
                          capture_output=True, text=True, check=True).stdout
     return {d["name"]: d for d in json.loads(out).get("pixel_formats", [])}
 
 
-def descriptor(pix_fmt: str) -> dict:
+def descriptor(pix_fmt: str) -> dict[str, Any]:
     return _descriptors()[pix_fmt]
 
 

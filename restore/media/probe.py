@@ -13,8 +13,9 @@ import re
 import subprocess
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
-import ffmpeg  # ffmpeg-python: runs ffprobe and raises ffmpeg.Error with its stderr
+import ffmpeg  # ffmpeg-python (no types): runs ffprobe, raises ffmpeg.Error
 
 from restore.errors import InputError
 from restore.frame import VideoFormat
@@ -45,14 +46,15 @@ def _rat_str(value: Fraction | None) -> str | None:
     return f"{value.numerator}/{value.denominator}"
 
 
-def _tags(entry: dict) -> dict:
+def _tags(entry: dict[str, Any]) -> dict[str, Any]:
     return {k.lower(): v for k, v in (entry.get("tags") or {}).items()}
 
 
-def _run_probe(path: Path, **extra) -> dict:
+def _run_probe(path: Path, **extra: Any) -> dict[str, Any]:
     require_ffmpeg()
     try:
-        return ffmpeg.probe(str(path), **extra)
+        report: dict[str, Any] = ffmpeg.probe(str(path), **extra)
+        return report
     except ffmpeg.Error as exc:
         lines = [ln for ln in (exc.stderr or b"").decode("utf-8", "replace").splitlines() if ln.strip()]
         reason = lines[-1].split(": ", 1)[-1] if lines else "ffprobe failed"
@@ -86,7 +88,7 @@ def check_readable_file(path: Path) -> None:
         raise InputError(f"input is empty (0 bytes): {path}")
 
 
-def probe(path: str | os.PathLike, count: bool = True) -> dict:
+def probe(path: str | os.PathLike[str], count: bool = True) -> dict[str, Any]:
     """The ``restore probe`` report: container, duration and every stream's facts."""
     path = Path(path)
     check_readable_file(path)
@@ -179,7 +181,7 @@ def probe(path: str | os.PathLike, count: bool = True) -> dict:
     return report
 
 
-def _rotation(st: dict, tags: dict) -> int | None:
+def _rotation(st: dict[str, Any], tags: dict[str, Any]) -> int | None:
     """Display rotation in degrees (counter-clockwise, as ffprobe reports it), None when there is none."""
     for side in st.get("side_data_list") or []:
         if "rotation" in side:
@@ -194,7 +196,7 @@ def _rotation(st: dict, tags: dict) -> int | None:
         return None
 
 
-def _video_depth(st: dict) -> int | None:
+def _video_depth(st: dict[str, Any]) -> int | None:
     try:
         return pixfmt.pixel_depth(st.get("pix_fmt") or "")
     except KeyError:
@@ -202,7 +204,7 @@ def _video_depth(st: dict) -> int | None:
         return int(raw) if raw.isdigit() else None
 
 
-def _stream_duration(st: dict, tags: dict) -> float | None:
+def _stream_duration(st: dict[str, Any], tags: dict[str, Any]) -> float | None:
     if st.get("duration") not in (None, "N/A"):
         return float(st["duration"])
     text = tags.get("duration")  # Matroska keeps per-stream duration as a tag "HH:MM:SS.nnnnnnnnn"
@@ -213,15 +215,16 @@ def _stream_duration(st: dict, tags: dict) -> float | None:
     return None
 
 
-def main_video_stream(report: dict) -> dict:
+def main_video_stream(report: dict[str, Any]) -> dict[str, Any]:
     videos = [s for s in report["streams"] if s["type"] == "video" and not s.get("attached_pic")]
     if not videos:
         kinds = sorted({s["type"] for s in report["streams"]}) or ["nothing"]
         raise InputError(f"no video stream in {report['file']} (it holds {', '.join(kinds)})")
-    return videos[0]
+    video: dict[str, Any] = videos[0]
+    return video
 
 
-def video_format(report: dict) -> VideoFormat:
+def video_format(report: dict[str, Any]) -> VideoFormat:
     """The VideoFormat of the main video stream, refusing what we cannot process faithfully."""
     v = main_video_stream(report)
     pix = v.get("pix_fmt") or ""

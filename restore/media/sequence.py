@@ -32,6 +32,7 @@ import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from restore.errors import InputError, OutputError, UserError
 
@@ -42,14 +43,24 @@ _FIELD = re.compile(r"%(0?)(\d*)d")
 _NUMBERED = re.compile(r"^(.*?)(\d+)(\.[^.]+)$")
 
 # DPX transfer characteristic / colorimetric codes (SMPTE 268M), and the ffmpeg tag a code means
-DPX_CODES = {0: "user-defined", 1: "printing density", 2: "linear", 3: "logarithmic", 4: "unspecified video",
-             5: "SMPTE 274M", 6: "ITU-R BT.709-4", 7: "ITU-R BT.601-5 625-line", 8: "ITU-R BT.601-5 525-line",
-             9: "composite NTSC", 10: "composite PAL", 11: "Z linear", 12: "Z homogeneous"}
+# keyed by int | None: a header without the field looks its code up as None (and finds nothing)
+DPX_CODES: dict[int | None, str] = {
+    0: "user-defined", 1: "printing density", 2: "linear", 3: "logarithmic", 4: "unspecified video",
+    5: "SMPTE 274M", 6: "ITU-R BT.709-4", 7: "ITU-R BT.601-5 625-line", 8: "ITU-R BT.601-5 525-line",
+    9: "composite NTSC", 10: "composite PAL", 11: "Z linear", 12: "Z homogeneous"}
 DPX_TRANSFER_OFFSET, DPX_COLORIMETRIC_OFFSET = 801, 802
 
 
 class SequenceError(InputError):
     """The sequence cannot be read as given (gaps, duplicates, mixed sizes, no rate)."""
+
+
+def _number_field(name: str) -> re.Match[str]:
+    """The ``%0Nd`` field of a name that has one (``has_number_field``)."""
+    m = _FIELD.search(name)
+    if m is None:
+        raise ValueError(f"{name}: no frame number field")
+    return m
 
 
 def has_number_field(text: str) -> bool:
@@ -194,6 +205,11 @@ class ImageSequence:
 
     # --- what it holds --------------------------------------------------------------------------
     @property
+    def fps(self) -> Fraction:
+        """``rate``, which a sequence must have been given before it is read."""
+        return self.rate if self.rate is not None else parse_rate(None)   # parse_rate(None) says to give one
+
+    @property
     def first(self) -> int:
         return min(self.files)
 
@@ -233,7 +249,8 @@ class ImageSequence:
     def frame_files(self) -> list[tuple[int, Path, bool]]:
         """(number, file, filled) for every frame from the first to the last; a missing number gives the
         file before it (what ``--fill-gaps`` shows there)."""
-        out, previous = [], None
+        out: list[tuple[int, Path, bool]] = []
+        previous = self.files[self.first]      # the first number always has a file
         for number in range(self.first, self.last + 1):
             path = self.files.get(number)
             if path is None:
@@ -264,19 +281,19 @@ class ImageSequence:
     def input_args(self) -> list[str]:
         """ffmpeg's input options for the whole sequence (gaps filled), frame k at k / rate."""
         return ["-f", "image2", "-pattern_type", "sequence", "-start_number", "0",
-                "-framerate", f"{self.rate.numerator}/{self.rate.denominator}", "-i", self.link_pattern()]
+                "-framerate", f"{self.fps.numerator}/{self.fps.denominator}", "-i", self.link_pattern()]
 
     def cleanup(self) -> None:
         if self._links is not None:
             shutil.rmtree(self._links, ignore_errors=True)
             self._links = None
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """The sequence as the record keeps it."""
         header = self.header
         facts = {"pattern": self.pattern, "folder": str(self.folder), "format": LABELS[self.codec],
                  "first_frame": self.first, "last_frame": self.last, "frames": self.count,
-                 "files": len(self.files), "rate": f"{self.rate.numerator}/{self.rate.denominator}",
+                 "files": len(self.files), "rate": f"{self.fps.numerator}/{self.fps.denominator}",
                  "missing": [{"first": a, "last": b} for a, b in self.gaps()]}
         if header is not None and header.transfer is not None:
             facts["dpx_transfer"] = {"code": header.transfer, "name": DPX_CODES.get(header.transfer, "reserved")}
@@ -294,14 +311,14 @@ def _codec_for(suffix: str, where: str) -> str:
     return codec
 
 
-def scan(given: str | os.PathLike, rate: Fraction | None) -> ImageSequence:
+def scan(given: str | os.PathLike[str], rate: Fraction | None) -> ImageSequence:
     """Find the sequence a pattern or folder names, check every file's header, and refuse duplicates.
     Gaps are left to the caller (refused, or filled with ``--fill-gaps``)."""
     given = str(given)
     path = Path(given)
     if has_number_field(given):
         folder = path.parent if str(path.parent) else Path(".")
-        m = _FIELD.search(path.name)
+        m = _number_field(path.name)
         prefix, suffix = path.name[:m.start()], path.name[m.end():]
         codec = _codec_for(suffix, given)
         if not folder.is_dir():
@@ -348,9 +365,9 @@ def scan(given: str | os.PathLike, rate: Fraction | None) -> ImageSequence:
             lowest, padding = number, len(digits)
     if not files:
         raise SequenceError(f"{given}: no file matches the pattern in {folder}")
-    m = _FIELD.search(path.name) if has_number_field(given) else None
-    if m is not None and m[2]:
-        padding = int(m[2])
+    field_match = _FIELD.search(path.name) if has_number_field(given) else None
+    if field_match is not None and field_match[2]:
+        padding = int(field_match[2])
     seq = ImageSequence(given=given, folder=Path(folder), prefix=prefix, suffix=suffix, padding=padding or 1,
                         rate=rate, codec=codec, files=files, duplicates=duplicates)
     if duplicates:
@@ -417,8 +434,8 @@ class SequenceTarget:
     def suffix(self) -> str:
         return Path(self.pattern).suffix
 
-    def file_regex(self) -> re.Pattern:
-        m = _FIELD.search(self.pattern)
+    def file_regex(self) -> re.Pattern[str]:
+        m = _number_field(self.pattern)
         return re.compile(re.escape(self.pattern[:m.start()]) + r"\d+" + re.escape(self.pattern[m.end():]) + "$")
 
     def staging(self) -> Path:
@@ -434,11 +451,10 @@ def sequence_target(output: Path) -> SequenceTarget:
     if len(_FIELD.findall(output.name)) > 1:
         raise OutputError(f"{output.name}: one frame number field only")
     _codec_for(output.suffix, str(output))
-    folder = output.parent if str(output.parent) not in ("", ".") else None
-    if folder is None:
+    if str(output.parent) in ("", "."):
         raise OutputError(f"an image sequence is written into a folder of its own: give one, e.g. "
                           f"-o frames/{output.name}")
-    return SequenceTarget(folder, output.name)
+    return SequenceTarget(output.parent, output.name)
 
 
 def check_sequence_output(target: SequenceTarget, overwrite: bool) -> None:
@@ -521,18 +537,19 @@ def frame_files(folder: Path, target: SequenceTarget) -> list[Path]:
     return sorted((folder / e for e in os.listdir(folder) if rx.match(e)), key=lambda p: p.name)
 
 
-def sequence_report(seq: ImageSequence) -> dict:
+def sequence_report(seq: ImageSequence) -> dict[str, Any]:
     """The probe report of the whole sequence, shaped like ``restore.media.probe.probe``'s for one file:
     the first frame's stream facts, the user's rate, every frame counted (gaps included)."""
     from restore.media.probe import probe
 
     first = probe(seq.files[seq.first], count=False)
     video = dict(next(s for s in first["streams"] if s["type"] == "video"))
-    rate = f"{seq.rate.numerator}/{seq.rate.denominator}"
-    duration = float(seq.count / seq.rate)
+    fps = seq.fps
+    rate = f"{fps.numerator}/{fps.denominator}"
+    duration = float(seq.count / fps)
     header = seq.header
-    video.update({"index": 0, "r_frame_rate": rate, "avg_frame_rate": rate, "time_base": f"1/{seq.rate}"
-                  if seq.rate.denominator == 1 else f"{seq.rate.denominator}/{seq.rate.numerator}",
+    video.update({"index": 0, "r_frame_rate": rate, "avg_frame_rate": rate, "time_base": f"1/{fps}"
+                  if fps.denominator == 1 else f"{fps.denominator}/{fps.numerator}",
                   "frame_count": seq.count, "frame_count_method": "sequence", "duration": duration,
                   "start_time": 0.0, "field_order": "progressive", "timecode": None, "closed_captions": False,
                   "rotation": None})

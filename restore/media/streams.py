@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 
 _MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "mp2"}
@@ -36,7 +37,8 @@ _COVER_TYPES = {"mjpeg": ("jpg", "image/jpeg"), "png": ("png", "image/png"), "bm
                 "gif": ("gif", "image/gif"), "webp": ("webp", "image/webp")}
 
 
-def plan_streams(report: dict, container: str, input_index: int = 1, main_video: int | None = None) -> StreamPlan:
+def plan_streams(report: dict[str, Any], container: str, input_index: int = 1,
+                 main_video: int | None = None) -> StreamPlan:
     """Map every stream of ``report`` (ffmpeg input ``input_index``) but the main video ``main_video``."""
     plan = StreamPlan()
     covers = 0
@@ -137,7 +139,7 @@ def plan_streams(report: dict, container: str, input_index: int = 1, main_video:
     return plan
 
 
-def _cover_art(plan: StreamPlan, st: dict, container: str, src: str, covers: int) -> int:
+def _cover_art(plan: StreamPlan, st: dict[str, Any], container: str, src: str, covers: int) -> int:
     """Cover art (an attached picture): MP4 holds it as such, Matroska as an image attachment."""
     idx, codec = st["index"], st.get("codec")
     if container == "mp4":
@@ -153,7 +155,7 @@ def _cover_art(plan: StreamPlan, st: dict, container: str, src: str, covers: int
     return 0
 
 
-def _stream_tags(spec: str, st: dict) -> list[str]:
+def _stream_tags(spec: str, st: dict[str, Any]) -> list[str]:
     args = []
     for key in ("language", "title"):
         if st.get(key):
@@ -165,7 +167,7 @@ def _stream_tags(spec: str, st: dict) -> list[str]:
 _STALE_GLOBAL_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands", "duration", "timecode"}
 
 
-def global_tag_args(report: dict) -> list[str]:
+def global_tag_args(report: dict[str, Any]) -> list[str]:
     args = []
     for key, value in (report.get("tags") or {}).items():
         if key.lower() not in _STALE_GLOBAL_TAGS:

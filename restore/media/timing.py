@@ -17,6 +17,7 @@ import subprocess
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 GAP_SECONDS = 1.0          # in a variable-rate stream, an interval this long is missing picture, not jitter
 MAX_FILL_SECONDS = 60.0    # the most picture --fill-gaps will invent, in all
@@ -74,7 +75,7 @@ def packet_times(path: Path, limit: int | None = None) -> list[float]:
     return sorted(times)
 
 
-def detect_variable_rate(path: Path, video: dict, packets: int) -> Fraction | None:
+def detect_variable_rate(path: Path, video: dict[str, Any], packets: int) -> Fraction | None:
     """The constant rate to conform to when the stream is variable-rate; None when it is constant.
 
     Two signs: the frame count disagrees with duration × rate, or frame intervals
@@ -99,7 +100,7 @@ def detect_variable_rate(path: Path, video: dict, packets: int) -> Fraction | No
     return r if r <= 60 else base.limit_denominator(1001)
 
 
-def analyse(path: Path, video: dict, packets: int) -> Timing:
+def analyse(path: Path, video: dict[str, Any], packets: int) -> Timing:
     """Whether ``path``'s video is variable-rate or has frames missing, from every packet's timestamp."""
     timing = Timing(conform=detect_variable_rate(path, video, packets))
     timing.variable = timing.conform is not None
@@ -174,13 +175,13 @@ def shift_timecode(timecode: str, frames: int, fps: Fraction) -> str:
         return timecode
     nominal = math.ceil(fps)
     drop_frame = m[4] == ";"
-    start = parse_position(timecode, fps, "timecode") if not drop_frame else None
+    start = parse_position(timecode, fps, "timecode")
     if drop_frame:
         # to a frame count, add, back to a drop-frame label (SMPTE 12M)
         drop = 2 * round(nominal / 30)
         per_10min = nominal * 600 - drop * 9
         per_min = nominal * 60 - drop
-        count = parse_position(timecode, fps, "timecode") + frames
+        count = start + frames
         tens, rest = divmod(count, per_10min)
         extra = drop * 9 * tens + (drop * ((rest - drop) // per_min) if rest > drop else 0)
         count += extra

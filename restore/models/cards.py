@@ -6,11 +6,11 @@ card that no longer matches its file is detected; provenance records both hashes
 
 from __future__ import annotations
 
-import datetime
 import json
 from pathlib import Path
 from typing import Any
 
+from restore.clock import utc_stamp
 from restore.errors import PipelineError
 
 CARD_FORMAT = "restore-model-card/1"
@@ -22,8 +22,7 @@ def card_path(weights_path: Path) -> Path:
     return Path(weights_path).with_suffix(".card.json")
 
 
-def utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+utc_now = utc_stamp   # restore.clock
 
 
 def new_card(name: str, arch: dict[str, Any], scale: int, parameters: int, macs_720x576: int,

@@ -7,7 +7,6 @@ plain container: an untrusted checkpoint can at worst fail to load, never run co
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -15,19 +14,12 @@ from pathlib import Path
 
 import torch
 
+from restore.digest import sha256_file as sha256_file   # re-exported: weights' checksums
 from restore.errors import PipelineError
 
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt")
 # BasicSR stores the EMA generator under params_ema; it is the one meant for inference.
 STATE_KEYS = ("params_ema", "params", "state_dict", "model")
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _tensors_only(state: dict, path: Path) -> dict[str, torch.Tensor]:

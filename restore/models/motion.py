@@ -29,8 +29,9 @@ from torch.nn import functional as F
 LUMA = (0.299, 0.587, 0.114)
 
 
-def luma(frames: torch.Tensor) -> torch.Tensor:
-    """(..., 3, H, W) RGB → (..., 1, H, W) luma (BT.601 weights; only used to measure motion)."""
+def luma_tensor(frames: torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) RGB tensors → (..., 1, H, W) full-range BT.601 luma: ``restore.metrics.luma`` for torch,
+    on the device (only used to measure motion)."""
     r, g, b = frames.unbind(dim=-3)
     return (LUMA[0] * r + LUMA[1] * g + LUMA[2] * b).unsqueeze(-3)
 
@@ -169,7 +170,7 @@ def align_window(clip: torch.Tensor, block: int = 64, stride: int | None = None)
     # Abutting blocks: the field is interpolated between their centres anyway, and overlap
     # would cost four times the FFTs for little gain in a Hann-windowed estimate.
     stride = stride or block
-    spectra, by, bx = block_spectra(luma(clip.reshape(n * t, c, h, w)), block, stride)
+    spectra, by, bx = block_spectra(luma_tensor(clip.reshape(n * t, c, h, w)), block, stride)
     spectra = spectra.reshape(n, t, by * bx, *spectra.shape[-2:])
     reference = spectra[:, centre].reshape(n * by * bx, *spectra.shape[-2:])
     out = [None] * t

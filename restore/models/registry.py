@@ -125,9 +125,6 @@ class LoadedModel:
     card_sha256: str | None
     path: Path
 
-    def macs_per_frame(self, height: int, width: int) -> int:
-        return count_macs(self.module, height, width)
-
 
 def load_model(name_or_path: str | Path, device: str | torch.device = "cpu", verify: bool = True) -> LoadedModel:
     """Build the architecture its card names, load the weights strictly, return it in eval mode.

@@ -22,6 +22,8 @@ from restore.stages.base import Stage, StageContext
 
 
 def resolve_device(requested: str = "auto") -> str:
+    """The device a run (or a training) uses: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; a CUDA device that is
+    not there, or another name, is the user's to fix."""
     if requested in ("", "auto"):
         if "torch" not in sys.modules:
             # no stage of this pipeline runs a model (model stages import torch when loaded):
@@ -40,6 +42,10 @@ def resolve_device(requested: str = "auto") -> str:
             from restore.errors import UserError
 
             raise UserError(f"--device {requested}: no CUDA device is available here (use --device cpu or auto)")
+    elif requested != "cpu":
+        from restore.errors import UserError
+
+        raise UserError(f"unknown device '{requested}' (auto, cpu, cuda or cuda:N)")
     return requested
 
 

@@ -181,11 +181,3 @@ def build_package(master: Path, access: Path | None, dir: Path, *, check_policy:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return dir
-
-
-def validate_package(dir: Path) -> None:
-    """Raise OutputError unless dir is a complete, valid bag."""
-    try:
-        bagit.Bag(str(dir)).validate()
-    except bagit.BagError as exc:
-        raise OutputError(f"{dir} is not a valid bag: {exc}") from None

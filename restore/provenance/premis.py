@@ -9,11 +9,11 @@ encode to FFV1 a *normalization* (to another codec a *migration*), checksums a
 
 from __future__ import annotations
 
-import datetime
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from restore.clock import utc_stamp
 from restore.provenance.record import write_atomic
 
 PREMIS_NS = "http://www.loc.gov/premis/v3"
@@ -30,8 +30,7 @@ EVENT_TYPE_URIS = {
 AGENT_ROLE_URI = "http://id.loc.gov/vocabulary/preservation/eventRelatedAgentRole/exe"
 
 
-def now_iso() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+now_iso = utc_stamp   # restore.clock
 
 
 def event(event_type: str, *, detail: str, outcome: str = "success", when: str | None = None,

@@ -23,17 +23,9 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from restore.digest import sha256_file as sha256_file   # re-exported: the record's checksums
+
 SCHEMA = "restore.provenance/1"
-# sha256 of a file is read in chunks: outputs are whole films.
-_CHUNK = 4 * 1024 * 1024
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def plain(value):

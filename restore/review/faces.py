@@ -62,21 +62,19 @@ class FacePanel:
         self.source = "sidecar" if alignment.frames_log else "none"
         self._detector = self._embedder = self._tracker = None
         if alignment.frames_log is None and detect:
+            from restore.faces.detect import FaceDetector
+            from restore.faces.identity import IdentityEmbedder
+            from restore.faces.track import FaceTracker
+
             try:
-                from restore.faces.detect import FaceDetector
-                from restore.faces.identity import IdentityEmbedder
-                from restore.faces.track import FaceTracker
-            except ImportError:
-                pass
+                self._detector, self._embedder = FaceDetector(), IdentityEmbedder()
+            except Exception as exc:  # models not shipped in this environment: no panel rather than no report
+                self._detector = self._embedder = None
+                self.source = f"none: the face models could not be loaded ({exc})"
             else:
-                try:
-                    self._detector, self._embedder = FaceDetector(), IdentityEmbedder()
-                except Exception:  # models not shipped in this environment: no panel rather than no report
-                    self._detector = self._embedder = None
-                else:
-                    # the tracker sees every Nth frame only: allow a larger jump between looks
-                    self._tracker = FaceTracker(smoothing=0.0)
-                    self.source = f"detected in AFTER every {self.every} frames (YuNet, SFace identity)"
+                # the tracker sees every Nth frame only: allow a larger jump between looks
+                self._tracker = FaceTracker(smoothing=0.0)
+                self.source = f"detected in AFTER every {self.every} frames (YuNet, SFace identity)"
 
     @property
     def scale(self) -> tuple[float, float]:

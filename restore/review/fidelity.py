@@ -22,17 +22,14 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from restore.metrics import luma
+
 DENOISE_SIGMA = 1.6      # pixels of BEFORE: removes grain, keeps edges a viewer would notice
 WINDOW = 7              # SSIM's window (pixels, a box: 5 box filters cost less than one wide Gaussian)
 C2 = (0.03 * 1.0) ** 2   # SSIM's stabiliser for a [0, 1] range
 DEFAULT_THRESHOLD = 0.35  # departure that marks a region as an invention to check
 MIN_REGION_FRACTION = 0.0005  # regions smaller than this share of the frame are noise, not inventions
 MAX_REGIONS_PER_FRAME = 3
-
-
-def luma(image: np.ndarray) -> np.ndarray:
-    """Rec. 601 luma of a float RGB frame (OpenCV's weights; the choice does not matter for a comparison)."""
-    return cv2.cvtColor(np.ascontiguousarray(image, dtype=np.float32), cv2.COLOR_RGB2GRAY)
 
 
 def departure_map(before: np.ndarray, after_aligned: np.ndarray) -> np.ndarray:

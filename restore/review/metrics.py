@@ -17,11 +17,11 @@ import warnings
 
 import numpy as np
 
-from restore.review.fidelity import luma
+from restore.metrics import luma
 
 
-class FlickerMeter:
-    """Mean-luma step between consecutive frames (percent of full scale); None for the first."""
+class MeanLumaStep:
+    """Flicker as the step of mean luma between consecutive frames (percent of full scale); None for the first."""
 
     def __init__(self):
         self._previous: float | None = None

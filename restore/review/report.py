@@ -29,8 +29,8 @@ from restore.errors import OutputError
 from restore.review.align import Alignment, Pair, aligned_pairs, plan_alignment
 from restore.review.faces import SAME_PERSON, FacePanel
 from restore.review.fidelity import DEFAULT_THRESHOLD, assess, departure_map, heatmap_image
-from restore.metrics import FlickerMeter as FlickerIndex
-from restore.review.metrics import FlickerMeter, niqe, niqe_available
+from restore.metrics import StaticFlickerRatio
+from restore.review.metrics import MeanLumaStep, niqe, niqe_available
 from restore.review.sidebyside import SideBySideWriter
 
 ASSETS = ("index.html", "review.js", "review.css")
@@ -172,8 +172,8 @@ class _Report:
         self.stored: list[dict] = []
         self.inventions: list = []          # heap of (severity, frame, entry): the worst are kept
         self.frames_above = 0
-        self.flicker_before, self.flicker_after = FlickerMeter(), FlickerMeter()
-        self.flicker_index = FlickerIndex()  # change where the source is static, relative to the source's
+        self.flicker_before, self.flicker_after = MeanLumaStep(), MeanLumaStep()
+        self.flicker_index = StaticFlickerRatio()  # change where the source is static, relative to the source's
         self._last_source, self._source_flicker = -1, None
         self.candidate: tuple | None = None  # (severity, pair, departure, regions) of this stretch's worst
         self.panel = FacePanel(tmp, alignment, self.every, options.identity_threshold, options.detect_faces)
@@ -342,7 +342,7 @@ def _summary(report: _Report, before: Path, after: Path, record: dict | None, pr
         "flicker": {"before_mean": mean(s.flicker_before), "after_mean": mean(s.flicker_after),
                     "unit": "mean-luma step between frames, % of full scale",
                     "index": _round(report.flicker_index.index, 4),
-                    "index_method": "restore.metrics.FlickerMeter: AFTER's change where the source is static, "
+                    "index_method": "restore.metrics.StaticFlickerRatio: AFTER's change where the source is static, "
                                     "relative to the source's (1 = as steady as the source)"},
         "niqe": {"every": report.niqe_every, "computed": bool(s.niqe),
                  "before_mean": mean([v[1] for v in s.niqe]), "after_mean": mean([v[2] for v in s.niqe])},

@@ -27,6 +27,7 @@ from starlette.templating import Jinja2Templates
 
 from restore import __version__
 from restore import corrections as corr
+from restore.clock import hms
 from restore.errors import UserError
 from restore.pipeline.spec import PIPELINES_DIR
 from restore.serve.queue import Runner
@@ -274,11 +275,8 @@ def _back(request: Request):
     return RedirectResponse(request.headers.get("referer") or "/", status_code=303)
 
 
-def _clock(seconds) -> str:
-    if seconds is None:
-        return "–"
-    seconds = int(seconds)
-    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+def _clock(seconds: float | None) -> str:
+    return "–" if seconds is None else hms(seconds)
 
 
 def _trim(first, count) -> dict | None:

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 from restore import resources
 from restore.serve.store import Job, JobStore, now

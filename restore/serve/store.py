@@ -33,6 +33,7 @@ from pathlib import Path
 import yaml
 
 from restore import corrections as corr
+from restore.clock import utc_stamp
 from restore.batch.durable import write_json_durably
 from restore.errors import UserError
 
@@ -41,8 +42,7 @@ VIDEO_SUFFIXES = {".mkv", ".mov", ".mp4", ".avi", ".mxf", ".ts", ".m2ts", ".mpg"
 STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 
 
-def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+now = utc_stamp   # the workbench's timestamps (restore.clock)
 
 
 def read_json(path: Path, default=None):

@@ -21,7 +21,6 @@ photograph can then give a ``train`` and a ``heldout`` row whose regions must no
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from restore.digest import sha256_file
 from restore.errors import UserError
 
 MANIFEST_NAME = "MANIFEST.tsv"
@@ -170,14 +170,6 @@ def _open_rgb(path: Path) -> np.ndarray:
     with Image.open(path) as img:
         img.load()
         return np.asarray(img.convert("RGB"))
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _clean_cell(value: str) -> str:

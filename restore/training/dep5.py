@@ -124,7 +124,7 @@ class CopyrightFile:
             patterns = fields["files"].split()
             parsed.paragraphs.append(_FilesParagraph(
                 patterns=patterns, regexes=[_glob_regex(p) for p in patterns],
-                copyright="; ".join(l.strip() for l in fields.get("copyright", "").splitlines() if l.strip()),
+                copyright="; ".join(line.strip() for line in fields.get("copyright", "").splitlines() if line.strip()),
                 expression=fields["license"].splitlines()[0].strip()))
         return parsed
 

@@ -15,7 +15,8 @@ import torch
 
 import restore.models.compat  # noqa: F401  (before basicsr)
 from basicsr.metrics.niqe import calculate_niqe
-from basicsr.metrics.psnr_ssim import calculate_psnr, calculate_ssim
+
+from restore import metrics
 
 
 def _bgr255(image: np.ndarray) -> np.ndarray:
@@ -28,11 +29,13 @@ def quantise(image: np.ndarray) -> np.ndarray:
 
 
 def psnr_y(output: np.ndarray, target: np.ndarray, border: int) -> float:
-    return float(calculate_psnr(_bgr255(quantise(output)), _bgr255(target), border, test_y_channel=True))
+    """restore.metrics.psnr_y of the output rounded to 8 bits, as a saved frame would be."""
+    return metrics.psnr_y(quantise(output), target, border)
 
 
 def ssim_y(output: np.ndarray, target: np.ndarray, border: int) -> float:
-    return float(calculate_ssim(_bgr255(quantise(output)), _bgr255(target), border, test_y_channel=True))
+    """restore.metrics.ssim_y of the output rounded to 8 bits."""
+    return metrics.ssim_y(quantise(output), target, border)
 
 
 def niqe(image: np.ndarray, border: int) -> float:

@@ -97,17 +97,17 @@ def restore_crops(model, lq: np.ndarray, device: str, chunk: int = 16) -> np.nda
 
 def evaluate(model, lq: np.ndarray, hq: np.ndarray, device: str, embedder=None) -> dict:
     """PSNR/SSIM and SFace identity of the degraded input and of the output, against the clean face."""
-    from skimage.metrics import structural_similarity
+    from restore.metrics import psnr_y, ssim_y
 
     if len(lq) == 0:
         return {"faces": 0}
     out = restore_crops(model, lq, device)
 
     def psnr(a, b):
-        return float(np.mean([10 * np.log10(1.0 / max(np.mean((x - y) ** 2), 1e-10)) for x, y in zip(a, b)]))
+        return float(np.mean([psnr_y(x, y) for x, y in zip(a, b)]))
 
     def ssim(a, b):
-        return float(np.mean([structural_similarity(x, y, channel_axis=2, data_range=1.0) for x, y in zip(a, b)]))
+        return float(np.mean([ssim_y(x, y) for x, y in zip(a, b)]))
 
     metrics = {"faces": int(len(lq)), "psnr_input": psnr(lq, hq), "psnr_output": psnr(out, hq),
                "ssim_input": ssim(lq, hq), "ssim_output": ssim(out, hq)}

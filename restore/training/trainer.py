@@ -41,17 +41,14 @@ class Trainer(Protocol):
 
 
 def resolve_device(device: str, local_rank: int | None = None) -> torch.device:
-    """``cpu``, ``cuda``, ``cuda:N`` or ``auto``; under DDP plain ``cuda`` is this process's GPU."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UserError("--device cuda requested but no CUDA device is available")
-        if device == "cuda" and local_rank is not None:
-            device = f"cuda:{local_rank}"
-    elif device != "cpu":
-        raise UserError(f"unknown device '{device}' (cpu, cuda, cuda:N or auto)")
-    return torch.device(device)
+    """restore.pipeline.runner.resolve_device (the one definition); under DDP plain ``cuda`` is this
+    process's GPU."""
+    from restore.pipeline import runner
+
+    name = runner.resolve_device(device)
+    if name == "cuda" and local_rank is not None:
+        name = f"cuda:{local_rank}"
+    return torch.device(name)
 
 
 def prepare_outputs(work_dir: Path, output: Path, *, resume: bool, force: bool) -> None:

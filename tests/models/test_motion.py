@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from restore.models.motion import align_window, block_motion, luma, shift_pixels
+from restore.models.motion import align_window, block_motion, luma_tensor, shift_pixels
 
 H, W = 128, 160
 
@@ -26,7 +26,7 @@ def _view(canvas: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
 def test_known_shift_is_found_and_undone_exactly():
     canvas = _texture()
     reference, moved = _view(canvas, 0, 0), _view(canvas, 3, -5)   # moved[y, x] = reference[y + 3, x - 5]
-    shift, conf = block_motion(luma(reference[None]), luma(moved[None]), 64, 64)
+    shift, conf = block_motion(luma_tensor(reference[None]), luma_tensor(moved[None]), 64, 64)
     assert torch.all(shift[0, 0] == -3) and torch.all(shift[0, 1] == 5)
     assert float(conf.min()) > 0.3
     aligned = align_window(torch.stack([moved, reference, moved])[None])

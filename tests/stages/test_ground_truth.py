@@ -11,7 +11,6 @@ to the source's geometry. The figures of the last run are in the README ("Fideli
 from __future__ import annotations
 
 import subprocess
-from fractions import Fraction
 from pathlib import Path
 
 import cv2

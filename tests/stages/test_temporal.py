@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 
 from restore.frame import Frame
-from restore.metrics import FlickerMeter, psnr_y
+from restore.metrics import StaticFlickerRatio, psnr_y
 from restore.stages.base import StageContext
 from restore.stages.temporal import TemporalConsistency, TemporalParams
 
@@ -39,7 +39,7 @@ def test_flicker_index_drops_and_truth_is_approached():
     rng = np.random.default_rng(7)
     # the "source" a restoration starts from: the truth with a little real sensor noise
     source = [np.clip(t + rng.normal(0, 0.005, t.shape).astype(np.float32), 0, 1) for t in truth]
-    before, after = FlickerMeter(), FlickerMeter()
+    before, after = StaticFlickerRatio(), StaticFlickerRatio()
     for src, b, s in zip(source, boiled, steady):
         before.add(src, b)
         after.add(src, s)

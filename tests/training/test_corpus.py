@@ -40,7 +40,7 @@ def _corpus_with(tmp_path, *pictures, **add_opts):
 
 def _check(folder):
     result = _cli("corpus", "check", folder)
-    problems = [l for l in result.stderr.splitlines() if not l.startswith("restore: error")]
+    problems = [line for line in result.stderr.splitlines() if not line.startswith("restore: error")]
     return result, problems
 
 

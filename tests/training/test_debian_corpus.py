@@ -191,7 +191,7 @@ def test_export_crops_is_deterministic_and_keeps_provenance(tmp_path):
     index = export_crops([first, second], tmp_path / "pack", size=160, per_image=2, seed=0)
     lines = index.read_text().splitlines()
     assert lines[0].split("\t") == INDEX_COLUMNS
-    rows = [dict(zip(INDEX_COLUMNS, l.split("\t"))) for l in lines[1:]]
+    rows = [dict(zip(INDEX_COLUMNS, line.split("\t"))) for line in lines[1:]]
     assert {r["source"] for r in rows} == {"one/a.png", "one/b.png", "two/c.png"}  # no held-out, no duplicate
     assert len(rows) == 6 and all(r["license"] == "CC0-1.0" and len(r["sha256"]) == 64 for r in rows)
     with Image.open(tmp_path / "pack" / rows[0]["crop"]) as img:
