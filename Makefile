@@ -56,7 +56,10 @@ endif
 demo: install
 	$(PY) -m restore.cli demo
 
+# lint and types first (seconds), then the tests
 test: install
+	$(PY) -m ruff check restore tests benchmarks
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 # The workbench in a browser: `make serve ROOT=/archive/films` (HOST/PORT as for `restore serve`).
@@ -66,7 +69,13 @@ PORT ?= 8765
 serve: install
 	$(PY) -m restore.cli serve --root "$(ROOT)" --host $(HOST) --port $(PORT)
 
-bench: install
+# the benches' own extras: dlib's identity model (faces), codecarbon (energy)
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP)
+	$(PIP) install -q -e '.[bench]'
+	@touch $(BENCH_STAMP)
+
+bench: install $(BENCH_STAMP)
 	$(PY) -m benchmarks
 
 # JSON Schemas of pipelines, job files and training configs (docs/schema/), for editors; made from
