@@ -35,6 +35,7 @@ class Alignment:
     before_duration: float | None
     after_duration: float | None
     frames_log: Path | None          # the run's per-frame sidecar, whose source_index we trust over the ratio
+    trimmed: bool = False            # AFTER restores a stretch of BEFORE (paired through frames_log)
 
     @property
     def compares_fields(self) -> bool:
@@ -72,8 +73,11 @@ def _format_facts(fmt: VideoFormat) -> dict:
             "dar": round(float(fmt.dar), 4)}
 
 
-def plan_alignment(before: Path, after: Path, frames_log: Path | None = None) -> Alignment:
-    """Check that AFTER is a restoration of BEFORE we can pair frame by frame, or refuse."""
+def plan_alignment(before: Path, after: Path, frames_log: Path | None = None, *, trimmed: bool = False) -> Alignment:
+    """Check that AFTER is a restoration of BEFORE we can pair frame by frame, or refuse.
+
+    ``trimmed``: AFTER restores a stretch of BEFORE (``restore run --start/--duration/--frames``); its
+    frame log names each frame's source frame, so it may be shorter than BEFORE but not longer."""
     before_report, after_report = probe(before, count=False), probe(after, count=False)
     bf, af = video_format(before_report), video_format(after_report)
     ratio = af.fps / bf.fps
@@ -93,12 +97,16 @@ def plan_alignment(before: Path, after: Path, frames_log: Path | None = None) ->
             "so regions cannot be compared")
     bd = main_video_stream(before_report).get("duration") or before_report.get("duration")
     ad = main_video_stream(after_report).get("duration") or after_report.get("duration")
-    if bd and ad and abs(bd - ad) > max(2.0 / float(bf.fps), 0.01 * bd):
-        raise InputError(f"AFTER lasts {ad:.3f} s and BEFORE {bd:.3f} s: they are not the same clip "
-                         "(trimmed, or a different source)")
     if frames_log is not None and not Path(frames_log).is_file():
         frames_log = None
-    return Alignment(bf, af, rate_ratio, bd, ad, Path(frames_log) if frames_log else None)
+    if trimmed and frames_log is not None:
+        if bd and ad and ad - bd > max(2.0 / float(bf.fps), 0.01 * bd):
+            raise InputError(f"AFTER lasts {ad:.3f} s, longer than BEFORE ({bd:.3f} s): not a stretch of it")
+    elif bd and ad and abs(bd - ad) > max(2.0 / float(bf.fps), 0.01 * bd):
+        raise InputError(f"AFTER lasts {ad:.3f} s and BEFORE {bd:.3f} s: they are not the same clip "
+                         "(trimmed, or a different source)")
+    return Alignment(bf, af, rate_ratio, bd, ad, Path(frames_log) if frames_log else None,
+                     trimmed=trimmed and frames_log is not None)
 
 
 def _rate(fps: Fraction) -> str:
@@ -198,7 +206,7 @@ def aligned_pairs(before: Path, after: Path, alignment: Alignment, max_frames: i
             after_count += 1
             yield Pair(frame.index, source_index, frame.pts, current.image, frame.image,
                        to_before_geometry(frame.image, alignment), reference, entry)
-        if max_frames is None:
+        if max_frames is None and not alignment.trimmed:
             left = sum(1 for _ in before_iter)
             if left > 1:  # a field-rate deinterlacer may drop the very last field; more is a mismatch
                 raise InputError(f"BEFORE has {current_index + 1 + left} frames but AFTER covers only the first "

@@ -278,7 +278,7 @@ def build_report(before: Path, after: Path, out_dir: Path, *, options: ReviewOpt
     if frames_log is None:
         logged = (record or {}).get("frames_log")
         frames_log = Path(logged) if logged else after.with_name(after.name + ".frames.jsonl")
-    alignment = plan_alignment(before, after, frames_log)
+    alignment = plan_alignment(before, after, frames_log, trimmed=bool((record or {}).get("trim")))
     tmp = _prepare_dir(out_dir, [before, after])
     try:
         report = _Report(before, after, tmp, alignment, options, _stage_names(alignment, record))

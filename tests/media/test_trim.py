@@ -55,3 +55,19 @@ def test_timecode_arithmetic_including_drop_frame():
     assert shift_timecode("00:09:59;29", 1, ntsc) == "00:10:00;00"
     assert shift_timecode("01:00:00;00", 1800, ntsc) == "01:01:00;02"
     assert shift_timecode("23:59:59:24", 1, Fraction(25)) == "00:00:00:00"
+
+
+def test_a_trimmed_run_reviews_against_its_stretch_of_the_source(counting, tmp_path):
+    """--report after --start/--frames pairs each restored frame with the source frame it came from
+    (the frame log's source_index), not with the whole source's first frames."""
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text("name: trim-review\nstages:\n  - stage: deflicker\n")
+    out, report = tmp_path / "t.mkv", tmp_path / "report"
+    res = run_cli("run", str(counting), "-o", str(out), "-p", str(pipeline), "-q", "--no-sign",
+                  "--start", "40", "--frames", "12", "--report", str(report))
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["frames"] == 12
+    assert summary["source_frames"] == 52                # the last paired source frame is 51
+    log = [json.loads(line) for line in out.with_name("t.mkv.frames.jsonl").read_text().splitlines()]
+    assert [e["source_index"] for e in log] == list(range(40, 52))
