@@ -137,23 +137,21 @@ def test_cuda_visible_devices_maps_the_cuda_ordinal_to_the_nvml_index(nvml, monk
     assert report.method == "nvml" and "NVML device(s) 3" in report.assumptions
 
 
-def test_cuda_visible_devices_by_uuid(nvml, monkeypatch, tmp_path):
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-dddd3333,GPU-bbbb")   # unique prefixes, CUDA's order
-    meter = EnergyMeter(powercap_root=tmp_path, device="cuda:1").start()
-    nvml.spend(1, 50.0)
-    nvml.spend(3, 70.0)
+@pytest.mark.parametrize("visible,device,chosen,other", [
+    ("GPU-dddd3333,GPU-bbbb", "cuda:1", 1, 3),    # by UUID: unique prefixes, in CUDA's order
+    (None, "cuda", 0, 1),                          # no variable: plain cuda is GPU 0
+])
+def test_the_gpu_read_is_the_one_the_run_uses(nvml, monkeypatch, tmp_path, visible, device, chosen, other):
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    meter = EnergyMeter(powercap_root=tmp_path, device=device).start()
+    nvml.spend(chosen, 50.0)
+    nvml.spend(other, 70.0)
     report = meter.stop()
-    assert set(nvml.read_indices) == {1}
+    assert set(nvml.read_indices) == {chosen}
     assert report.parts["gpu"]["kwh"] * JOULES_PER_KWH == pytest.approx(50.0)
-
-
-def test_plain_cuda_without_the_variable_is_gpu_0(nvml, tmp_path):
-    meter = EnergyMeter(powercap_root=tmp_path, device="cuda").start()
-    nvml.spend(0, 10.0)
-    nvml.spend(1, 99.0)
-    report = meter.stop()
-    assert set(nvml.read_indices) == {0}
-    assert report.parts["gpu"]["kwh"] * JOULES_PER_KWH == pytest.approx(10.0)
 
 
 def test_a_cpu_run_reads_no_gpu(nvml, tmp_path):
