@@ -20,11 +20,9 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def pipeline_schema() -> dict:
-    from restore.pipeline import registry
     from restore.pipeline.registry import get_stage, stage_names
     from restore.pipeline.spec import OutputParams
 
-    registry._discover()      # every stage module, even when some were imported already
     options = [{"enum": list(stage_names()), "description": "a stage with its default parameters"}]
     for name in stage_names():
         cls = get_stage(name)

@@ -22,7 +22,7 @@ def test_every_list_of_codecs_is_the_table():
     assert tuple(cli.type.choices) == codecs.NAMES
     hint = typing.get_type_hints(OutputParams)["codec"]
     assert set(typing.get_args(typing.get_args(hint)[0])) == set(codecs.NAMES)
-    assert jobfile.CODECS == set(codecs.NAMES)
+    assert set(jobfile.CODECS) == set(codecs.NAMES)
     assert jobfile.OUTPUT_SUFFIXES == set(codecs.EXTENSIONS)
     for spec in codecs.CODECS.values():
         assert spec.containers and all(c in codecs.CONTAINERS for c in spec.containers)
