@@ -37,6 +37,7 @@ from restore.training.checkpoint import latest_checkpoint, load_checkpoint, save
 from restore.config import ConfigError, Overrides, Range
 from restore.training.config import INTERNAL, _read_yaml, parse_file
 from restore.training.ema import ModelEMA
+from restore.training.determinism import facts as determinism_facts
 from restore.training.determinism import previous_weights_sha256
 from restore.training.losses import StructureLoss
 from restore.training.trainer import batch_generator, display_path, prepare_outputs, resolve_device
@@ -417,6 +418,7 @@ class VSRTrainer:
                 "stopped_by_time_limit": stopped_by_time, "batch_size": c.train.batch_size,
                 "clips_seen": self.iteration * c.train.batch_size,
                 "last_session_seconds": round(session_seconds, 1), "hardware": hardware,
+                "determinism": determinism_facts(),
                 "data": "synthetic camera motion over HR crops of the corpora below, degraded on the device "
                         "by restore.training.video_synth (pal-broadcast chain, JPEG-style DCT codec)",
                 "crop_packs": {"index_sha256": self.pack.index_sha256, "crops": self.pack.crops,
