@@ -37,8 +37,7 @@ from restore.training.checkpoint import latest_checkpoint, load_checkpoint, save
 from restore.config import ConfigError, Overrides, Range
 from restore.training.config import INTERNAL, _read_yaml, parse_file
 from restore.training.ema import ModelEMA
-from restore.training.determinism import facts as determinism_facts
-from restore.training.determinism import previous_weights_sha256
+from restore.training.determinism import facts as determinism_facts, previous_weights_sha256
 from restore.training.losses import StructureLoss
 from restore.training.trainer import batch_generator, display_path, prepare_outputs, resolve_device
 from restore.training.video_synth import BroadcastRanges, CameraRanges, degrade_clips, render_clips

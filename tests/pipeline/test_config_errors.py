@@ -149,6 +149,7 @@ def test_committed_configs_match_their_schemas():
     jsonschema = pytest.importorskip("jsonschema")
     from restore import safeyaml
     from restore.schema import schemas
+    from restore.training.config import _read_yaml
 
     all_schemas = schemas()
     for schema in all_schemas.values():
@@ -157,11 +158,8 @@ def test_committed_configs_match_their_schemas():
         jsonschema.validate(safeyaml.load(path.read_text()) or {}, all_schemas["pipeline.schema.json"])
     for path in sorted((REPO / "pipelines" / "training").glob("*.yaml")):
         data = safeyaml.load(path.read_text())
-        base, task = data, data.get("task")
-        while task is None and "extends" in base:       # a config that extends another has its task
-            base = safeyaml.load((path.parent / base["extends"]).read_text())
-            task = base.get("task")
-        jsonschema.validate(data, all_schemas[f"training-{task or 'sr'}.schema.json"])
+        task = _read_yaml(path).get("task", "sr")       # with what `extends` supplies
+        jsonschema.validate(data, all_schemas[f"training-{task}.schema.json"])
     bad = {"stages": [{"stage": "deflicker", "radius": 0}]}
     assert not jsonschema.Draft202012Validator(all_schemas["pipeline.schema.json"]).is_valid(bad)
     assert json.loads(json.dumps(all_schemas))   # plain JSON
