@@ -88,12 +88,14 @@ schema: install
 # code path (see restore/training/determinism.py); the configs fix the thread count.
 CPU_PINS := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2
 # restore-vsr-x2-v2 is restore-vsr-x2 (trained on a GPU: `make weights-gpu`) fine-tuned here, on
-# the crop packs of the corpora (`make corpus packs`).
+# the crop packs of the corpora (`make corpus packs`); restore-vsr-x2-v3 is v2 fine-tuned with
+# portraits among the crops and an SSIM term.
 weights: install corpus packs
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/sr-x2.yaml --force
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/sr-x2-venue.yaml --finetune restore-sr-x2 --force
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/face.yaml --force
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/vsr-x2-v2.yaml --finetune restore-vsr-x2 --force
+	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/vsr-x2-v3.yaml --finetune restore-vsr-x2-v2 --force
 
 # The debian training corpus: pinned Debian packages downloaded and unpacked into
 # $${RESTORE_CORPORA_CACHE:-~/.cache/restore/corpora}/debian (never into the repo), then checked

@@ -3,7 +3,7 @@
 Run: ``PYTHONPATH=$PWD .venv/bin/python -m benchmarks faces`` (28 minutes on 2 shared cores;
 ``RESTORE_BENCH_FACES_LIMIT=N`` scores the first N faces, ``RESTORE_BENCH_FACES_ONLY=heldout|oldfilm`` one part).
 Weights under test: ``RESTORE_BENCH_FACE`` (default ``restore-face-v1``) and
-``RESTORE_BENCH_SR`` (default ``restore-vsr-x2-v2``, the presets' SR); any registry name or path.
+``RESTORE_BENCH_SR`` (default ``restore-vsr-x2-v3``, the presets' SR); any registry name or path.
 
 1. **Held-out people, SD television** (the people of ``corpora/faces/MANIFEST.tsv``'s
    held-out split: never trained on). Each portrait is the truth at 224×272 with its face
@@ -80,7 +80,7 @@ def face_weights() -> str:
 
 
 def sr_weights() -> str:
-    return os.environ.get("RESTORE_BENCH_SR", "restore-vsr-x2-v2")
+    return os.environ.get("RESTORE_BENCH_SR", "restore-vsr-x2-v3")
 
 
 # --- the independent judge -------------------------------------------------------------

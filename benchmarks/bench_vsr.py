@@ -11,9 +11,9 @@ ffmpeg MPEG-2/H.264 round trip), then brought back ×2 by:
 * bicubic and Lanczos;
 * ``restore-sr-x2`` (our single-frame model) and Real-ESRGAN general v3 (×4, area-resized to ×2)
   when ../shared holds it;
-* the multi-frame models (``restore-vsr-x2-v2``, the presets' model, and ``restore-vsr-x2``, the
-  GPU-trained model it was fine-tuned from; ``RESTORE_BENCH_VSR=a,b`` adds candidates by name or
-  path), through the real ``superres`` stage, windows and registration included.
+* the multi-frame models (``restore-vsr-x2-v3``, the presets' model; ``restore-vsr-x2-v2``, which it
+  was fine-tuned from; ``restore-vsr-x2``, the GPU-trained model at the root of both;
+  ``RESTORE_BENCH_VSR=a,b`` adds candidates by name or path), through the real ``superres`` stage, windows and registration included.
 
 Per clip, against the clean frames: PSNR-Y and SSIM-Y (restore.metrics), and the **temporal
 error** — the mean absolute difference between the output's and the truth's frame-to-frame
@@ -134,7 +134,7 @@ def methods() -> dict:
              "restore-sr-x2": _stage("restore-sr-x2")}
     if REALESRGAN.is_file():
         found["realesr-general-x4v3"] = _stage(str(REALESRGAN))
-    names = ["restore-vsr-x2", "restore-vsr-x2-v2"] + [n for n in os.environ.get("RESTORE_BENCH_VSR", "").split(",") if n]
+    names = ["restore-vsr-x2", "restore-vsr-x2-v2", "restore-vsr-x2-v3"] + [n for n in os.environ.get("RESTORE_BENCH_VSR", "").split(",") if n]
     for name in names:
         try:
             resolve_weights(name)

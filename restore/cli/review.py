@@ -29,7 +29,8 @@ def _parse_frames(value: str | None) -> tuple[int, ...]:
 @click.option("--every", type=click.IntRange(1, 100000),
               help="Store pictures (and detect faces without a frame log) every N frames (default: one a second).")
 @click.option("--niqe-every", type=click.IntRange(1, 1000000),
-              help="Compute NIQE every N frames (default: 4 × --every; about 0.3 s CPU per SD frame).")
+              help="Compute NIQE every N frames (default: 4 × --every, and at least 12 frames of a short clip; "
+                   "about 0.3 s CPU per SD frame).")
 @click.option("--frames-log", type=click.Path(path_type=Path),
               help="The run's per-frame log (default: AFTER.frames.jsonl when it exists).")
 @click.option("--no-video", is_flag=True, help="Do not write side_by_side.mp4.")

@@ -36,13 +36,14 @@ from restore.review.sidebyside import SideBySideWriter
 ASSETS = ("index.html", "review.js", "review.css")
 MAX_LISTED_INVENTIONS = 200
 JPEG_QUALITY = 80
+NIQE_MIN_SAMPLES = 12
 
 
 @dataclass
 class ReviewOptions:
     threshold: float = DEFAULT_THRESHOLD   # departure that marks an invention to check
     every: int | None = None               # stored frames, face detection without a sidecar: 1 per second unless given
-    niqe_every: int | None = None          # NIQE costs ~0.3 s CPU per SD frame: 4 × every unless given
+    niqe_every: int | None = None          # NIQE costs ~0.3 s CPU per SD frame: 4 × every (≥ 12 samples) unless given
     frames: tuple[int, ...] = ()           # AFTER frame numbers to export as PNG pairs
     identity_threshold: float = SAME_PERSON
     max_frames: int | None = None
@@ -181,7 +182,17 @@ class _Report:
         self.video = (SideBySideWriter(tmp / "side_by_side.mp4", alignment.display_size, alignment.after.fps)
                       if options.video else None)
         self.niqe_on = options.compute_niqe and niqe_available()
-        self.niqe_every = max(1, options.niqe_every or 4 * self.every)
+        self.niqe_every = max(1, options.niqe_every or self._default_niqe_every(alignment))
+
+    def _default_niqe_every(self, alignment) -> int:
+        """Every 4 × ``every`` frames, but at least NIQE_MIN_SAMPLES over a short clip: one frame (the first,
+        where temporal stages are still warming up) is not a measurement of the clip."""
+        every = 4 * self.every
+        duration = alignment.after_duration
+        if duration:
+            frames = int(duration * float(alignment.after.fps))
+            every = min(every, max(1, frames // NIQE_MIN_SAMPLES))
+        return every
 
     def _store(self, pair: Pair, departure: np.ndarray, regions: list[dict], reason: str) -> None:
         base = f"frames/{pair.after_index:06d}"

@@ -6,6 +6,9 @@ detector; what it needs fits in a few tens of MB:
 * ``sr/``: 288-px texture crops of every training image of the general corpora (``debian``,
   ``general``, the venue's training region), two per image, and one per held-out image (marked
   ``heldout``: validation only) — restore.training.crops;
+* ``portraits/``: one 288-px crop around the face of every training portrait of the face corpus
+  large enough for it (studio portraits, at their own resolution), so that the video SR model
+  sees faces among its textures (``crops: [sr, portraits]``) — speech footage is mostly faces;
 * ``faces/``: every portrait of the face corpus aligned to the 128-px template (JPEG q95) with its
   person, split and licence — restore.training.face_data.
 
@@ -36,6 +39,36 @@ def build_sr_pack(out: Path, corpora: tuple[str, ...] = SR_CORPORA) -> Path:
     return export_crops(present, out, size=SR_CROP, per_image=SR_PER_IMAGE, include_heldout=True)
 
 
+def build_portrait_pack(out: Path, corpus: Path = REPO / "corpora" / "faces", size: int = SR_CROP) -> Path:
+    """288-px crops of the training portraits whose shorter side holds one, centred where a portrait's face is
+    (the middle, 42 % down; the corpus is frontal head-and-shoulders pictures), never resampled. Held-out
+    people are not cropped: the face benches measure on them."""
+    import numpy as np
+    from PIL import Image
+
+    from restore.training.crops import INDEX_COLUMNS, INDEX_NAME
+    from restore.training.corpus import Corpus
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for entry in Corpus.load(corpus).select(split="train"):
+        if min(entry.width, entry.height) < size:
+            continue
+        image = np.asarray(Image.open(entry.path).convert("RGB"))
+        h, w = image.shape[:2]
+        x0 = (w - size) // 2
+        y0 = min(max(0, int(round(0.42 * h)) - size // 2), h - size)
+        name = f"portrait-{entry.sha256[:16]}.jpg"
+        Image.fromarray(image[y0:y0 + size, x0:x0 + size]).save(out / name, "JPEG", quality=95, subsampling=0)
+        rows.append([name, f"faces/{entry.rel}", entry.sha256, entry.license, entry.author,
+                     f"{x0},{y0},{x0 + size},{y0 + size}", "1.000000", "", "train"])
+    index = out / INDEX_NAME
+    lines = ["\t".join(INDEX_COLUMNS)] + ["\t".join(c.replace("\t", " ") for c in row) for row in rows]
+    index.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return index
+
+
 def build_face_pack(out: Path, corpus: Path = REPO / "corpora" / "faces") -> Path:
     from restore.training.face_data import export_face_pack
 
@@ -48,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, nargs="?", default=REPO / "runs" / "packs")
     args = parser.parse_args(argv)
     sr = build_sr_pack(args.out / "sr")
+    portraits = build_portrait_pack(args.out / "portraits")
     faces = build_face_pack(args.out / "faces")
-    for index in (sr, faces):
+    for index in (sr, portraits, faces):
         rows = sum(1 for line in index.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")) - 1
         print(f"{index}: {rows} crops, {folder_size(index.parent) / 1e6:.1f} MB")
     return 0

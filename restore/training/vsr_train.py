@@ -38,7 +38,7 @@ from restore.config import ConfigError, Overrides, Range
 from restore.training.config import INTERNAL, _read_yaml, parse_file
 from restore.training.ema import ModelEMA
 from restore.training.determinism import facts as determinism_facts, previous_weights_sha256
-from restore.training.losses import StructureLoss
+from restore.training.losses import SSIMLoss, StructureLoss
 from restore.training.trainer import batch_generator, display_path, prepare_outputs, resolve_device
 from restore.training.video_synth import BroadcastRanges, CameraRanges, degrade_clips, render_clips
 
@@ -62,6 +62,7 @@ class VSRSchedule:
 class VSRLosses:
     l1: float = field(default=1.0, metadata={"min": 0})
     structure: float = field(default=0.25, metadata={"min": 0})
+    ssim: float = field(default=0.0, metadata={"min": 0, "help": "weight of 1 − SSIM-Y (the benches' measure)"})
 
 
 @dataclass
@@ -290,6 +291,7 @@ class VSRTrainer:
         self.opt = torch.optim.Adam(self.model.parameters(), lr=config.train.lr, betas=(0.9, 0.99))
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, self._lr_factor)
         self.structure = StructureLoss().to(self.device)
+        self.ssim = SSIMLoss().to(self.device)
         self.iteration = 0
         self.iters = config.train.iters          # resolved from the time budget when the config says 0
         self.spent = {"seconds": 0.0, "kwh": 0.0, "gpu_kwh": 0.0, "cpu_seconds": 0.0}
@@ -337,7 +339,10 @@ class VSRTrainer:
         losses = {"l1": F.l1_loss(sr, hr)}
         if c.losses.structure > 0:
             losses["structure"] = self.structure(sr, hr)
-        total = c.losses.l1 * losses["l1"] + c.losses.structure * losses.get("structure", 0.0)
+        if c.losses.ssim > 0:
+            losses["ssim"] = self.ssim(sr, hr)
+        total = c.losses.l1 * losses["l1"] + c.losses.structure * losses.get("structure", 0.0) \
+            + c.losses.ssim * losses.get("ssim", 0.0)
         self.opt.zero_grad(set_to_none=True)
         total.backward()
         if c.train.grad_clip > 0:
@@ -360,9 +365,13 @@ class VSRTrainer:
             centre = lr[i:i + 16, self.frames // 2]
             bicubic.append(F.interpolate(centre, scale_factor=self.config.scale, mode="bicubic",
                                          align_corners=False).clamp(0, 1))
-        ours, base = _psnr_y(torch.cat(outs), hr), _psnr_y(torch.cat(bicubic), hr)
+        outs_all, bicubic_all = torch.cat(outs), torch.cat(bicubic)
+        ours, base = _psnr_y(outs_all, hr), _psnr_y(bicubic_all, hr)
+        ssim_ours = 1.0 - float(self.ssim(outs_all[..., 4:-4, 4:-4], hr[..., 4:-4, 4:-4]))
+        ssim_base = 1.0 - float(self.ssim(bicubic_all[..., 4:-4, 4:-4], hr[..., 4:-4, 4:-4]))
         return {"iteration": self.iteration, "psnr_y": round(float(ours.mean()), 3),
                 "bicubic_psnr_y": round(float(base.mean()), 3),
+                "ssim_y": round(ssim_ours, 4), "bicubic_ssim_y": round(ssim_base, 4),
                 "gain_db": round(float((ours - base).mean()), 3),
                 "clips_better_than_bicubic": round(float((ours > base).float().mean()), 3),
                 "clips": len(lr)}

@@ -112,3 +112,19 @@ def test_provenance_summary_comes_from_the_sealed_record_beside_after(report):
     assert prov["models"][0]["corpora"][0]["manifest_sha256"] == "cd" * 32
     assert prov["energy"]["kwh"] == 0.0012
     assert summary["timings"]["restore_seconds"] == 150.0
+
+
+def test_niqe_samples_a_short_clip_more_than_once(tmp_path):
+    """4 × every would be one NIQE frame (the first) on a 2-second clip: the default takes at least 12 of a short
+    clip, spread over it, so the summary's before/after is a mean over the clip, not one warm-up frame."""
+    from restore.review.report import ReviewOptions, build_report
+    from tests.review.conftest import make_pair
+
+    before, after = make_pair(tmp_path, frames=48)
+    build_report(before, after, tmp_path / "report",
+                 options=ReviewOptions(every=25, video=False, detect_faces=False))
+    rows = list(csv.DictReader(open(tmp_path / "report" / "metrics.csv", encoding="utf-8")))
+    sampled = [int(r["frame"]) for r in rows if r["niqe_after"] != ""]
+    assert sampled == list(range(0, 48, 4))
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["niqe"]["every"] == 4 and summary["niqe"]["computed"]

@@ -198,11 +198,11 @@ def test_temporal_steadies_invented_detail(tmp_path, truth):
 
 # --- super-resolution: at the source's geometry --------------------------------------------------
 
-SR_AT_SOURCE = ("restore-vsr-x2-v2 brought back to the source's geometry departs further from a clean, sharp input "
-                "than bicubic does ({what}: {sr:.2f} dB vs bicubic {bic:.2f} dB; 42.09 vs 49.49 synthetic and "
-                "45.46 vs 55.53 photograph, 2026-12-05, from restore-vsr-x2's 41.17 and 43.80): fine-tuned with clean "
-                "clips 15 % of the time, it still sharpens a sharp source a little, and what it adds survives the "
-                "downscale (weights/README.md)")
+SR_AT_SOURCE = ("restore-vsr-x2-v3 brought back to the source's geometry departs further from a clean, sharp input "
+                "than bicubic does ({what}: {sr:.2f} dB vs bicubic {bic:.2f} dB; 41.62 vs 49.49 synthetic and "
+                "44.27 vs 55.53 photograph, 2026-12-05; restore-vsr-x2-v2 42.09 and 45.46, restore-vsr-x2 41.17 and "
+                "43.80): trained mostly on soft, noisy clips (clean ones 15 % of the time), it still sharpens a sharp "
+                "source a little, and what it adds survives the downscale (weights/README.md)")
 
 
 VENUE = SHARED / "corpora" / "venue" / "budgie-backgrounds__beacon-street-sunset.png"
@@ -210,7 +210,7 @@ VENUE = SHARED / "corpora" / "venue" / "budgie-backgrounds__beacon-street-sunset
 
 def _sr_at_source(tmp_path, hr: list[np.ndarray]) -> tuple[float, float, list]:
     low = gt.downscale(hr)
-    out, _ = restore(tmp_path, low, stage_yaml("superres", weights="restore-vsr-x2-v2"))
+    out, _ = restore(tmp_path, low, stage_yaml("superres", weights="restore-vsr-x2-v3"))
     bicubic = gt.at_size(low, 2 * W, 2 * H)
     back = gt.at_size(out, W, H)
     assert out[0].shape[:2] == (2 * H, 2 * W)

@@ -53,6 +53,7 @@ seed: 3
 threads: 1
 model: {{type: WindowFusionSR, radius: 1, num_feat: 8, num_pairs: 1, upscale: 2}}
 train: {{patch_size: 32, batch_size: 2, iters: {iters}, lr: 1.0e-3, warmup: 2}}
+losses: {{l1: 1.0, structure: 0.25, ssim: 0.1}}
 validation: {{every: 3, clips: 2}}
 checkpoint_every: 3
 log_every: 3
@@ -68,6 +69,7 @@ def test_resume_continues_bit_for_bit(tmp_path, corpus_and_pack):
     assert card["radius"] == 1 and card["frames"] == 3 and card["training"]["iterations"] == 6
     assert card["licence_counts"] == {"CC0-1.0": 4}
     assert card["validation"]["clips"] == 2 and "gain_db" in card["validation"]
+    assert 0 < card["validation"]["ssim_y"] <= 1 and 0 < card["validation"]["bicubic_ssim_y"] <= 1
 
     halves = load_vsr_config(_config(tmp_path, corpus_dir, index))
     train_vsr(halves, force=True, max_iters=3)
