@@ -127,7 +127,12 @@ def export_crops(corpus_manifests: list[Path], out_dir: Path, size: int = 320, p
                                                               subsampling=0)
                     rows.append([file_name, f"{name}/{entry.rel}", entry.sha256, entry.license, entry.author,
                                  f"{x0},{y0},{x1},{y1}", f"{scale:.6f}", f"{crop.texture:.2f}", split])
-    index = out_dir / INDEX_NAME
+    return write_index(out_dir, rows)
+
+
+def write_index(out_dir: Path, rows: list[list[str]]) -> Path:
+    """The pack's ``index.tsv``: one row of INDEX_COLUMNS per crop."""
+    index = Path(out_dir) / INDEX_NAME
     lines = ["\t".join(INDEX_COLUMNS)] + ["\t".join(c.replace("\t", " ") for c in row) for row in rows]
     index.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return index

@@ -46,7 +46,7 @@ def build_portrait_pack(out: Path, corpus: Path = REPO / "corpora" / "faces", si
     import numpy as np
     from PIL import Image
 
-    from restore.training.crops import INDEX_COLUMNS, INDEX_NAME
+    from restore.training.crops import write_index
     from restore.training.corpus import Corpus
 
     out = Path(out)
@@ -63,10 +63,7 @@ def build_portrait_pack(out: Path, corpus: Path = REPO / "corpora" / "faces", si
         Image.fromarray(image[y0:y0 + size, x0:x0 + size]).save(out / name, "JPEG", quality=95, subsampling=0)
         rows.append([name, f"faces/{entry.rel}", entry.sha256, entry.license, entry.author,
                      f"{x0},{y0},{x0 + size},{y0 + size}", "1.000000", "", "train"])
-    index = out / INDEX_NAME
-    lines = ["\t".join(INDEX_COLUMNS)] + ["\t".join(c.replace("\t", " ") for c in row) for row in rows]
-    index.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return index
+    return write_index(out, rows)
 
 
 def build_face_pack(out: Path, corpus: Path = REPO / "corpora" / "faces") -> Path:
