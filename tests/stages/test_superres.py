@@ -103,3 +103,35 @@ def test_cli_size_and_scale_override_the_pipeline(tmp_path):
         assert (v["width"], v["height"], v["frame_count"]) == (*expected, 3)
     res = run_cli("run", str(src), "-o", str(tmp_path / "p.mkv"), "-p", "passthrough", "--size", "320x240")
     assert res.returncode == 2 and "--scale/--size need a stage that resizes (superres)" in res.stderr
+
+
+def test_hold_to_source_gives_the_source_back_and_keeps_finer_detail():
+    """Back-projection: the area downscale of the held picture is the source again (×2 and PAL 576 → 1080),
+    a level shift the upscale added is gone, the upscale's finest detail (which the area average cannot
+    see) is kept, and ``amount`` blends linearly."""
+    import cv2
+
+    from restore.metrics import psnr_y
+    from restore.stages.superres import hold_to_source
+
+    rng = np.random.default_rng(5)
+    for (h, w), (out_h, out_w), floor in (((72, 96), (144, 192), 60.0), ((576, 720), (1080, 1440), 45.0)):
+        source = cv2.GaussianBlur(rng.random((h, w, 3), dtype=np.float32), (0, 0), 0.7) * 0.8 + 0.1
+        upscale = cv2.resize(source, (out_w, out_h), interpolation=cv2.INTER_LANCZOS4)
+        detail = (rng.random((out_h, out_w, 3), dtype=np.float32) - 0.5) * 0.1
+        image = np.clip(upscale + detail + 0.03, 0, 1)          # fine detail and a level shift on top
+        held = hold_to_source(image, source)
+        back = cv2.resize(held, (w, h), interpolation=cv2.INTER_AREA)
+        assert psnr_y(back, source) > floor
+        assert psnr_y(cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA), source) < 32   # it was not
+        assert abs(float((held - image).mean()) + 0.03) < 0.003
+
+        def finest(x):
+            return x - cv2.GaussianBlur(x, (0, 0), 0.5)
+        assert np.corrcoef(finest(held).ravel(), finest(image).ravel())[0, 1] > 0.95
+    checker = ((np.indices((out_h, out_w)).sum(0) % 2) * 0.1 - 0.05).astype(np.float32)[..., None].repeat(3, 2)
+    kept = hold_to_source(np.clip(upscale + checker, 0, 1), source) - upscale   # the area average reads it as 0
+    assert np.abs(kept - checker).mean() < 0.25 * np.abs(checker).mean()
+    half = hold_to_source(image, source, 0.5)
+    np.testing.assert_allclose(half, np.clip(image + 0.5 * (held - image), 0, 1), atol=1e-5)
+    np.testing.assert_array_equal(hold_to_source(image, source, 0.0), image)
