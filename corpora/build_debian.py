@@ -17,7 +17,10 @@ What it does, in order (every input is committed in ``corpora/debian/``):
    a. ``not_photos.tsv`` (manual, with a reason each: paintings, renders, screenshots, ...);
    b. its licence: ``licence_statements.tsv`` when the package's copyright file is free-form
       (the quoted evidence must appear in the named file, or the build stops), otherwise the
-      matching DEP-5 paragraph of ``/usr/share/doc/PKG/copyright``; unknown or non-free: out;
+      matching DEP-5 paragraph of ``/usr/share/doc/PKG/copyright``; unknown or non-free: out, and
+      so is a paragraph that ``refused_licences.tsv`` names (a licence claim we do not rely on,
+      with the reason: e.g. photographs "placed in the public domain" by a stock site whose own
+      licence says otherwise);
    c. a format Pillow cannot read (JPEG XL, SVG) is left out, not converted;
    d. the automatic photo check (:mod:`restore.training.photo_check`).
    Accepted files are copied byte for byte to ``CACHE/debian/PKG/PATH`` (sha256 as shipped).
@@ -39,7 +42,6 @@ from __future__ import annotations
 import argparse
 import csv
 import fnmatch
-import hashlib
 import os
 import re
 import shutil
@@ -204,7 +206,7 @@ class Candidate:
 
 
 def _licence(candidate: Candidate, copyright_file: CopyrightFile | None, statements: list[PathRule],
-             extracted: Path) -> str | None:
+             extracted: Path, refused: list[PathRule] = ()) -> str | None:
     """Fill the candidate's licence; returns the reason it has none we accept."""
     pkg, path = candidate.package.name, candidate.path
     statement_rule = next((r for r in statements if r.matches(pkg, path)), None)
@@ -226,6 +228,9 @@ def _licence(candidate: Candidate, copyright_file: CopyrightFile | None, stateme
         return "no Files: paragraph of the copyright file matches"
     if found.why_refused:
         return found.why_refused
+    refusal = next((r for r in refused if r.package == pkg and r.glob == found.pattern), None)
+    if refusal:
+        return f'paragraph "Files: {found.pattern}" is not relied on (refused_licences.tsv): {refusal.fields["reason"]}'
     candidate.licence = found.spdx
     candidate.author = found.copyright
     scope = "catch-all paragraph" if found.catch_all else "per-file paragraph"
@@ -235,7 +240,7 @@ def _licence(candidate: Candidate, copyright_file: CopyrightFile | None, stateme
 
 
 def judge_package(package: Package, extracted: Path, not_photos: list[PathRule],
-                  statements: list[PathRule]) -> tuple[list[Candidate], list[tuple[str, str]]]:
+                  statements: list[PathRule], refused: list[PathRule] = ()) -> tuple[list[Candidate], list[tuple[str, str]]]:
     copyright_path = extracted / "usr/share/doc" / package.name / "copyright"
     copyright_file = (CopyrightFile.parse(copyright_path.read_text(encoding="utf-8", errors="replace"))
                       if copyright_path.is_file() else None)
@@ -251,9 +256,9 @@ def judge_package(package: Package, extracted: Path, not_photos: list[PathRule],
         if manual:
             excluded.append((path, f"not taken (manual): {manual.fields['reason']}"))
             continue
-        refused = _licence(candidate, copyright_file, statements, extracted)
-        if refused:
-            excluded.append((path, f"licence: {refused}"))
+        why = _licence(candidate, copyright_file, statements, extracted, refused)
+        if why:
+            excluded.append((path, f"licence: {why}"))
             continue
         if file.suffix.lower() in UNREADABLE:
             excluded.append((path, f"format: {UNREADABLE[file.suffix.lower()]} is not read by Pillow/OpenCV; "
@@ -359,6 +364,7 @@ def build(verify: bool = False, keep_debs: bool = False) -> int:
     packages = load_packages()
     not_photos = load_rules("not_photos.tsv")
     statements = load_rules("licence_statements.tsv")
+    refused = load_rules("refused_licences.tsv")
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     mirror = os.environ.get("RESTORE_DEBIAN_MIRROR", DEFAULT_MIRROR)
@@ -370,7 +376,7 @@ def build(verify: bool = False, keep_debs: bool = False) -> int:
         for package in packages:
             extracted = staging / package.name
             digests[package.name] = fetch_and_extract(apt, package, debs, extracted)
-            took, left = judge_package(package, extracted, not_photos, statements)
+            took, left = judge_package(package, extracted, not_photos, statements, refused)
             accepted += took
             excluded += [(package, path, reason) for path, reason in left]
             print(f"{package.label}: {len(took)} photographs, {len(left)} left out", flush=True)

@@ -210,12 +210,26 @@ def test_picture_identity_names_a_wallpaper_folder_or_a_file():
     assert build._picture_identity("usr/share/lxqt/wallpapers/beam.png") == "beam"
 
 
+def test_a_refused_paragraph_leaves_its_files_out_with_the_reason(dep5, tmp_path):
+    build = _load_build_script()
+    package = build.Package("wallpapers", "1", "trixie", "", ("*",), (("usr/share/backgrounds", "16.04"),))
+    refused = [build.PathRule("wallpapers", "16.04/seeding_by_*.jpg", {"reason": "a stock site's terms"})]
+
+    def judge(path):
+        candidate = build.Candidate(package, path, tmp_path / "x.jpg")
+        return build._licence(candidate, dep5, [], tmp_path, refused), candidate
+    why, _ = judge("usr/share/backgrounds/seeding_by_Clements_Engelhardt.jpg")
+    assert why and "Files: 16.04/seeding_by_*.jpg" in why and "a stock site's terms" in why
+    why, taken = judge("usr/share/backgrounds/Bridge_by_Sander_Klootwijk.jpg")  # another paragraph: unaffected
+    assert why is None and taken.licence == "CC-BY-SA-4.0"
+
+
 def test_committed_inputs_are_consistent():
     build = _load_build_script()
     packages = build.load_packages()
     assert packages and all(len(p.deb_sha256) == 64 and p.include for p in packages)
     names = {p.name for p in packages}
-    for rules in ("not_photos.tsv", "licence_statements.tsv"):
+    for rules in ("not_photos.tsv", "licence_statements.tsv", "refused_licences.tsv"):
         assert all(r.package in names for r in build.load_rules(rules)), rules
 
 
