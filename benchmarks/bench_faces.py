@@ -1,9 +1,11 @@
 """Face restoration judged by a recognition model it never saw: held-out people at SD-television size.
 
 Run: ``PYTHONPATH=$PWD .venv/bin/python -m benchmarks faces`` (28 minutes on 2 shared cores;
-``RESTORE_BENCH_FACES_LIMIT=N`` scores the first N faces, ``RESTORE_BENCH_FACES_ONLY=heldout|oldfilm`` one part).
+``RESTORE_BENCH_FACES_LIMIT=N`` scores the first N faces, ``RESTORE_BENCH_FACES_ONLY=heldout|oldfilm`` one part;
+``RESTORE_BENCH_FACES_ONLY=sr RESTORE_BENCH_SR=a,b`` scores only SR models a, b, … alone against
+bicubic and each other on the held-out faces, in one run: about a minute).
 Weights under test: ``RESTORE_BENCH_FACE`` (default ``restore-face-v1``) and
-``RESTORE_BENCH_SR`` (default ``restore-vsr-x2-v3``, the presets' SR); any registry name or path.
+``RESTORE_BENCH_SR`` (default ``restore-vsr-x2-v4``, the presets' SR); any registry name or path.
 
 1. **Held-out people, SD television** (the people of ``corpora/faces/MANIFEST.tsv``'s
    held-out split: never trained on). Each portrait is the truth at 224×272 with its face
@@ -80,7 +82,7 @@ def face_weights() -> str:
 
 
 def sr_weights() -> str:
-    return os.environ.get("RESTORE_BENCH_SR", "restore-vsr-x2-v3")
+    return os.environ.get("RESTORE_BENCH_SR", "restore-vsr-x2-v4")
 
 
 # --- the independent judge -------------------------------------------------------------
@@ -543,6 +545,49 @@ def bench_old_film() -> None:
                 "distance of the alignment landmarks from their neighbours' midpoint")
 
 
+def bench_sr_models(names: list[str]) -> None:
+    """Several SR models alone on the held-out faces, in one run: bicubic, each model, and each model
+    against the one before it (paired). Cheap (no face stage), for choosing between SR candidates."""
+    truths = heldout_truths(FaceDetector(score_threshold=0.5))
+    limit = int(os.environ.get("RESTORE_BENCH_FACES_LIMIT", "0"))
+    truths = truths[:limit] if limit > 0 else truths
+    try:
+        judge = DlibIdentity()
+    except ImportError as exc:
+        print(f"bench_faces sr skipped: the independent recognition model is missing ({exc})")
+        return
+    models = {}
+    for name in names:
+        os.environ["RESTORE_BENCH_SR"] = name     # SuperRes reads the weights from sr_weights()
+        models[name] = SuperRes(TRUTH_W // 2, TRUTH_H // 2)
+    os.environ["RESTORE_BENCH_SR"] = ",".join(names)
+    results = {m: {"dist": [], "psnr": [], "ssim": []} for m in ["bicubic"] + names}
+    for i, item in enumerate(truths):
+        clip, _ = degrade_sd(item["truth"], SEED + i)   # the same degradation as bench_heldout, face for face
+        outputs = {"bicubic": bicubic(clip)} | {name: run(clip)[CLIP // 2] for name, run in models.items()}
+        shape = judge.landmarks(item["truth"], item["box"])
+        truth_desc = judge.descriptor(item["truth"], shape)
+        for name, image in outputs.items():
+            psnr, ssim = face_psnr_ssim(image, item["truth"], item["box"])
+            results[name]["psnr"].append(psnr)
+            results[name]["ssim"].append(ssim)
+            results[name]["dist"].append(float(np.linalg.norm(judge.descriptor(image, shape) - truth_desc)))
+    base = np.array(results["bicubic"]["dist"])
+    rows, previous = [], None
+    for name, r in results.items():
+        d = np.array(r["dist"])
+        vs_bicubic = "—" if name == "bicubic" else "{:+.4f} [{:+.4f}, {:+.4f}]".format(*paired(d, base)[:3])
+        vs_previous = "—" if previous is None or previous == "bicubic" else "{:+.4f} [{:+.4f}, {:+.4f}]".format(
+            *paired(d, np.array(results[previous]["dist"]))[:3])
+        rows.append([name, float(d.mean()), vs_bicubic, "—" if name == "bicubic" else float((d < base).mean()),
+                     vs_previous, mean(r["psnr"]), mean(r["ssim"])])
+        previous = name
+    print_table(f"SR alone on held-out people at SD-television size ({len(truths)} faces)",
+                ["method", "dlib distance ↓", "Δ vs bicubic [95 % CI]", "closer than bicubic", "Δ vs row above",
+                 "face PSNR-Y", "face SSIM-Y"], rows,
+                "the same truths, degradations and judge as the held-out table of the full bench")
+
+
 def main() -> None:
     if not FACES.is_dir():
         print(f"bench_faces skipped: {FACES} not found")
@@ -550,14 +595,22 @@ def main() -> None:
     from restore.errors import UserError
     from restore.models.registry import resolve_weights
 
+    only = os.environ.get("RESTORE_BENCH_FACES_ONLY", "")
+    sr_names = [n for n in sr_weights().split(",") if n]
     try:
         resolve_weights(face_weights())
-        resolve_weights(sr_weights())
+        for name in sr_names:
+            resolve_weights(name)
     except UserError as exc:
         print(f"bench_faces skipped: {exc}")
         return
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    only = os.environ.get("RESTORE_BENCH_FACES_ONLY", "")
+    if only == "sr":
+        bench_sr_models(sr_names)
+        return
+    if len(sr_names) > 1:
+        print("bench_faces: RESTORE_BENCH_SR names one model, except with RESTORE_BENCH_FACES_ONLY=sr")
+        return
     if only in ("", "heldout"):
         bench_heldout()
     if only in ("", "oldfilm"):

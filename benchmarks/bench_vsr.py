@@ -11,8 +11,8 @@ ffmpeg MPEG-2/H.264 round trip), then brought back ×2 by:
 * bicubic and Lanczos;
 * ``restore-sr-x2`` (our single-frame model) and Real-ESRGAN general v3 (×4, area-resized to ×2)
   when ../shared holds it;
-* the multi-frame models (``restore-vsr-x2-v3``, the presets' model; ``restore-vsr-x2-v2``, which it
-  was fine-tuned from; ``restore-vsr-x2``, the GPU-trained model at the root of both;
+* the multi-frame models (``restore-vsr-x2-v4``, the presets' model; ``restore-vsr-x2-v3`` and
+  ``restore-vsr-x2-v2``, the fine-tunes it grew from; ``restore-vsr-x2``, the GPU-trained model at the root of all;
   ``RESTORE_BENCH_VSR=a,b`` adds candidates by name or path), through the real ``superres`` stage, windows and registration included.
 
 Per clip, against the clean frames: PSNR-Y and SSIM-Y (restore.metrics), and the **temporal
@@ -20,7 +20,10 @@ error** — the mean absolute difference between the output's and the truth's fr
 changes (8-bit units): flicker or boiling the truth does not have. Paired Δ against bicubic and
 against each other method, with a bootstrap interval over clips.
 
-    python -m benchmarks vsr          # ~10 min on 2 cores with Real-ESRGAN; RESTORE_BENCH_QUICK=1: fewer clips
+Then the same truths recorded cleanly (area downscale only) through bicubic, the presets' model, and
+the model with the stage's ``consistency: 1`` (RESTORE_BENCH_SR picks the model).
+
+    python -m benchmarks vsr          # ~12 min on 2 cores with Real-ESRGAN; RESTORE_BENCH_QUICK=1: fewer clips
 """
 
 from __future__ import annotations
@@ -102,7 +105,8 @@ def make_clips(limit: int) -> list[dict]:
         motion = MOTIONS[i % len(MOTIONS)]
         truth = camera(image, motion, rng)
         lr = list(model.degrade_clip(truth, np.random.default_rng([SEED, i, 1]), SCALE))
-        clips.append({"label": label, "motion": motion, "truth": truth, "lr": lr})
+        clean = [cv2.resize(f, (HR_W // SCALE, HR_H // SCALE), interpolation=cv2.INTER_AREA) for f in truth]
+        clips.append({"label": label, "motion": motion, "truth": truth, "lr": lr, "clean": clean})
     return clips
 
 
@@ -115,10 +119,10 @@ def _resize(interpolation):
     return run
 
 
-def _stage(weights: str):
+def _stage(weights: str, consistency: float = 0.0):
     from restore.stages.superres import SuperResolution, SuperResParams
 
-    params = SuperResParams(weights=weights, scale=SCALE, square_pixels=False)
+    params = SuperResParams(weights=weights, scale=SCALE, square_pixels=False, consistency=consistency)
 
     def run(lr_frames):
         out, _ = run_stage(SuperResolution, params, lr_frames, fps=Fraction(25))
@@ -134,7 +138,7 @@ def methods() -> dict:
              "restore-sr-x2": _stage("restore-sr-x2")}
     if REALESRGAN.is_file():
         found["realesr-general-x4v3"] = _stage(str(REALESRGAN))
-    names = ["restore-vsr-x2", "restore-vsr-x2-v2", "restore-vsr-x2-v3"] + [n for n in os.environ.get("RESTORE_BENCH_VSR", "").split(",") if n]
+    names = ["restore-vsr-x2", "restore-vsr-x2-v2", "restore-vsr-x2-v3", "restore-vsr-x2-v4"] + [n for n in os.environ.get("RESTORE_BENCH_VSR", "").split(",") if n]
     for name in names:
         try:
             resolve_weights(name)
@@ -207,3 +211,22 @@ def main() -> None:
                                                    for n in results if n != "bicubic"])
     print_table("ΔPSNR-Y vs bicubic by kind of motion", ["motion", "clips"] + [n for n in results if n != "bicubic"],
                 by_motion)
+    clean_sources(clips)
+
+
+def clean_sources(clips: list[dict]) -> None:
+    """The same truths recorded cleanly (area downscale only: a good scan, a digital master), where a model
+    trained on soft, noisy footage over-sharpens, and the superres stage's ``consistency`` (back-projection
+    onto the input) is meant for."""
+    weights = os.environ.get("RESTORE_BENCH_SR", "restore-vsr-x2-v4")
+    runs = {"bicubic": _resize(cv2.INTER_CUBIC), weights: _stage(weights),
+            f"{weights} consistency 1": _stage(weights, consistency=1.0)}
+    results = {name: np.array([score(run(clip["clean"]), clip["truth"]) for clip in clips]) for name, run in runs.items()}
+    base = results["bicubic"]
+    table = []
+    for name, r in results.items():
+        d = paired(r[:, 0], base[:, 0]) if name != "bicubic" else None
+        table.append([name, f"{r[:, 0].mean():.3f}", f"{r[:, 1].mean():.4f}", f"{r[:, 2].mean():.3f}",
+                      "" if d is None else f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}], {d[3]:.0%}"])
+    print_table("held-out video, ×2, clean sources (area downscale only)",
+                ["method", "PSNR-Y", "SSIM-Y", "temporal err", "ΔPSNR vs bicubic (95% CI, clips won)"], table)
