@@ -5,7 +5,7 @@ Run: ``PYTHONPATH=$PWD .venv/bin/python -m benchmarks faces`` (28 minutes on 2 s
 ``RESTORE_BENCH_FACES_ONLY=sr RESTORE_BENCH_SR=a,b`` scores only SR models a, b, … alone against
 bicubic and each other on the held-out faces, in one run: about a minute).
 Weights under test: ``RESTORE_BENCH_FACE`` (default ``restore-face-v1``) and
-``RESTORE_BENCH_SR`` (default ``restore-vsr-x2-v4``, the presets' SR); any registry name or path.
+``RESTORE_BENCH_SR`` (default ``restore-vsr-x2-v5``, the presets' SR); any registry name or path.
 
 1. **Held-out people, SD television** (the people of ``corpora/faces/MANIFEST.tsv``'s
    held-out split: never trained on). Each portrait is the truth at 224×272 with its face
@@ -82,7 +82,7 @@ def face_weights() -> str:
 
 
 def sr_weights() -> str:
-    return os.environ.get("RESTORE_BENCH_SR", "restore-vsr-x2-v4")
+    return os.environ.get("RESTORE_BENCH_SR", "restore-vsr-x2-v5")
 
 
 # --- the independent judge -------------------------------------------------------------

@@ -19,7 +19,7 @@ import torch
 
 from benchmarks._archival import print_table
 
-MODELS = ("restore-vsr-x2-v4", "restore-vsr-x2-v3", "restore-vsr-x2-v2", "restore-vsr-x2", "restore-sr-x2", "restore-face-v2", "restore-face-v1")
+MODELS = ("restore-vsr-x2-v5", "restore-vsr-x2-v4", "restore-vsr-x2-v3", "restore-vsr-x2-v2", "restore-vsr-x2", "restore-sr-x2", "restore-face-v2", "restore-face-v1")
 SECONDS = 2.0
 
 

@@ -1,7 +1,7 @@
 """Side-by-side pictures for the eye: bicubic against the presets' multi-frame super-resolution.
 
 1. Real old film (../shared/media/old-film, no ground truth): the middle frame of each clip,
-   ×2 by bicubic and by ``restore-vsr-x2-v4`` through the ``superres`` stage with its five-frame
+   ×2 by bicubic and by ``restore-vsr-x2-v5`` through the ``superres`` stage with its five-frame
    window, written as PNGs into ``benchmarks/results/sidebyside/`` (not committed: the clips'
    copyright is unknown).
 2. The bundled sample (ours, made from public-domain material): frame 50 of the ``default``
@@ -51,11 +51,11 @@ def old_film() -> None:
         frames, fps = read_old_film(clip.name, 12)
         middle = len(frames) // 2
         window = frames[middle - 2:middle + 3]
-        out, _ = run_stage(SuperResolution, SuperResParams(weights="restore-vsr-x2-v4", scale=2, square_pixels=False),
+        out, _ = run_stage(SuperResolution, SuperResParams(weights="restore-vsr-x2-v5", scale=2, square_pixels=False),
                            window, fps=fps)
         h, w = window[2].shape[:2]
         bicubic = cv2.resize(window[2], (2 * w, 2 * h), interpolation=cv2.INTER_CUBIC)
-        picture = np.concatenate([_label(_u8(bicubic), "bicubic"), _label(_u8(out[2]), "restore-vsr-x2-v4")], axis=1)
+        picture = np.concatenate([_label(_u8(bicubic), "bicubic"), _label(_u8(out[2]), "restore-vsr-x2-v5")], axis=1)
         target = RESULTS / f"{clip.stem}-frame{middle}.png"
         cv2.imwrite(str(target), picture)
         print(f"wrote {target}")

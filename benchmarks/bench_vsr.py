@@ -11,8 +11,8 @@ ffmpeg MPEG-2/H.264 round trip), then brought back ×2 by:
 * bicubic and Lanczos;
 * ``restore-sr-x2`` (our single-frame model) and Real-ESRGAN general v3 (×4, area-resized to ×2)
   when ../shared holds it;
-* the multi-frame models (``restore-vsr-x2-v4``, the presets' model; ``restore-vsr-x2-v3`` and
-  ``restore-vsr-x2-v2``, the fine-tunes it grew from; ``restore-vsr-x2``, the GPU-trained model at the root of all;
+* the multi-frame models (``restore-vsr-x2-v5``, the presets' model; ``restore-vsr-x2-v4``, ``-v3`` and
+  ``-v2``, the fine-tunes it grew from; ``restore-vsr-x2``, the GPU-trained model at the root of all;
   ``RESTORE_BENCH_VSR=a,b`` adds candidates by name or path), through the real ``superres`` stage, windows and registration included.
 
 Per clip, against the clean frames: PSNR-Y and SSIM-Y (restore.metrics), and the **temporal
@@ -138,7 +138,7 @@ def methods() -> dict:
              "restore-sr-x2": _stage("restore-sr-x2")}
     if REALESRGAN.is_file():
         found["realesr-general-x4v3"] = _stage(str(REALESRGAN))
-    names = ["restore-vsr-x2", "restore-vsr-x2-v2", "restore-vsr-x2-v3", "restore-vsr-x2-v4"] + [n for n in os.environ.get("RESTORE_BENCH_VSR", "").split(",") if n]
+    names = ["restore-vsr-x2", "restore-vsr-x2-v2", "restore-vsr-x2-v3", "restore-vsr-x2-v4", "restore-vsr-x2-v5"] + [n for n in os.environ.get("RESTORE_BENCH_VSR", "").split(",") if n]
     for name in names:
         try:
             resolve_weights(name)
@@ -218,7 +218,7 @@ def clean_sources(clips: list[dict]) -> None:
     """The same truths recorded cleanly (area downscale only: a good scan, a digital master), where a model
     trained on soft, noisy footage over-sharpens, and the superres stage's ``consistency`` (back-projection
     onto the input) is meant for."""
-    weights = os.environ.get("RESTORE_BENCH_SR", "restore-vsr-x2-v4")
+    weights = os.environ.get("RESTORE_BENCH_SR", "restore-vsr-x2-v5")
     runs = {"bicubic": _resize(cv2.INTER_CUBIC), weights: _stage(weights),
             f"{weights} consistency 1": _stage(weights, consistency=1.0)}
     results = {name: np.array([score(run(clip["clean"]), clip["truth"]) for clip in clips]) for name, run in runs.items()}

@@ -46,7 +46,7 @@ def test_venue_adaptation_writes_weights_with_cards_and_a_pipeline(tmp_path):
     assert result.venue["clips"] > 0 and "gain_db" in result.venue
     (weights,) = result.weights
     card = yaml.safe_load(weights.with_suffix(".card.json").read_text())
-    assert card["origin"] == "fine-tuned" and card["training"]["finetuned_from"]["name"] == "restore-vsr-x2-v4"
+    assert card["origin"] == "fine-tuned" and card["training"]["finetuned_from"]["name"] == "restore-vsr-x2-v5"
     assert {c["name"] for c in card["corpora"]} == {"venue", "general"}
     spec = load_pipeline(str(out))
     sr = [s for s in spec.stages if s.name == "superres"][0]

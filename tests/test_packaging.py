@@ -140,10 +140,10 @@ def test_wheel_installs_and_runs_default_pipeline_outside_the_repo(tmp_path):
 
     record = json.loads(Path(f"{out}.provenance.json").read_text())["record"]
     models = {m["name"]: m for m in record["models"]}
-    assert "restore-vsr-x2-v4" in models, record["models"]
-    shipped = Path(weights) / "restore-vsr-x2-v4.safetensors"
-    assert models["restore-vsr-x2-v4"]["sha256"] == hashlib.sha256(shipped.read_bytes()).hexdigest()
-    assert shipped.read_bytes() == (REPO / "weights" / "restore-vsr-x2-v4.safetensors").read_bytes()
+    assert "restore-vsr-x2-v5" in models, record["models"]
+    shipped = Path(weights) / "restore-vsr-x2-v5.safetensors"
+    assert models["restore-vsr-x2-v5"]["sha256"] == hashlib.sha256(shipped.read_bytes()).hexdigest()
+    assert shipped.read_bytes() == (REPO / "weights" / "restore-vsr-x2-v5.safetensors").read_bytes()
     assert record["pipeline"]["name"] == "default"
     assert str(REPO) not in json.dumps(record["pipeline"]), "the pipeline was read from the checkout"
 

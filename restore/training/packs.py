@@ -1,7 +1,7 @@
 """The crop packs a training machine is sent: HR texture crops and aligned faces.
 
 A GPU machine has neither the corpora (the images are not in the repository) nor the face
-detector; what it needs fits in a few tens of MB:
+detector; what it needs fits in about a hundred MB:
 
 * ``sr/``: 288-px texture crops of every training image of the general corpora (``debian``,
   ``general``, the venue's training region), two per image, and one per held-out image (marked
@@ -9,6 +9,9 @@ detector; what it needs fits in a few tens of MB:
 * ``portraits/``: one 288-px crop around the face of every training portrait of the face corpus
   large enough for it (studio portraits, at their own resolution), so that the video SR model
   sees faces among its textures (``crops: [sr, portraits]``) — speech footage is mostly faces;
+* ``portraits-224/``: the same for the training portraits too small for 288 px and large enough
+  for 224 (the official portraits, 225×275, whose faces are ~118 px wide: the size a face has in an
+  SD frame brought up ×2), one 224-px crop each, never resampled;
 * ``faces/``: every portrait of the face corpus aligned to the 128-px template (JPEG q95) with its
   person, split and licence — restore.training.face_data.
 
@@ -25,6 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 SR_CORPORA = ("debian", "general", "venue")
 SR_CROP = 288          # HR side: 128-px training patches with room for motion and zoom
+SMALL_PORTRAIT_CROP = 224   # the smallest crop that still holds a 128-px patch with a moving camera
 SR_PER_IMAGE = 2
 
 
@@ -39,10 +43,12 @@ def build_sr_pack(out: Path, corpora: tuple[str, ...] = SR_CORPORA) -> Path:
     return export_crops(present, out, size=SR_CROP, per_image=SR_PER_IMAGE, include_heldout=True)
 
 
-def build_portrait_pack(out: Path, corpus: Path = REPO / "corpora" / "faces", size: int = SR_CROP) -> Path:
-    """288-px crops of the training portraits whose shorter side holds one, centred where a portrait's face is
-    (the middle, 42 % down; the corpus is frontal head-and-shoulders pictures), never resampled. Held-out
-    people are not cropped: the face benches measure on them."""
+def build_portrait_pack(out: Path, corpus: Path = REPO / "corpora" / "faces", size: int = SR_CROP,
+                        smaller_than: int | None = None) -> Path:
+    """``size``-px crops of the training portraits whose shorter side holds one (and, with ``smaller_than``,
+    is below that: those a larger pack leaves out), centred where a portrait's face is (the middle, 42 %
+    down; the corpus is frontal head-and-shoulders pictures), never resampled. Held-out people are not
+    cropped: the face benches measure on them."""
     import numpy as np
     from PIL import Image
 
@@ -53,7 +59,7 @@ def build_portrait_pack(out: Path, corpus: Path = REPO / "corpora" / "faces", si
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for entry in Corpus.load(corpus).select(split="train"):
-        if min(entry.width, entry.height) < size:
+        if min(entry.width, entry.height) < size or (smaller_than and min(entry.width, entry.height) >= smaller_than):
             continue
         image = np.asarray(Image.open(entry.path).convert("RGB"))
         h, w = image.shape[:2]
@@ -79,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sr = build_sr_pack(args.out / "sr")
     portraits = build_portrait_pack(args.out / "portraits")
+    small = build_portrait_pack(args.out / "portraits-224", size=SMALL_PORTRAIT_CROP, smaller_than=SR_CROP)
     faces = build_face_pack(args.out / "faces")
-    for index in (sr, portraits, faces):
+    for index in (sr, portraits, small, faces):
         rows = sum(1 for line in index.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")) - 1
         print(f"{index}: {rows} crops, {folder_size(index.parent) / 1e6:.1f} MB")
     return 0

@@ -156,15 +156,25 @@ class CropPack:
 
     Several packs can be mixed (``crops: [venue, general]`` with ``crop_weights``): each pack's
     training crops then get that share of the draws, whatever its size — how a venue
-    adaptation keeps replaying the general corpus.
+    adaptation keeps replaying the general corpus. Crops of different sizes may be mixed (a
+    pack of small portraits, never resampled, beside 288-px textures): each size is its own
+    group, and a batch is synthesised group by group (``synthesise_picks``).
     """
 
-    train: torch.Tensor           # uint8 (N, 3, S, S)
+    groups: list[torch.Tensor]    # the training crops, uint8 (n_g, 3, S_g, S_g), one tensor per crop size
+    slots: torch.Tensor           # (N, 2) int64: group and row of each training crop, in the packs' order
     heldout: torch.Tensor
     draw_weights: torch.Tensor    # (N,) probability of each training crop
     records: list[dict]           # per corpus: manifest sha256, images, licences
     index_sha256: list[str]
     crops: int
+
+    @property
+    def train(self) -> torch.Tensor:
+        """All training crops as one tensor (only when they share one size)."""
+        if len(self.groups) != 1:
+            raise UserError(f"the training crops come in {len(self.groups)} sizes; use CropPack.groups")
+        return self.groups[0]
 
     @classmethod
     def load(cls, indexes: Path | list, corpora: list[str], weights: list[float] | None = None) -> "CropPack":
@@ -221,15 +231,47 @@ class CropPack:
                     record["heldout_images" if split == "heldout" else "train_images"] += 1
             train += pack_train
             draw += [share / max(1, len(pack_train))] * len(pack_train)
-        sizes = {tuple(t.shape) for t in train + heldout}
-        if len(sizes) != 1:
-            raise UserError(f"crops must share one size, found {sorted(sizes)}")
         if not train:
             raise UserError("the crop packs hold no training crops")
+        sizes = list(dict.fromkeys(tuple(t.shape) for t in train))      # first-seen order: deterministic
+        if any(s[0] != 3 or s[1] != s[2] for s in sizes):
+            raise UserError(f"crops must be square RGB pictures, found {sizes}")
+        if heldout and len({tuple(t.shape) for t in heldout}) != 1:
+            raise UserError(f"held-out crops must share one size, found {sorted({tuple(t.shape) for t in heldout})}")
+        groups = [[] for _ in sizes]
+        slots = []
+        for tensor in train:
+            g = sizes.index(tuple(tensor.shape))
+            slots.append((g, len(groups[g])))
+            groups[g].append(tensor)
         draw_weights = torch.tensor(draw, dtype=torch.float64)
-        return cls(torch.stack(train),
+        return cls([torch.stack(g) for g in groups], torch.tensor(slots, dtype=torch.int64),
                    torch.stack(heldout) if heldout else torch.zeros(0, *train[0].shape, dtype=torch.uint8),
                    (draw_weights / draw_weights.sum()).float(), [records[f] for f in corpora], digests, total)
+
+
+def synthesise_picks(groups: list[torch.Tensor], slots: torch.Tensor, picks: torch.Tensor, config: VSRConfig,
+                     frames: int, gen: torch.Generator, camera: CameraRanges,
+                     broadcast: BroadcastRanges) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`synthesise` for the drawn crops ``picks`` (indices into the packs' training crops), one call per
+    crop size present, the clips returned in the order drawn. With one size this is exactly
+    ``synthesise(groups[0][picks], ...)``, so runs on single-size packs reproduce bit for bit."""
+    if len(groups) == 1:
+        return synthesise(groups[0][picks], config, frames, gen, camera, broadcast)
+    slot = slots[picks]
+    lrs, hrs, where = [], [], []
+    for g, crops in enumerate(groups):
+        members = (slot[:, 0] == g).nonzero().flatten()
+        if len(members) == 0:
+            continue
+        lr, hr = synthesise(crops[slot[members, 1]], config, frames, gen, camera, broadcast)
+        lrs.append(lr)
+        hrs.append(hr)
+        where.append(members)
+    order = torch.cat(where)
+    back = torch.empty_like(order)
+    back[order] = torch.arange(len(order), device=order.device)
+    return torch.cat(lrs)[back], torch.cat(hrs)[back]
 
 
 def synthesise(crops: torch.Tensor, config: VSRConfig, frames: int, gen: torch.Generator,
@@ -277,7 +319,8 @@ class VSRTrainer:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True   # shapes never change during a run
         self.pack = CropPack.load(config.crops, config.corpora, config.crop_weights or None)
-        self.train_crops = self.pack.train.to(self.device)
+        self.train_groups = [g.to(self.device) for g in self.pack.groups]
+        self.slots = self.pack.slots.to(self.device)
         self.draw_weights = self.pack.draw_weights.to(self.device)
         self.camera = config.camera_ranges()
         self.broadcast = config.broadcast_ranges()
@@ -328,7 +371,8 @@ class VSRTrainer:
         gen = batch_generator(c.seed, it, self.device)
         picks = torch.multinomial(self.draw_weights, c.train.batch_size, replacement=True, generator=gen)
         with torch.no_grad():
-            lr, hr = synthesise(self.train_crops[picks], c, self.frames, gen, self.camera, self.broadcast)
+            lr, hr = synthesise_picks(self.train_groups, self.slots, picks, c, self.frames, gen, self.camera,
+                                      self.broadcast)
         self.model.train()
         if self.autocast is not None:
             with self.autocast:

@@ -198,10 +198,10 @@ def test_temporal_steadies_invented_detail(tmp_path, truth):
 
 # --- super-resolution: at the source's geometry --------------------------------------------------
 
-SR_AT_SOURCE = ("restore-vsr-x2-v4 brought back to the source's geometry departs further from a clean, sharp input "
-                "than bicubic does ({what}: {sr:.2f} dB vs bicubic {bic:.2f} dB; 41.11 vs 49.49 synthetic and "
-                "44.11 vs 55.53 photograph, 2026-12-06; restore-vsr-x2-v3 41.62 and 44.27, restore-vsr-x2-v2 42.09 "
-                "and 45.46, restore-vsr-x2 41.17 and 43.80): trained mostly on soft, noisy clips (clean ones 15 % of the time), it still sharpens a sharp "
+SR_AT_SOURCE = ("restore-vsr-x2-v5 brought back to the source's geometry departs further from a clean, sharp input "
+                "than bicubic does ({what}: {sr:.2f} dB vs bicubic {bic:.2f} dB; 41.22 vs 49.49 synthetic and "
+                "43.88 vs 55.53 photograph, 2026-12-06; v4 41.11 and 44.11, v3 41.62 and 44.27, v2 42.09 and "
+                "45.46, restore-vsr-x2 41.17 and 43.80): trained mostly on soft, noisy clips (clean ones 15 % of the time), it still sharpens a sharp "
                 "source a little, and what it adds survives the downscale (weights/README.md)")
 
 
@@ -210,7 +210,7 @@ VENUE = SHARED / "corpora" / "venue" / "budgie-backgrounds__beacon-street-sunset
 
 def _sr_at_source(tmp_path, hr: list[np.ndarray]) -> tuple[float, float, list]:
     low = gt.downscale(hr)
-    out, _ = restore(tmp_path, low, stage_yaml("superres", weights="restore-vsr-x2-v4"))
+    out, _ = restore(tmp_path, low, stage_yaml("superres", weights="restore-vsr-x2-v5"))
     bicubic = gt.at_size(low, 2 * W, 2 * H)
     back = gt.at_size(out, W, H)
     assert out[0].shape[:2] == (2 * H, 2 * W)
@@ -242,12 +242,12 @@ def test_superres_consistency_holds_a_sharp_source(tmp_path):
     """``consistency: 1`` (back-projection onto the input) keeps the model's output true to a clean, sharp
     source at the source's geometry — the guarantee the model alone does not give (the xfail above) — and
     on such a source it is closer to the finer truth than the model alone and level with bicubic (2026-12-06,
-    restore-vsr-x2-v4 at the source: 54.65 dB, model alone 41.11, bicubic 49.49; against the truth: 35.29, 34.36,
+    restore-vsr-x2-v5 at the source: 54.65 dB, model alone 41.22, bicubic 49.49; against the truth: 35.30, 34.39,
     35.25; v3 gave 54.66, 41.62 / 35.29, 34.45)."""
     hr = [gt.scene(2 * W, 2 * H, seed=s) for s in (11, 12, 13)]
     low = gt.downscale(hr)
-    plain, _ = restore(tmp_path, low, stage_yaml("superres", weights="restore-vsr-x2-v4"), name="plain")
-    held, _ = restore(tmp_path, low, stage_yaml("superres", weights="restore-vsr-x2-v4", consistency=1.0),
+    plain, _ = restore(tmp_path, low, stage_yaml("superres", weights="restore-vsr-x2-v5"), name="plain")
+    held, _ = restore(tmp_path, low, stage_yaml("superres", weights="restore-vsr-x2-v5", consistency=1.0),
                       name="held")
     bicubic = gt.at_size(low, 2 * W, 2 * H)
     at_source = {name: gt.fidelity(gt.at_size(out, W, H), low)["psnr"]
