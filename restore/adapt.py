@@ -158,7 +158,10 @@ def adapt_subject(subject: Path, weights_dir: Path, *, base_weights: str, iters:
 def adapt(venue: Path | None, subject: Path | None, output: Path, *, base: str = "speech-576i",
           sr_iters: int = 300, face_iters: int = 300, device: str = "cpu", weights_dir: Path | None = None,
           overwrite: bool = False, replay: Path | None = None, replay_corpora: list[str] | None = None,
-          echo: Callable[[str], None] = print) -> AdaptResult:
+          min_gain_db: float = 0.0, echo: Callable[[str], None] = print) -> AdaptResult:
+    """Adapt the base pipeline's models; an adapted SR enters the pipeline only if it beats the generic
+    model on the venue's held-out shots by more than ``min_gain_db`` (otherwise its weights and card are
+    still written, for inspection, and the pipeline keeps the generic model and says why)."""
     from restore.models.registry import resolve_weights, user_weights_dir
     from restore.pipeline.spec import load_pipeline
 
@@ -185,10 +188,17 @@ def adapt(venue: Path | None, subject: Path | None, output: Path, *, base: str =
         path, result.venue = adapt_venue(Path(venue), work, weights_dir, name, base_weights=stage["weights"],
                                          iters=sr_iters, device=device, echo=echo, replay=replay or GENERAL_PACK,
                                          replay_corpora=replay_corpora)
-        stage["weights"] = name if weights_dir == user_weights_dir() else str(path)
         result.weights.append(path)
-        notes.append(f"super-resolution fine-tuned on {venue} ({result.venue['gain_db']:+.2f} dB PSNR-Y on its "
-                     f"held-out shots)")
+        gain = result.venue["gain_db"]
+        result.venue["used"] = gain > min_gain_db
+        if result.venue["used"]:
+            stage["weights"] = name if weights_dir == user_weights_dir() else str(path)
+            notes.append(f"super-resolution fine-tuned on {venue} ({gain:+.3f} dB PSNR-Y on its held-out shots)")
+        else:
+            notes.append(f"super-resolution fine-tuned on {venue} did not beat the generic {stage['weights']} on "
+                         f"its held-out shots ({gain:+.3f} dB), so the generic model is kept")
+            echo(f"the adapted super-resolution is not used: {gain:+.3f} dB against the generic model on the "
+                 f"venue's held-out shots (needs more than {min_gain_db:+.3f}); its weights stay in {path.parent}")
     if subject is not None:
         stage = _faces_stage(spec)
         path, result.subject = adapt_subject(Path(subject), weights_dir, base_weights=str(resolve_weights(stage["weights"])),

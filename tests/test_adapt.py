@@ -42,8 +42,8 @@ def test_venue_adaptation_writes_weights_with_cards_and_a_pipeline(tmp_path):
     replay = export_crops([general], tmp_path / "replay", size=288, per_image=2)
     out = tmp_path / "chamber.yaml"
     result = adapt(venue, None, out, base="default", sr_iters=2, weights_dir=tmp_path / "w", replay=replay,
-                   replay_corpora=[str(general)], echo=lambda line: None)
-    assert result.venue["clips"] > 0 and "gain_db" in result.venue
+                   replay_corpora=[str(general)], min_gain_db=float("-inf"), echo=lambda line: None)
+    assert result.venue["clips"] > 0 and "gain_db" in result.venue and result.venue["used"]
     (weights,) = result.weights
     card = yaml.safe_load(weights.with_suffix(".card.json").read_text())
     assert card["origin"] == "fine-tuned" and card["training"]["finetuned_from"]["name"] == "restore-vsr-x2-v5"
@@ -52,6 +52,14 @@ def test_venue_adaptation_writes_weights_with_cards_and_a_pipeline(tmp_path):
     sr = [s for s in spec.stages if s.name == "superres"][0]
     assert Path(sr.params.weights) == weights
     assert "Adapted by `restore adapt`" in yaml.safe_load(out.read_text())["description"]
+
+    # an adaptation that does not beat the generic model on the held-out shots is written, not used
+    kept = adapt(venue, None, tmp_path / "kept.yaml", base="default", sr_iters=1, weights_dir=tmp_path / "w2",
+                 replay=replay, replay_corpora=[str(general)], min_gain_db=float("inf"), echo=lambda line: None)
+    assert not kept.venue["used"] and kept.weights[0].is_file()
+    sr = [s for s in load_pipeline(str(tmp_path / "kept.yaml")).stages if s.name == "superres"][0]
+    assert sr.params.weights == "restore-vsr-x2-v5"
+    assert "so the generic model is kept" in yaml.safe_load((tmp_path / "kept.yaml").read_text())["description"]
 
 
 def test_a_venue_without_licence_is_refused_before_any_work(tmp_path):

@@ -22,18 +22,23 @@ import click
               help="Fine-tuning steps of the face model on the subject.")
 @click.option("--weights-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the adapted weights go (default: the user weights folder, found by name).")
+@click.option("--min-gain", "min_gain_db", default=0.0, show_default=True, type=float,
+              help="dB of PSNR-Y over the generic model on the venue's held-out shots that the adapted SR must "
+                   "exceed to enter the pipeline (otherwise the generic model is kept; the weights are still written).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing pipeline file and adapted weights.")
-def adapt_command(venue, subject, output, base, sr_iters, face_iters, weights_dir, device, overwrite) -> None:
+def adapt_command(venue, subject, output, base, sr_iters, face_iters, weights_dir, min_gain_db, device,
+                  overwrite) -> None:
     """Adapt super-resolution to a VENUE and faces to a SUBJECT; write a pipeline that uses them."""
     from restore.adapt import adapt
 
     result = adapt(venue, subject, output, base=base, sr_iters=sr_iters, face_iters=face_iters, device=device,
-                   weights_dir=weights_dir, overwrite=overwrite, echo=click.echo)
+                   weights_dir=weights_dir, overwrite=overwrite, min_gain_db=min_gain_db, echo=click.echo)
     if result.venue:
         v = result.venue
         click.echo(f"venue, {v['clips']} held-out clips: PSNR-Y generic {v['generic_psnr_y']} dB → adapted "
-                   f"{v['adapted_psnr_y']} dB ({v['gain_db']:+.3f} dB; bicubic {v['bicubic_psnr_y']} dB)")
+                   f"{v['adapted_psnr_y']} dB ({v['gain_db']:+.3f} dB; bicubic {v['bicubic_psnr_y']} dB); "
+                   + ("the pipeline uses the adapted model" if v["used"] else "the pipeline keeps the generic model"))
     if result.subject:
         s = result.subject
         click.echo(f"subject, {s['portraits']} held-out portraits: PSNR {s['generic_psnr']} → {s['adapted_psnr']} dB, "
