@@ -230,13 +230,13 @@ class Esrgan:
 class SuperRes:
     """Our SR weights through the real ``superres`` stage (so a multi-frame model works too)."""
 
-    def __init__(self, width: int, height: int):
+    def __init__(self, width: int, height: int, weights: str | None = None):
         from restore.pipeline.params import parse_params
         from restore.pipeline.registry import get_stage
 
         cls = get_stage("superres")     # whatever class the pipeline's `superres` is today
         fmt = VideoFormat(width=width, height=height, fps=Fraction(25))
-        self.stage = cls(parse_params(cls.Params, {"weights": sr_weights(), "scale": 2}),
+        self.stage = cls(parse_params(cls.Params, {"weights": weights or sr_weights(), "scale": 2}),
                          StageContext(source_format=fmt, input_format=fmt))
         self.stage.setup()
 
@@ -271,6 +271,18 @@ def face_psnr_ssim(out: np.ndarray, truth: np.ndarray, box) -> tuple[float, floa
     x, y = max(0, x), max(0, y)
     a, b = out[y:y + h, x:x + w], truth[y:y + h, x:x + w]
     return psnr_y(a, b), ssim_y(a, b)
+
+
+def score_faces(item: dict, outputs: dict[str, np.ndarray], results: dict, judge: DlibIdentity | None) -> None:
+    """Append each output's face PSNR-Y, SSIM-Y and dlib distance to the truth (NaN without a judge)."""
+    shape = judge.landmarks(item["truth"], item["box"]) if judge else None
+    truth_desc = judge.descriptor(item["truth"], shape) if judge else None
+    for name, image in outputs.items():
+        psnr, ssim = face_psnr_ssim(image, item["truth"], item["box"])
+        results[name]["psnr"].append(psnr)
+        results[name]["ssim"].append(ssim)
+        results[name]["dist"].append(float(np.linalg.norm(judge.descriptor(image, shape) - truth_desc))
+                                     if judge else np.nan)
 
 
 def bench_heldout() -> None:
@@ -343,14 +355,7 @@ def bench_heldout() -> None:
         if found:
             feats = [embedder.embed(sr[k], found[0].box, found[0].landmarks) for k in (0, CLIP // 2)]
             calib["noise"].append(1.0 - float(feats[0] @ feats[1]))
-        shape = judge.landmarks(item["truth"], item["box"]) if judge else None
-        truth_desc = judge.descriptor(item["truth"], shape) if judge else None
-        for name, image in outputs.items():
-            psnr, ssim = face_psnr_ssim(image, item["truth"], item["box"])
-            results[name]["psnr"].append(psnr)
-            results[name]["ssim"].append(ssim)
-            results[name]["dist"].append(float(np.linalg.norm(judge.descriptor(image, shape) - truth_desc))
-                                         if judge else np.nan)
+        score_faces(item, outputs, results, judge)
     elapsed = time.perf_counter() - start
     n = len(truths)
     base = np.array(results["bicubic"]["dist"])
@@ -556,22 +561,12 @@ def bench_sr_models(names: list[str]) -> None:
     except ImportError as exc:
         print(f"bench_faces sr skipped: the independent recognition model is missing ({exc})")
         return
-    models = {}
-    for name in names:
-        os.environ["RESTORE_BENCH_SR"] = name     # SuperRes reads the weights from sr_weights()
-        models[name] = SuperRes(TRUTH_W // 2, TRUTH_H // 2)
-    os.environ["RESTORE_BENCH_SR"] = ",".join(names)
+    models = {name: SuperRes(TRUTH_W // 2, TRUTH_H // 2, weights=name) for name in names}
     results = {m: {"dist": [], "psnr": [], "ssim": []} for m in ["bicubic"] + names}
     for i, item in enumerate(truths):
         clip, _ = degrade_sd(item["truth"], SEED + i)   # the same degradation as bench_heldout, face for face
         outputs = {"bicubic": bicubic(clip)} | {name: run(clip)[CLIP // 2] for name, run in models.items()}
-        shape = judge.landmarks(item["truth"], item["box"])
-        truth_desc = judge.descriptor(item["truth"], shape)
-        for name, image in outputs.items():
-            psnr, ssim = face_psnr_ssim(image, item["truth"], item["box"])
-            results[name]["psnr"].append(psnr)
-            results[name]["ssim"].append(ssim)
-            results[name]["dist"].append(float(np.linalg.norm(judge.descriptor(image, shape) - truth_desc)))
+        score_faces(item, outputs, results, judge)
     base = np.array(results["bicubic"]["dist"])
     rows, previous = [], None
     for name, r in results.items():
