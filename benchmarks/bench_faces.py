@@ -4,7 +4,8 @@ Run: ``PYTHONPATH=$PWD .venv/bin/python -m benchmarks faces`` (28 minutes on 2 s
 ``RESTORE_BENCH_FACES_LIMIT=N`` scores the first N faces, ``RESTORE_BENCH_FACES_ONLY=heldout|oldfilm`` one part;
 ``RESTORE_BENCH_FACES_ONLY=sr RESTORE_BENCH_SR=a,b`` scores only SR models a, b, … alone against
 bicubic and each other on the held-out faces, in one run: about a minute).
-Weights under test: ``RESTORE_BENCH_FACE`` (default ``restore-face-v1``) and
+Weights under test: ``RESTORE_BENCH_FACE`` (default: the faces stage's, ``restore-face-v3``;
+``RESTORE_BENCH_FACE_FIDELITY`` sets the stage's ``fidelity``, e.g. 0.3 for ``restore-face-v1``) and
 ``RESTORE_BENCH_SR`` (default ``restore-vsr-x2-v5``, the presets' SR); any registry name or path.
 
 1. **Held-out people, SD television** (the people of ``corpora/faces/MANIFEST.tsv``'s
@@ -78,7 +79,15 @@ SEED = 2024
 
 
 def face_weights() -> str:
-    return os.environ.get("RESTORE_BENCH_FACE", "restore-face-v1")
+    from restore.stages.faces import FacesParams
+
+    return os.environ.get("RESTORE_BENCH_FACE", FacesParams.weights)
+
+
+def face_fidelity() -> dict:
+    """``RESTORE_BENCH_FACE_FIDELITY``: the faces stage's ``fidelity`` (default: the stage's own)."""
+    value = os.environ.get("RESTORE_BENCH_FACE_FIDELITY")
+    return {"fidelity": float(value)} if value else {}
 
 
 def sr_weights() -> str:
@@ -254,7 +263,7 @@ def faces_stage(images: list[np.ndarray], source_size: tuple[int, int], fps: Fra
     h, w = images[0].shape[:2]
     source = VideoFormat(width=source_size[0], height=source_size[1], fps=fps)
     events: list[dict] = []
-    stage = Faces(parse_params(Faces.Params, {"weights": face_weights(), **params}),
+    stage = Faces(parse_params(Faces.Params, {"weights": face_weights(), **face_fidelity(), **params}),
                   StageContext(source_format=source, input_format=VideoFormat(width=w, height=h, fps=fps),
                                report=events.append))
     stage.setup()

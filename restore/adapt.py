@@ -65,15 +65,13 @@ def check_corpora(venue: Path | None, subject: Path | None) -> None:
 
 
 def _faces_stage(spec: dict) -> dict:
-    """The base pipeline's faces stage, or one added after super-resolution: the presets leave
-    faces to the frames' own restoration, since a generic face model moved held-out people away
-    from who they are; one tuned to the speaker and gated by the speaker's portraits is another matter."""
+    """The base pipeline's faces stage, or one added after super-resolution (as the presets place it)."""
     stages = spec.setdefault("stages", [])
     for stage in stages:
         if stage.get("stage") == "faces":
             return stage
     at = next((i + 1 for i, s in enumerate(stages) if s.get("stage") == "superres"), len(stages))
-    stage = {"stage": "faces", "weights": "restore-face-v1", "fidelity": 0.3}
+    stage = {"stage": "faces", "weights": "restore-face-v3", "fidelity": 0.0}
     stages.insert(at, stage)
     return stage
 

@@ -75,3 +75,22 @@ def test_a_venue_without_licence_is_refused_before_any_work(tmp_path):
 def test_nothing_to_adapt_is_one_line(tmp_path):
     with pytest.raises(UserError, match="--venue DIR, --subject DIR or both"):
         adapt(None, None, tmp_path / "x.yaml")
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+@pytest.mark.skipif(not (SHARED / "corpora" / "faces" / "debruine_self").is_dir(), reason="needs ../shared")
+def test_subject_adaptation_fine_tunes_the_presets_face_model_and_gates_on_the_portraits(tmp_path):
+    subject = SHARED / "corpora" / "faces" / "debruine_self"
+    out = tmp_path / "speaker.yaml"
+    result = adapt(None, subject, out, base="default", face_iters=2, weights_dir=tmp_path / "w",
+                   echo=lambda line: None)
+    (weights,) = result.weights
+    card = yaml.safe_load(weights.with_suffix(".card.json").read_text())
+    # the presets' face model follows their SR model: the subject is learnt on that model's output
+    assert card["cascade"]["sr_weights"] == "restore-vsr-x2-v5" and card["crop_size"] == 256
+    assert card["base_weights"]["file"] == "restore-face-v3.safetensors"
+    assert len(card["corpus"]["heldout"]) == 3 and result.subject["portraits"] == 3 * card["cascade"]["subject_draws"]
+    faces = [s for s in load_pipeline(str(out)).stages if s.name == "faces"]
+    assert len(faces) == 1 and Path(faces[0].params.weights) == weights
+    assert Path(faces[0].params.reference) == subject.resolve() and faces[0].params.fidelity == 0.0

@@ -49,7 +49,8 @@ from restore.stages.base import FrameStage
 # the person. Calibrated with `python -m benchmarks faces` on 114 held-out faces at
 # SD-television size (README, "Identity gates"): the same face under a fresh draw of its
 # noise moves by up to 0.09 (p99), so a restoration may change the face as much as its own
-# noise does, not more. Genuine restorations by restore-face-v1 stay below 0.013 (p99);
+# noise does, not more. Genuine restorations stay below 0.013 (p99, restore-face-v1) and 0.037
+# (p99, restore-face-v3 after restore-vsr-x2-v5);
 # faces blended half-way to another person are above it in 94 % of cases, a quarter of
 # the way in 57 %.
 DEFAULT_MAX_DRIFT = 0.1
@@ -59,9 +60,12 @@ FALLBACK_STRENGTHS = (1.0, 0.5, 0.25)
 
 @dataclass(frozen=True)
 class FacesParams:
-    weights: str = "restore-face-v1"
-    # 0 = the model's face, 1 = the aligned input unchanged (CodeFormer's w, same sense)
-    fidelity: float = field(default=0.3, metadata={"min": 0.0, "max": 1.0})
+    # trained on the output of restore-vsr-x2-v5 (the presets' SR) at the resolution faces have there
+    weights: str = "restore-face-v3"
+    # 0 = the model's face, 1 = the aligned input unchanged (CodeFormer's w, same sense). 0 by default:
+    # restore-face-v3 is trained for fidelity (L1, no adversarial loss), its output is its best estimate
+    # of the truth; a generative model (or restore-face-v1, made for 0.3) wants some of the input kept.
+    fidelity: float = field(default=0.0, metadata={"min": 0.0, "max": 1.0})
     min_face: int = field(default=32, metadata={"min": 8, "max": 1024})    # px, in source-frame pixels
     max_yaw: float = field(default=50.0, metadata={"min": 0.0, "max": 90.0})  # degrees; beyond: a profile
     detect_score: float = field(default=0.6, metadata={"min": 0.1, "max": 0.99})

@@ -250,11 +250,22 @@ class FaceDegradation(TypedDict, total=False):
     chroma_p: Probability
 
 
+class FaceCascade(TypedDict, total=False):
+    """Train on the faces stage's real input (restore.training.face_cascade): pairs of the aligned
+    output of an SR model and the aligned truth, instead of synthetic degradations of clean crops."""
+
+    sr_weights: str                            # the SR model the faces stage will follow
+    sr_config: str                             # its training config (the degradation ranges)
+    draws: Annotated[int, Range(min=1)]        # shots per portrait
+    face_px: Interval                          # face width in the SR frame (never enlarged)
+
+
 class FaceFinetune(TypedDict, total=False):
     iters: Annotated[int, Range(min=1)]
     lr: Annotated[float, Range(gt=0)]
     heldout_fraction: Annotated[float, Range(gt=0, max=1)]
     pairs_per_face: Annotated[int, Range(min=1)]
+    draws: Annotated[int, Range(min=1)]        # shots per portrait when the model follows an SR model
     output_dir: str
 
 
@@ -287,6 +298,7 @@ class FaceConfig:
     loss: FaceLoss = field(default_factory=dict)
     heldout: FaceHeldout = field(default_factory=dict)
     degradation: FaceDegradation = field(default_factory=dict)
+    cascade: FaceCascade = field(default_factory=dict)
     finetune: FaceFinetune = field(default_factory=dict)
     notes: str = ""
     raw: dict = field(default_factory=dict, metadata=INTERNAL)   # the mapping as written (for the card)

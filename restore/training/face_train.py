@@ -161,9 +161,11 @@ class FaceTrainer:
     ``state``/``load`` the checkpoint, ``export`` float16 weights and the card."""
 
     def __init__(self, model, train_crops: np.ndarray, schedule: FaceSchedule, device: str,
-                 validator: Callable[[Any], dict] | None = None):
+                 validator: Callable[[Any], dict] | None = None,
+                 pairs: tuple[np.ndarray, np.ndarray] | None = None):
         self.model, self.schedule, self.device, self.validator = model, schedule, device, validator
         self.train_crops = train_crops
+        self.pairs = pairs      # made beforehand (restore.training.face_cascade): no synthesis per batch
         self.lr = float(schedule.lr)
         self.lr_min = float(schedule.lr_min if schedule.lr_min is not None else schedule.lr / 30)
         self.optimiser = torch.optim.Adam(model.parameters(), lr=self.lr, betas=(0.9, 0.99))
@@ -172,7 +174,7 @@ class FaceTrainer:
         self.calibrate = schedule.calibrate_iters if schedule.iters == 0 else 0
         self.elapsed, self.cpu = 0.0, 0.0             # earlier sessions of a resumed run
         self.history: list[dict] = []
-        self.on_device = schedule.synth == "torch"
+        self.on_device = schedule.synth == "torch" and pairs is None
         if self.on_device:
             # Pairs are made where the model trains (restore.training.face_synth): a GPU never waits.
             self.crops_t = torch.from_numpy(np.ascontiguousarray(train_crops.transpose(0, 3, 1, 2))).to(device)
@@ -186,6 +188,11 @@ class FaceTrainer:
 
     def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         s, it = self.schedule, self.iteration
+        if self.pairs is not None:
+            from restore.training.face_cascade import pair_batch
+
+            lq, hq = pair_batch(*self.pairs, np.random.default_rng([s.seed, it]), s.batch_size, s.patch_size)
+            return torch.from_numpy(lq).to(self.device), torch.from_numpy(hq).to(self.device)
         if self.on_device:
             from restore.training import face_synth
 
@@ -378,7 +385,28 @@ def train_face(config: FaceConfig | dict, resume: bool = False, max_iters: int |
     corpus_dir = _path(corpus or config.corpus or "")
     output = _path(config.output or f"weights/{config.name}.safetensors")
     _refuse_overwrite(output, force or resume)
-    if config.crops and corpus is None:
+    pairs = None
+    if config.cascade:
+        from restore.models.registry import weights_facts
+        from restore.training.face_cascade import CascadeSpec, build_cascade_pairs
+
+        c = config.cascade
+        if "sr_weights" not in c or "sr_config" not in c:
+            raise UserError("cascade: needs sr_weights (the SR model the faces stage follows) and sr_config")
+        spec = CascadeSpec(sr_weights=str(_path_or_name(c["sr_weights"])), sr_config=str(_path(c["sr_config"])),
+                           crop_size=size, draws=int(c.get("draws", 3)),
+                           face_px=tuple(c.get("face_px", CascadeSpec.face_px)), seed=config.seed)
+        log(f"cascade pairs after {spec.sr_weights} from {corpus_dir}")
+        lq, hq, kept = build_cascade_pairs(corpus_dir, spec, cache_dir, log)
+        images, manifest = face_data.read_face_manifest(corpus_dir)
+        pairs, crops = (lq, hq), hq
+        cascade_facts = {"sr_weights": spec.sr_weights, "sr_sha256": weights_facts(spec.sr_weights).sha256,
+                         "sr_config": c["sr_config"], "draws": spec.draws, "face_px": list(spec.face_px),
+                         "frames": spec.frames, "pairs": int(len(lq)), "note": (
+                             "each training portrait filmed as a static shot, degraded with the SR model's "
+                             "training degradation, super-resolved by it as the superres stage does; "
+                             "the pair is its aligned centre frame and the aligned truth")}
+    elif config.crops and corpus is None:
         # aligned crops made beforehand (a machine without the corpus or the face detector)
         manifest = _path(config.crops)
         crops, kept = face_data.read_face_pack(manifest)
@@ -395,10 +423,17 @@ def train_face(config: FaceConfig | dict, resume: bool = False, max_iters: int |
     fraction = float(held.get("people_fraction", 0.05))
     train_idx = [i for i, im in enumerate(kept) if im.person not in excluded and not _held_out_person(im.person, fraction)]
     val_idx = [i for i, im in enumerate(kept) if im.person not in excluded and _held_out_person(im.person, fraction)]
-    log(f"{len(kept)}/{len(images)} faces found; {len(train_idx)} train, {len(val_idx)} held out "
+    found = f"{len(kept)} pairs from {len({im.rel for im in kept})} portraits" if pairs is not None else \
+        f"{len(kept)}/{len(images)} faces found"
+    log(f"{found}; {len(train_idx)} train, {len(val_idx)} held out "
         f"({len({kept[i].person for i in val_idx})} people), excluded people: {sorted(excluded)}")
-    val_lq, val_hq = validation_pairs(crops[val_idx], int(held.get("pairs_per_face", 2)), 12345,
-                                      schedule.degradation)
+    if pairs is not None:    # every held-out person's shots, as the SR model left them
+        val_lq, val_hq = (pairs[0][val_idx].astype(np.float32) / 255, pairs[1][val_idx].astype(np.float32) / 255)
+        pairs = (pairs[0][train_idx], pairs[1][train_idx])
+    else:
+        cascade_facts = None
+        val_lq, val_hq = validation_pairs(crops[val_idx], int(held.get("pairs_per_face", 2)), 12345,
+                                          schedule.degradation)
 
     model = build_face_model(dict(config.arch)).to(device)
     init_from = None
@@ -408,8 +443,8 @@ def train_face(config: FaceConfig | dict, resume: bool = False, max_iters: int |
         model.load_state_dict(base.state_dict())
         init_from = {"name": loaded.name, "sha256": loaded.sha256}
         log(f"starting from {loaded.name} ({loaded.sha256[:12]}…)")
-    trainer = FaceTrainer(model, crops[train_idx], schedule, device,
-                          validator=lambda m: evaluate(m, val_lq, val_hq, device, embedder))
+    trainer = FaceTrainer(model, crops[train_idx] if pairs is None else crops[:0], schedule, device,
+                          validator=lambda m: evaluate(m, val_lq, val_hq, device, embedder), pairs=pairs)
     with EnergyMeter(device=device) as meter:
         summary = run_schedule(trainer, _path(config.run_dir) / "checkpoint.pt", resume, log, stop_at=max_iters)
         final = evaluate(model, val_lq, val_hq, device, embedder)
@@ -432,8 +467,10 @@ def train_face(config: FaceConfig | dict, resume: bool = False, max_iters: int |
                    "trained_licences": dict(Counter(im.license for im in trained_on)),
                    "heldout_faces": len(val_idx), "heldout_people": sorted({kept[i].person for i in val_idx}),
                    "excluded_people": sorted(excluded)},
-        "validation": {**final, "note": "held-out people, fixed synthetic archival degradations "
-                       "(seed 12345); identity = mean SFace cosine to the clean face (same person >= 0.363)"},
+        "validation": {**final, "note": (
+            "held-out people's cascade pairs: input = the SR model's output (psnr_input is the SR model alone)"
+            if cascade_facts else "held-out people, fixed synthetic archival degradations (seed 12345)")
+            + "; identity = mean SFace cosine to the clean face (same person >= 0.363)"},
         "energy": meter.report.as_dict(),
         "licence": "weights: Apache-2.0 (project); training images CC-BY-4.0 (attribution in the corpus "
                    "SOURCES.md) and public domain - see corpus.licences",
@@ -442,6 +479,18 @@ def train_face(config: FaceConfig | dict, resume: bool = False, max_iters: int |
                        "keeps the frame's own detail. Trained on frontal studio portraits; profiles are "
                        "skipped by the faces stage.",
     }
+    if cascade_facts:
+        extras["task"] = (f"face refinement after {cascade_facts['sr_weights']} (aligned {size}-px crops of its "
+                          "output, FFHQ five-point template)")
+        extras["cascade"] = cascade_facts
+        extras["corpus"]["images"] = len({im.rel for im in kept})
+        extras["corpus"]["trained_images"] = len({im.rel for im in trained_on})
+        extras["limitations"] = (
+            f"Corrects what {cascade_facts['sr_weights']} leaves on faces of about {spec.face_px[0]:.0f}-"
+            f"{spec.face_px[1]:.0f} px in its output (SD faces of 45-75 px brought up x2); after another SR model, "
+            "or on a frame that was not super-resolved, its input is not what it learned. Trained on frontal "
+            "portraits; profiles are skipped by the faces stage. Fidelity-trained (L1, gradient, spectrum; no "
+            "adversarial loss): it sharpens what the frames hold, it does not invent detail.")
     name = config.name if "name" in config.raw else output.stem
     card = trainer.export(output, name, "trained by restore train (task: face)", extras)
     log(f"wrote {output} and its card")
@@ -453,21 +502,22 @@ def train_face(config: FaceConfig | dict, resume: bool = False, max_iters: int |
 
 def _finetune(config: FaceConfig, schedule: FaceSchedule, weights: Path, corpus: Path, cache_dir, embedder,
               max_iters, device, force, log) -> Path:
-    from restore.energy import EnergyMeter
 
     ft = config.finetune
     size = config.crop_size
+    from restore.models.registry import weights_facts
+
+    cascade = weights_facts(weights).card.get("cascade")
+    if cascade:
+        # a face model that follows an SR model learns the subject on that SR model's output too
+        return _finetune_cascade(config, schedule, weights, corpus, cascade, cache_dir, embedder, max_iters,
+                                 device, force, log)
     images, manifest = face_data.read_face_manifest(corpus)
     crops, kept = face_data.aligned_crops(images, size, cache_dir)
     if len(kept) < 2:
         raise UserError(f"{corpus}: found faces in {len(kept)} portraits; fine-tuning needs at least 2")
     order = sorted(range(len(kept)), key=lambda i: kept[i].rel)
-    marked = [i for i in order if kept[i].split == "heldout"]
-    if marked:
-        val_idx = marked
-    else:
-        n_val = max(1, int(math.ceil(len(order) * float(ft.get("heldout_fraction", 0.34)))))
-        val_idx = order[-n_val:]
+    val_idx = _subject_heldout(kept, order, ft)
     train_idx = [i for i in order if i not in val_idx]
     if not train_idx:
         raise UserError(f"{corpus}: no portraits left to train on after holding out {len(val_idx)}")
@@ -479,19 +529,9 @@ def _finetune(config: FaceConfig, schedule: FaceSchedule, weights: Path, corpus:
     generic.eval()
     if int(loaded.card.get("crop_size", size)) != size:
         raise UserError(f"{weights} was trained on {loaded.card.get('crop_size')}-px crops, the config says {size}")
-    before = evaluate(generic, val_lq, val_hq, device, embedder)
-    model, _ = load_for_finetuning(weights, device)
-    stem = weights.name.removesuffix(weights.suffix)
-    output = _path(ft.get("output_dir", weights.parent)) / f"{stem}-subject-{corpus.name}.safetensors"
-    _refuse_overwrite(output, force)
-    lr = float(ft.get("lr", 1e-4))
-    schedule = replace(schedule, iters=int(max_iters or ft.get("iters", 300)), lr=lr, lr_min=lr / 10,
-                       validate_every=0)
-    trainer = FaceTrainer(model, crops[train_idx], schedule, device)
-    with EnergyMeter(device=device) as meter:
-        summary = run_schedule(trainer, None, False, log)
-        after = evaluate(model, val_lq, val_hq, device, embedder)
-    log(f"held-out subject faces: generic {before}; fine-tuned {after}")
+    trainer, output, schedule, summary, before, after, energy = _run_subject(
+        generic, weights, corpus, ft, schedule, max_iters, device, force, embedder, (val_lq, val_hq),
+        {"train_crops": crops[train_idx]}, log)
     extras = {
         "task": "face restoration, fine-tuned to one subject",
         "crop_size": size,
@@ -501,7 +541,91 @@ def _finetune(config: FaceConfig, schedule: FaceSchedule, weights: Path, corpus:
                    "trained": [kept[i].rel for i in train_idx], "heldout": [kept[i].rel for i in val_idx]},
         "validation": {"generic": before, "finetuned": after,
                        "note": "held-out portraits of the subject, fixed degradations (seed 777)"},
-        "energy": meter.report.as_dict(),
+        "energy": energy,
+    }
+    trainer.export(output, output.stem, f"fine-tuned from {weights.name} on {corpus.name}", extras)
+    log(f"wrote {output}")
+    return output
+
+
+def _run_subject(generic, weights: Path, corpus: Path, ft: dict, schedule: FaceSchedule, max_iters, device, force,
+                 embedder, val: tuple[np.ndarray, np.ndarray], data: dict, log, **changes):
+    """A subject fine-tune's run, measured before and after on the held-out ``val`` pairs; ``data`` is
+    what the trainer learns from (``train_crops``, and ``pairs`` made beforehand)."""
+    from restore.energy import EnergyMeter
+
+    before = evaluate(generic, *val, device, embedder)
+    model, _ = load_for_finetuning(weights, device)
+    stem = weights.name.removesuffix(weights.suffix)
+    output = _path(ft.get("output_dir", weights.parent)) / f"{stem}-subject-{corpus.name}.safetensors"
+    _refuse_overwrite(output, force)
+    lr = float(ft.get("lr", 1e-4))
+    schedule = replace(schedule, iters=int(max_iters or ft.get("iters", 300)), lr=lr, lr_min=lr / 10,
+                       validate_every=0, **changes)
+    trainer = FaceTrainer(model, schedule=schedule, device=device, **data)
+    with EnergyMeter(device=device) as meter:
+        summary = run_schedule(trainer, None, False, log)
+        after = evaluate(model, *val, device, embedder)
+    log(f"held-out subject faces: generic {before}; fine-tuned {after}")
+    return trainer, output, schedule, summary, before, after, meter.report.as_dict()
+
+
+def _subject_heldout(kept: list, order: list[int], ft: dict) -> list[int]:
+    """The subject's portraits held out for the measure: those the manifest marks ``heldout``, else the
+    last ``heldout_fraction`` of them by file name."""
+    marked = [i for i in order if kept[i].split == "heldout"]
+    if marked:
+        return marked
+    n_val = max(1, int(math.ceil(len(order) * float(ft.get("heldout_fraction", 0.34)))))
+    return order[-n_val:]
+
+
+def _finetune_cascade(config: FaceConfig, schedule: FaceSchedule, weights: Path, corpus: Path, cascade: dict,
+                      cache_dir, embedder, max_iters, device, force, log) -> Path:
+    """Subject fine-tune of a face model trained on an SR model's output (``cascade`` in its card): the
+    subject's portraits are filmed, degraded and super-resolved as in its training
+    (restore.training.face_cascade), several shots each; whole portraits are held out for the measure."""
+    from restore import resources
+    from restore.training.face_cascade import CascadeSpec, build_cascade_pairs
+
+    ft = config.finetune
+    generic, loaded = load_for_finetuning(weights, device)
+    generic.eval()
+    size = int(loaded.card.get("crop_size", config.crop_size))
+    sr_config = _path(cascade["sr_config"])
+    if not sr_config.is_file():     # recorded relative to the checkout; an installed copy has its own
+        sr_config = resources.pipelines_dir() / "training" / sr_config.name
+    spec = CascadeSpec(sr_weights=cascade["sr_weights"], sr_config=str(sr_config), crop_size=size,
+                       draws=int(ft.get("draws", 8)), face_px=tuple(cascade.get("face_px", CascadeSpec.face_px)),
+                       seed=777)
+    lq, hq, owners = build_cascade_pairs(corpus, spec, cache_dir, log, include_heldout=True)
+    portraits = sorted({o.rel: o for o in owners}.values(), key=lambda o: o.rel)
+    if len(portraits) < 2:
+        raise UserError(f"{corpus}: found faces in {len(portraits)} portraits; fine-tuning needs at least 2")
+    held = {portraits[i].rel for i in _subject_heldout(portraits, list(range(len(portraits))), ft)}
+    val = np.array([o.rel in held for o in owners])
+    if val.all():
+        raise UserError(f"{corpus}: no portraits left to train on after holding out {len(held)}")
+    val_lq, val_hq = lq[val].astype(np.float32) / 255, hq[val].astype(np.float32) / 255
+    people = sorted({o.person for o in portraits})
+    log(f"fine-tuning on {len(portraits) - len(held)} portraits of {', '.join(people)} ({int((~val).sum())} "
+        f"shots after {spec.sr_weights}); {len(held)} held out")
+    trainer, output, schedule, summary, before, after, energy = _run_subject(
+        generic, weights, corpus, ft, schedule, max_iters, device, force, embedder, (val_lq, val_hq),
+        {"train_crops": hq[:0], "pairs": (lq[~val], hq[~val])}, log, patch_size=size // 2)
+    _, manifest = face_data.read_face_manifest(corpus)
+    extras = {
+        "task": f"face refinement after {spec.sr_weights}, fine-tuned to one subject",
+        "crop_size": size,
+        "cascade": {**cascade, "subject_draws": spec.draws},
+        "base_weights": {"file": weights.name, "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()},
+        "training": {**summary, "settings": {k: v for k, v in asdict(schedule).items() if k != "degradation"}},
+        "corpus": {**_manifest_facts(manifest, portraits), "subject": people,
+                   "trained": sorted(o.rel for o in portraits if o.rel not in held), "heldout": sorted(held)},
+        "validation": {"generic": before, "finetuned": after,
+                       "note": f"held-out portraits of the subject, {spec.draws} shots each after "
+                               f"{spec.sr_weights} (seed 777)"},
+        "energy": energy,
     }
     trainer.export(output, output.stem, f"fine-tuned from {weights.name} on {corpus.name}", extras)
     log(f"wrote {output}")
