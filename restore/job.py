@@ -195,6 +195,8 @@ def _run_locked(source: Path, output: Path, spec: PipelineSpec, options: JobOpti
     pipeline = Pipeline(spec, src_fmt, device=device, batch_size=options.batch_size, seed=options.seed,
                         options=stage_options, report=options.events, preview=head)
     del head
+    for i, stage in enumerate(spec.stages):
+        notes.extend(stage.cls.pipeline_notes(stage.params, spec.stages[:i]))
     settings, out_fmt = output_settings(output, src_fmt, pipeline.output_format, spec, options, notes)
     native = is_native(pipeline, src_fmt, out_fmt)
     corrections = load_corrections(options)

@@ -95,6 +95,12 @@ class Stage:
         return None
 
     @classmethod
+    def pipeline_notes(cls, params: Any, earlier: list[Any]) -> list[str]:
+        """Notes on where the stage stands in its pipeline, for the run's record (``earlier``: the
+        StageSpecs before it), e.g. a model trained to follow another stage that does not precede it."""
+        return []
+
+    @classmethod
     def preview_frames(cls, params: Any) -> int:
         """How many of the clip's first frames the stage must see before it can say its output
         format (e.g. border detection); the job decodes them once and passes them in

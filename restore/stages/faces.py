@@ -130,6 +130,33 @@ class Faces(FrameStage):
                 return "reference", str(exc)
         return None
 
+    @classmethod
+    def pipeline_notes(cls, params: FacesParams, earlier: list) -> list[str]:
+        """A face model trained on one SR model's output (``cascade`` in its card) that follows another SR
+        model, or none, is used outside what it learned: the record says so."""
+        from restore.models.registry import weights_facts
+
+        try:
+            facts = weights_facts(params.weights)
+        except Exception:   # a missing file is check_params' to report
+            return []
+        follows = (facts.card or {}).get("cascade")
+        if not follows:
+            return []
+        sr = [s for s in earlier if s.name == "superres"]
+        if sr:
+            try:
+                got = weights_facts(sr[-1].params.weights)
+            except Exception:
+                return []
+            if got.sha256 == follows.get("sr_sha256"):
+                return []
+            here = f"follows {got.name}"
+        else:
+            here = "follows no super-resolution"
+        return [f"faces: {facts.name} learned to correct the output of {follows.get('sr_weights')}; here it "
+                f"{here}, so its input is not what it was trained on (measure before trusting it)"]
+
     def setup(self) -> None:
         from restore.models.registry import load_model
 

@@ -263,3 +263,18 @@ def test_reference_gate_refuses_a_face_moved_away_from_the_reference(harmful_wei
     assert face["reference"]["returned"] == face["reference"]["received"]   # what was returned: the source
     np.testing.assert_array_equal(out.image, frames[0].image)
     assert any(e.get("event") == "identity_reference" for e in events)
+
+
+def test_a_face_model_says_when_it_does_not_follow_the_sr_model_it_learned_on():
+    from restore.pipeline.spec import load_pipeline, parse_pipeline
+
+    def notes(text: str) -> list[str]:
+        spec = parse_pipeline(text, source="test.yaml") if "\n" in text else load_pipeline(text)
+        return [n for i, s in enumerate(spec.stages) for n in s.cls.pipeline_notes(s.params, spec.stages[:i])]
+
+    assert notes("default") == [] and notes("speech-576i") == []          # v3 after v5, as trained
+    other = notes("stages:\n  - stage: superres\n    weights: restore-sr-x2\n  - stage: faces\n")
+    assert len(other) == 1 and "restore-vsr-x2-v5" in other[0] and "follows restore-sr-x2" in other[0]
+    alone = notes("stages:\n  - stage: faces\n")
+    assert len(alone) == 1 and "follows no super-resolution" in alone[0]
+    assert notes("stages:\n  - stage: faces\n    weights: restore-face-v1\n") == []   # not trained after an SR
