@@ -4,7 +4,7 @@ Run: ``PYTHONPATH=$PWD .venv/bin/python -m benchmarks faces`` (28 minutes on 2 s
 ``RESTORE_BENCH_FACES_LIMIT=N`` scores the first N faces, ``RESTORE_BENCH_FACES_ONLY=heldout|oldfilm`` one part;
 ``RESTORE_BENCH_FACES_ONLY=sr RESTORE_BENCH_SR=a,b`` scores only SR models a, b, … alone against
 bicubic and each other on the held-out faces, in one run: about a minute).
-Weights under test: ``RESTORE_BENCH_FACE`` (default: the faces stage's, ``restore-face-v3``;
+Weights under test: ``RESTORE_BENCH_FACE`` (default: the faces stage's, ``restore-face-v4``;
 ``RESTORE_BENCH_FACE_FIDELITY`` sets the stage's ``fidelity``, e.g. 0.3 for ``restore-face-v1``) and
 ``RESTORE_BENCH_SR`` (default ``restore-vsr-x2-v5``, the presets' SR); any registry name or path.
 

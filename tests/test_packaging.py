@@ -82,6 +82,20 @@ def _frame_count(path: Path) -> int:
     return int(json.loads(out.stdout)["streams"][0]["nb_read_frames"])
 
 
+def _models_users_run() -> set[str]:
+    """The weights the preset pipelines name, and the stages' own defaults."""
+    from restore import safeyaml
+    from restore.stages.faces import FacesParams
+    from restore.stages.superres import SuperResParams
+
+    named = {FacesParams.weights, SuperResParams.weights}
+    for path in (REPO / "pipelines").glob("*.yaml"):
+        for stage in safeyaml.load(path.read_text(encoding="utf-8")).get("stages", []):
+            if isinstance(stage, dict) and "weights" in stage:
+                named.add(stage["weights"])
+    return named
+
+
 def test_wheel_installs_and_runs_default_pipeline_outside_the_repo(tmp_path):
     _require_build_tools()
     src = _copy_source(tmp_path / "src")
@@ -98,6 +112,10 @@ def test_wheel_installs_and_runs_default_pipeline_outside_the_repo(tmp_path):
         for pattern in patterns:
             for path in (REPO / folder).glob(pattern):
                 assert f"restore/_data/{folder}/{path.relative_to(REPO / folder)}" in names, path
+    # every model a shipped pipeline or a stage default runs is in; the training chain's steps are not
+    shipped_models = {n.rsplit("/", 1)[-1].removesuffix(".safetensors") for n in names if n.endswith(".safetensors")}
+    assert _models_users_run() <= shipped_models, _models_users_run() - shipped_models
+    assert "restore-vsr-x2-v4" not in shipped_models and "restore-vsr-x2" not in shipped_models
     assert any(n.startswith("restore/review/assets/") for n in names)      # package data as before
     assert not any(n.startswith(("tests/", "benchmarks/", "corpora/")) for n in names)
 

@@ -40,7 +40,7 @@ from restore.training import face_data
 from restore.training.determinism import facts as determinism_facts
 from restore.training.config import FaceConfig, face_config
 from restore.training.determinism import previous_weights_sha256, reproduction_line, set_threads
-from restore.training.trainer import batch_generator, cosine
+from restore.training.trainer import batch_generator, cosine, display_path
 
 
 def _path(value) -> Path:
@@ -308,7 +308,7 @@ def run_schedule(trainer: FaceTrainer, state_path: Path | None, resume: bool, lo
 
 
 def _manifest_facts(manifest: Path, images: list) -> dict:
-    return {"manifest": str(manifest), "manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
+    return {"manifest": display_path(manifest), "manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
             "licences": dict(Counter(im.license for im in images)), "images": len(images),
             "people": len({im.person for im in images})}
 
