@@ -5,7 +5,8 @@ A multi-frame model (its card names a ``radius``) restores each frame from the 2
 around it, registered onto it by whole-pixel motion (restore.models.motion): detail one frame
 lost is read from its neighbours, where the scene was really sampled. The stage then declares
 that radius, so streaming, segment overlap and resume account for the neighbours it reads.
-A single-frame model runs on batches of frames.
+A single-frame model runs on batches of frames. On the CPU every frame goes through the network
+alone, so its bits never depend on the frames batched with it (a resumed segment batches differently).
 
 Output geometry follows the display aspect: anamorphic PAL 720×576 (4:3 or 16:9)
 becomes square pixels, e.g. ``size: 1440x1080`` or ``scale: 2`` → 1536×1152 for 4:3.
@@ -204,6 +205,12 @@ class SuperResolution(Stage):
         """Single-frame: a list of H×W×3 images. Multi-frame: a list of windows of them."""
         import torch
 
+        if len(inputs) > 1 and torch.device(self.context.device).type == "cpu":
+            # On the CPU a frame goes through the network alone. oneDNN picks its convolution kernels by
+            # batch size, so a frame's bits would depend on which frames share its batch — and a resumed
+            # segment batches differently from a whole run (measured: up to 2e-7 apart on small frames).
+            # Alone is also faster here: 4 frames of 768×576 one by one 3.2–3.7 s, as one batch 4.4–4.9 s.
+            return [img for item in inputs for img in self._restore([item])]
         from restore.models.motion import align_window
         from restore.pipeline.compute import auto_tile, autocast_for, resize, run_model
 
