@@ -1,7 +1,7 @@
 """How much the reference gate's reading moves on restorations that are genuine: its margin's calibration.
 
 Run: ``python -m benchmarks reference_gate`` (needs ../shared; ~4 min on 2 idle cores with the cascade
-pairs cached by ``restore train pipelines/training/face-v3.yaml``, ~8 min more to make them).
+pairs cached by ``restore train pipelines/training/face-v3.yaml``, ~4 min more to make them).
 
 The reference gate (``faces`` stage, ``reference: DIR``) refuses a restored face whose SFace cosine to
 the reference person falls below the received face's by more than ``reference_margin``. A margin of 0
@@ -37,8 +37,6 @@ def main() -> None:
     if not (SHARED / "corpora" / "faces").is_dir():
         print(f"bench_reference_gate skipped: {SHARED / 'corpora' / 'faces'} not found")
         return
-    import torch
-
     from restore.faces.align import template
     from restore.faces.identity import IdentityEmbedder
     from restore.metrics import psnr_y
@@ -46,7 +44,7 @@ def main() -> None:
     from restore.stages.faces import FacesParams
     from restore.training.config import load_face_config
     from restore.training.face_cascade import CascadeSpec, build_cascade_pairs
-    from restore.training.face_train import _held_out_person
+    from restore.training.face_train import _held_out_person, restore_crops
 
     config = load_face_config(REPO / "pipelines" / "training" / "face-v3.yaml")
     c = dict(config.cascade)
@@ -70,10 +68,7 @@ def main() -> None:
     model = load_model(weights, "cpu").module.eval()
     received = lq[idx].astype(np.float32) / 255
     truth = hq[idx].astype(np.float32) / 255
-    with torch.no_grad():
-        restored = np.concatenate([
-            model(torch.from_numpy(np.ascontiguousarray(received[i:i + 8].transpose(0, 3, 1, 2))))
-            .clamp(0, 1).numpy().transpose(0, 2, 3, 1) for i in range(0, len(received), 8)])
+    restored = restore_crops(model, received, "cpu")
 
     embedder = IdentityEmbedder()
     points, box = template(config.crop_size), (0, 0, config.crop_size, config.crop_size)
