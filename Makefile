@@ -60,7 +60,7 @@ demo: install
 test: install
 	$(PY) -m ruff check restore tests benchmarks
 	$(PY) -m mypy
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=20
 
 # The workbench in a browser: `make serve ROOT=/archive/films` (HOST/PORT as for `restore serve`).
 ROOT ?= .
@@ -91,8 +91,8 @@ CPU_PINS := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2
 # the crop packs of the corpora (`make corpus packs`); restore-vsr-x2-v3 is v2 fine-tuned with
 # portraits among the crops and an SSIM term; restore-vsr-x2-v4 is v3 trained on with portraits in two
 # draws of five; restore-vsr-x2-v5 (the presets' SR) is v4 trained on with every training portrait;
-# restore-face-v3 learns to correct v5's faces, so it comes after it; restore-face-v4 (the presets'
-# faces stage) is v3 trained on.
+# restore-face-v3 learns to correct v5's faces, so it comes after it; restore-face-v4 is v3 trained on,
+# and restore-face-v5 (the presets' faces stage) is v4 grown deeper and trained on.
 weights: install corpus packs
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/sr-x2.yaml --force
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/sr-x2-venue.yaml --finetune restore-sr-x2 --force
@@ -103,6 +103,7 @@ weights: install corpus packs
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/vsr-x2-v5.yaml --finetune restore-vsr-x2-v4 --force
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/face-v3.yaml --force
 	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/face-v4.yaml --force
+	$(CPU_PINS) $(PY) -m restore.cli train pipelines/training/face-v5.yaml --force
 
 # The debian training corpus: pinned Debian packages downloaded and unpacked into
 # $${RESTORE_CORPORA_CACHE:-~/.cache/restore/corpora}/debian (never into the repo), then checked

@@ -3,8 +3,10 @@
 Run: ``PYTHONPATH=$PWD .venv/bin/python -m benchmarks faces`` (28 minutes on 2 shared cores;
 ``RESTORE_BENCH_FACES_LIMIT=N`` scores the first N faces, ``RESTORE_BENCH_FACES_ONLY=heldout|oldfilm`` one part;
 ``RESTORE_BENCH_FACES_ONLY=sr RESTORE_BENCH_SR=a,b`` scores only SR models a, b, … alone against
-bicubic and each other on the held-out faces, in one run: about a minute).
-Weights under test: ``RESTORE_BENCH_FACE`` (default: the faces stage's, ``restore-face-v4``;
+bicubic and each other on the held-out faces, in one run: about a minute;
+``RESTORE_BENCH_FACES_PEOPLE=validation`` scores the face models' validation people instead of
+the held-out split: the tuning set for the stage's inference, so the bench's people never tune it).
+Weights under test: ``RESTORE_BENCH_FACE`` (default: the faces stage's, ``restore-face-v5``;
 ``RESTORE_BENCH_FACE_FIDELITY`` sets the stage's ``fidelity``, e.g. 0.3 for ``restore-face-v1``) and
 ``RESTORE_BENCH_SR`` (default ``restore-vsr-x2-v5``, the presets' SR); any registry name or path.
 
@@ -131,13 +133,27 @@ def _u8(image: np.ndarray) -> np.ndarray:
 
 # --- the truth and its degradation ----------------------------------------------------
 
+def _people(corpus) -> list:
+    """The portraits scored: the corpus's held-out split (the bench), or with
+    ``RESTORE_BENCH_FACES_PEOPLE=validation`` the face models' validation people instead
+    (training split, held out of face training by name: pipelines/training/face-v*.yaml,
+    ``heldout``) — the set to tune the stage's inference on, so that the bench's people
+    never are."""
+    if os.environ.get("RESTORE_BENCH_FACES_PEOPLE", "heldout") != "validation":
+        return corpus.select(split="heldout")
+    from restore.training.face_train import _held_out_person
+
+    return [e for e in corpus.select(split="train")
+            if e.subject != "debruine-lisa" and _held_out_person(e.subject or Path(e.rel).stem, 0.05)]
+
+
 def heldout_truths(detector: FaceDetector) -> list[dict]:
     """Held-out portraits as 224×272 truths with a ~118-px face, and their YuNet face."""
     from restore.training.corpus import Corpus
 
     corpus = Corpus.load(REPO / "corpora" / "faces")
     truths = []
-    for entry in corpus.select(split="heldout"):
+    for entry in _people(corpus):
         bgr = cv2.imread(str(entry.path), cv2.IMREAD_COLOR)
         if bgr is None:
             continue
@@ -299,6 +315,9 @@ def bench_heldout() -> None:
     truths = heldout_truths(detector)
     limit = int(os.environ.get("RESTORE_BENCH_FACES_LIMIT", "0"))   # a quick look: the first N faces
     truths = truths[:limit] if limit > 0 else truths
+    if os.environ.get("RESTORE_BENCH_FACES_PEOPLE") == "validation":
+        print(f"scoring the face models' validation people ({len(truths)} faces; training split, never trained "
+              "on): a tuning run, not the bench")
     if not truths:
         print("skipped held-out faces: no held-out portrait found")
         return

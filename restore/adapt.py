@@ -71,7 +71,7 @@ def _faces_stage(spec: dict) -> dict:
         if stage.get("stage") == "faces":
             return stage
     at = next((i + 1 for i, s in enumerate(stages) if s.get("stage") == "superres"), len(stages))
-    stage = {"stage": "faces", "weights": "restore-face-v4", "fidelity": 0.0}
+    stage = {"stage": "faces", "weights": "restore-face-v5", "fidelity": 0.0}
     stages.insert(at, stage)
     return stage
 

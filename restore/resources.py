@@ -24,7 +24,7 @@ SHIPPED = {
     # SR, the venue-adapted example and restore-face-v1 (the faces stage's default until 2026-12-06).
     # The training chain's steps (restore-vsr-x2 … -v4, earlier face models a later one continued)
     # stay in the checkout's weights/ for `make weights` and the benches; the sdist carries them all.
-    "weights": ["restore-vsr-x2-v5.*", "restore-face-v4.*", "restore-face-v1.*", "restore-sr-x2.*",
+    "weights": ["restore-vsr-x2-v5.*", "restore-face-v5.*", "restore-face-v1.*", "restore-sr-x2.*",
                 "restore-sr-x2-venue.*", "README.md"],
     "samples": ["speech-pal-sample.mkv", "SOURCES.md"],
 }

@@ -89,7 +89,7 @@ def test_subject_adaptation_fine_tunes_the_presets_face_model_and_gates_on_the_p
     card = yaml.safe_load(weights.with_suffix(".card.json").read_text())
     # the presets' face model follows their SR model: the subject is learnt on that model's output
     assert card["cascade"]["sr_weights"] == "restore-vsr-x2-v5" and card["crop_size"] == 256
-    assert card["base_weights"]["file"] == "restore-face-v4.safetensors"
+    assert card["base_weights"]["file"] == "restore-face-v5.safetensors"
     assert len(card["corpus"]["heldout"]) == 3 and result.subject["portraits"] == 3 * card["cascade"]["subject_draws"]
     faces = [s for s in load_pipeline(str(out)).stages if s.name == "faces"]
     assert len(faces) == 1 and Path(faces[0].params.weights) == weights

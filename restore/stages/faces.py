@@ -5,7 +5,8 @@ smooths its landmarks (``restore.faces.track``) so the aligned crop does not sha
 crop is warped to the FFHQ five-point template, restored by our face model and blended
 with the aligned input by ``fidelity``. The resulting *correction* (restored − input, in
 aligned coordinates) is averaged along the track where the face holds still
-(``restore.faces.steady``: ``temporal``), then added back under a feathered mask.
+(``restore.faces.steady``: ``temporal``), then added back under a feathered mask through a
+bicubic warp (a bilinear one would low-pass the correction, which is mostly fine detail).
 
 Faces too small to restore (measured in the *source* frame's pixels: a 25-px face made
 100 px by super-resolution still holds 25 px of information) and profiles are left alone.
@@ -67,9 +68,9 @@ FALLBACK_STRENGTHS = (1.0, 0.5, 0.25)
 @dataclass(frozen=True)
 class FacesParams:
     # trained on the output of restore-vsr-x2-v5 (the presets' SR) at the resolution faces have there
-    weights: str = "restore-face-v4"
+    weights: str = "restore-face-v5"
     # 0 = the model's face, 1 = the aligned input unchanged (CodeFormer's w, same sense). 0 by default:
-    # restore-face-v4 is trained for fidelity (L1, no adversarial loss), its output is its best estimate
+    # restore-face-v5 is trained for fidelity (L1, no adversarial loss), its output is its best estimate
     # of the truth; a generative model (or restore-face-v1, made for 0.3) wants some of the input kept.
     fidelity: float = field(default=0.0, metadata={"min": 0.0, "max": 1.0})
     min_face: int = field(default=32, metadata={"min": 8, "max": 1024})    # px, in source-frame pixels

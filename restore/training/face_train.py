@@ -35,7 +35,7 @@ from torch.nn import functional as F
 from restore.errors import UserError
 from restore.faces.align import template
 from restore.models.archs import count_macs
-from restore.models.face_arch import ARCH_NAME, build_face_model
+from restore.models.face_arch import ARCH_NAME, build_face_model, grow_from
 from restore.training import face_data
 from restore.training.determinism import facts as determinism_facts
 from restore.training.config import FaceConfig, face_config
@@ -440,9 +440,15 @@ def train_face(config: FaceConfig | dict, resume: bool = False, max_iters: int |
     if config.init_from:
         # Continue a trained model's learning on the same task (not a subject fine-tune).
         base, loaded = load_for_finetuning(_path_or_name(config.init_from), device)
-        model.load_state_dict(base.state_dict())
+        try:
+            grown = grow_from(model, base.state_dict())
+        except ValueError as exc:
+            raise UserError(f"init_from {config.init_from}: {exc}") from None
         init_from = {"name": loaded.name, "sha256": loaded.sha256}
-        log(f"starting from {loaded.name} ({loaded.sha256[:12]}…)")
+        if grown:
+            init_from.update(arch=dict(loaded.arch), added_blocks=grown)
+        log(f"starting from {loaded.name} ({loaded.sha256[:12]}…)"
+            + (f", grown by {len(grown)} residual blocks that start as the identity: {', '.join(grown)}" if grown else ""))
     trainer = FaceTrainer(model, crops[train_idx] if pairs is None else crops[:0], schedule, device,
                           validator=lambda m: evaluate(m, val_lq, val_hq, device, embedder), pairs=pairs)
     with EnergyMeter(device=device) as meter:

@@ -16,7 +16,7 @@ from restore.training.vsr_train import load_vsr_config
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((REPO / "pipelines" / "training").glob("*.yaml"))
 # The configs `make weights` (CPU) and `make weights-gpu` run: the only ones allowed to replace a shipped file.
-SHIPPED_CPU = {"sr-x2.yaml", "sr-x2-venue.yaml", "face.yaml", "vsr-x2-v2.yaml", "vsr-x2-v3.yaml", "vsr-x2-v4.yaml", "vsr-x2-v5.yaml", "face-v3.yaml", "face-v4.yaml"}   # make weights
+SHIPPED_CPU = {"sr-x2.yaml", "sr-x2-venue.yaml", "face.yaml", "vsr-x2-v2.yaml", "vsr-x2-v3.yaml", "vsr-x2-v4.yaml", "vsr-x2-v5.yaml", "face-v3.yaml", "face-v4.yaml", "face-v5.yaml"}   # make weights
 SHIPPED_GPU = {"vsr-x2.yaml"}
 SHIPPED = SHIPPED_CPU | SHIPPED_GPU
 
