@@ -51,14 +51,14 @@ from restore.stages.base import FrameStage
 # SD-television size (README, "Identity gates"): the same face under a fresh draw of its
 # noise moves by up to 0.09 (p99), so a restoration may change the face as much as its own
 # noise does, not more. Genuine restorations stay below 0.013 (p99, restore-face-v1), 0.037
-# (p99, restore-face-v3 after restore-vsr-x2-v5) and 0.045 (p99, restore-face-v4);
+# (p99, restore-face-v3 after restore-vsr-x2-v5), 0.045 (p99, restore-face-v4) and 0.047 (p99, restore-face-v5);
 # faces blended half-way to another person are above it in 94 % of cases, a quarter of
 # the way in 57 %.
 DEFAULT_MAX_DRIFT = 0.1
 # The reference gate's allowance. A genuine restoration moves SFace's cosine to another portrait of
-# the same person by noise as well as signal: at 0 the gate held back 14 % of genuine restorations
-# of training-split people (closer to their truth in PSNR-Y and SFace) with restore-face-v4 (v3: 16 %),
-# at 0.01 2.5 % (v3: 2.7 %), while still holding back 44 % of the others (v3: 34 %;
+# the same person by noise as well as signal: at 0 the gate held back 12 % of genuine restorations
+# of training-split people (closer to their truth in PSNR-Y and SFace) with restore-face-v5 (v4: 14 %),
+# at 0.01 2.5 % (v4: 2.5 %), while still holding back 39 % of the others (v4: 44 %;
 # python -m benchmarks reference_gate, 528 restorations of 88 people).
 DEFAULT_REFERENCE_MARGIN = 0.01
 # Strengths tried, in order, when a restoration drifts (the correction is scaled down).
