@@ -141,10 +141,13 @@ def _people(corpus) -> list:
     never are."""
     if os.environ.get("RESTORE_BENCH_FACES_PEOPLE", "heldout") != "validation":
         return corpus.select(split="heldout")
+    from restore.training.config import load_face_config
     from restore.training.face_train import _held_out_person
 
+    held = load_face_config(REPO / "pipelines" / "training" / "face-v5.yaml").heldout   # the rule training used
+    excluded, fraction = set(held.get("exclude_people", [])), float(held.get("people_fraction", 0.05))
     return [e for e in corpus.select(split="train")
-            if e.subject != "debruine-lisa" and _held_out_person(e.subject or Path(e.rel).stem, 0.05)]
+            if (person := e.subject or Path(e.rel).stem) not in excluded and _held_out_person(person, fraction)]
 
 
 def heldout_truths(detector: FaceDetector) -> list[dict]:

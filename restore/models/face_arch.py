@@ -67,7 +67,6 @@ def build_face_model(config: dict | None = None) -> FaceUNetS:
     return FaceUNetS(**{k: tuple(v) for k, v in config.items() if k in ("channels", "blocks")})
 
 
-
 def grow_from(model: FaceUNetS, trained: dict[str, torch.Tensor]) -> list[str]:
     """Load a trained, shallower model's weights into ``model`` (same channels, at least as many
     residual blocks per level); returns the blocks that are new.
