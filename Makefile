@@ -56,11 +56,12 @@ endif
 demo: install
 	$(PY) -m restore.cli demo
 
-# lint and types first (seconds), then the tests
+# lint and types first (seconds), then the tests: one worker per core (at most 4), since many tests
+# wait on ffmpeg or on a command they started (README "Install": tests)
 test: install
 	$(PY) -m ruff check restore tests benchmarks
 	$(PY) -m mypy
-	$(PY) -m pytest -q --durations=20
+	$(PY) -m pytest -q -n auto --maxprocesses=4 --durations=20
 
 # The workbench in a browser: `make serve ROOT=/archive/films` (HOST/PORT as for `restore serve`).
 ROOT ?= .
