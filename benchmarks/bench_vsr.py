@@ -119,10 +119,11 @@ def _resize(interpolation):
     return run
 
 
-def _stage(weights: str, consistency: float = 0.0):
+def _stage(weights: str, consistency: float = 0.0, noise_aware: bool = False):
     from restore.stages.superres import SuperResolution, SuperResParams
 
-    params = SuperResParams(weights=weights, scale=SCALE, square_pixels=False, consistency=consistency)
+    params = SuperResParams(weights=weights, scale=SCALE, square_pixels=False, consistency=consistency,
+                            consistency_noise=noise_aware)
 
     def run(lr_frames):
         out, _ = run_stage(SuperResolution, params, lr_frames, fps=Fraction(25))
