@@ -168,6 +168,9 @@ class Faces(FrameStage):
         from restore.models.registry import load_model
 
         self.model = load_model(self.params.weights, self.context.device)
+        # channels-last: oneDNN's convolutions run about a third faster that way on a CPU
+        # (restore-face-v5 on a 256² crop, 2 cores: 0.27 → 0.19 s)
+        self.model.module.to(memory_format=torch.channels_last)
         self.crop_size = int(self.model.card.get("crop_size", 128))
         # YuNet does best near the resolution it was trained for and misses very large
         # faces: detect on the frame shrunk back to about the source's size (faces below
@@ -247,6 +250,7 @@ class Faces(FrameStage):
         if not crops:
             return []
         x = torch.from_numpy(np.stack(crops).transpose(0, 3, 1, 2).copy()).to(self.context.device)
+        x = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
             y = self.model.module(x).clamp(0, 1).cpu().numpy().transpose(0, 2, 3, 1)
         out = []

@@ -76,8 +76,14 @@ class TemporalConsistency(Stage):
         agrees = np.abs(luma(low_cur) - luma(low_prev)) < p.change_threshold
         weight = (cv2.resize(reliable.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) > 0.5) & agrees
         alpha = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), 2.0) * p.strength
-        detail = (current - low_cur) * (1 - alpha[..., None]) + (warped - low_prev) * alpha[..., None]
-        return np.clip(low_cur + detail, 0, 1).astype(np.float32), float(alpha.mean())
+        # low_cur + (1 − α)·(current − low_cur) + α·(warped − low_prev), written as the current frame plus α
+        # times the difference of the two detail bands, in place: on an HD frame each temporary costs ~10 ms
+        out = warped - low_prev
+        out -= current
+        out += low_cur
+        out *= alpha[..., None]
+        out += current
+        return np.clip(out, 0, 1, out=out).astype(np.float32, copy=False), float(alpha.mean())
 
     def run(self, frames):
         if not hasattr(self, "_dis"):

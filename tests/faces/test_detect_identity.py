@@ -81,3 +81,26 @@ def test_identity_of_an_aligned_crop_uses_the_template_points(detector, embedder
     in_frame = embedder.embed(image, face.box, face.landmarks)
     in_crop = embedder.embed(crop, (0, 0, 128, 128), template(128))
     assert cosine(in_frame, in_crop) > 0.8
+
+
+@pytest.mark.parametrize("roll, centre", [(0.0, (320.0, 240.0)), (35.0, (300.0, 200.0)), (-60.0, (40.0, 30.0)),
+                                          (20.0, (610.0, 460.0))])
+def test_identity_crop_reads_only_the_face_surroundings_yet_equals_the_whole_frame_crop(embedder, roll, centre):
+    """SFace's crop is made from a window around the five points (converting a whole HD frame to 8 bits
+    cost more than the network): it must be the crop made from the whole frame, for a rolled face and for
+    faces at the frame's edges — to within one level on a few pixels, the rounding of a similarity fitted
+    to points a whole number of pixels away (a window too small would read its border instead)."""
+    rng = np.random.default_rng(1)
+    frame = cv2.GaussianBlur(rng.random((480, 640, 3)).astype(np.float32), (0, 0), 1.2)
+    points = template(112) - 56.0                      # a face about 60 px between the eyes
+    t = np.deg2rad(roll)
+    points = points @ np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]], np.float32) * 1.7
+    points = (points + np.array(centre, np.float32)).astype(np.float32)
+    box = (*(points.min(axis=0) - 30), *(np.ptp(points, axis=0) + 60))
+    whole = (np.clip(frame, 0, 1) * 255.0 + 0.5).astype(np.uint8)
+    row = np.zeros((1, 15), np.float32)
+    row[0, :4], row[0, 4:14] = box, points.reshape(-1)
+    expected = cv2.FaceRecognizerSF.create(str(embedder.model_path), "").alignCrop(
+        np.ascontiguousarray(whole[:, :, ::-1]), row)
+    diff = np.abs(embedder.crop(frame, box, points).astype(int) - expected.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.002, (diff.max(), (diff > 0).mean())
