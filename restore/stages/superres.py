@@ -41,6 +41,7 @@ import numpy as np
 
 from restore.config import parse_size  # the one WIDTHxHEIGHT parser (also imported from here)
 from restore.frame import Frame, VideoFormat
+from restore.metrics import luma
 from restore.pipeline.registry import register_stage
 from restore.stages.base import Stage, StageError, batches, windows
 
@@ -87,7 +88,7 @@ def noise_sigma(image: np.ndarray) -> float:
     """The standard deviation of white noise in ``image`` (float, 0–1), estimated from the median of
     its finest diagonal detail (Donoho's MAD of the Haar HH band, on luma): picture edges are sparse
     there and barely move the median, noise fills every coefficient."""
-    y = image @ np.array([0.299, 0.587, 0.114], np.float32) if image.ndim == 3 else image.astype(np.float32)
+    y = luma(image.astype(np.float32, copy=False))
     y = y[: y.shape[0] // 2 * 2, : y.shape[1] // 2 * 2]
     hh = (y[0::2, 0::2] - y[1::2, 0::2] - y[0::2, 1::2] + y[1::2, 1::2]) * 0.5
     return float(np.median(np.abs(hh)) / 0.6745)
