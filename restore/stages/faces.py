@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
@@ -40,7 +41,7 @@ from restore.errors import UserError
 from restore.faces.align import align_face, feather_mask, paste_back
 from restore.faces.detect import FaceDetector, estimate_yaw, model_sha256
 from restore.faces.identity import SAME_PERSON_THRESHOLD, IdentityEmbedder, cosine
-from restore.faces.steady import CorrectionSmoother
+from restore.faces.steady import TrackSmoother
 from restore.faces.track import FaceTracker, TrackedFace
 from restore.frame import Frame
 from restore.pipeline.registry import register_stage
@@ -88,6 +89,11 @@ class FacesParams:
     temporal: float = field(default=0.7, metadata={"min": 0.0, "max": 0.95})
     # local change of the aligned face (0–1) beyond which the running correction is not used there
     temporal_motion: float = field(default=0.03, metadata={"min": 0.005, "max": 0.5})
+    # what the track averages where the face is still: the restored face (its level following the
+    # frame's), so the network's invention and the frame's own noise are both steadied; or only the
+    # correction, which carries each frame's noise back onto the face (it boiled more than per-frame
+    # restoration: benchmarks faces, "output flicker")
+    temporal_average: Literal["face", "correction"] = "face"
     reference: str | None = None       # folder of portraits of the subject, with MANIFEST.tsv
     # a track is the reference person when its faces' mean SFace cosine to the reference reaches this
     reference_match: float = field(default=0.25, metadata={"min": -1.0, "max": 1.0})
@@ -180,7 +186,8 @@ class Faces(FrameStage):
         self.detector = FaceDetector(score_threshold=self.params.detect_score, max_side=working)
         self.embedder = IdentityEmbedder()
         self.tracker = FaceTracker(smoothing=self.params.smoothing, max_missed=self.params.max_missed)
-        self.smoother = CorrectionSmoother(strength=self.params.temporal, motion=self.params.temporal_motion)
+        self.smoother = TrackSmoother(strength=self.params.temporal, motion=self.params.temporal_motion,
+                                          average=self.params.temporal_average)
         self.mask = feather_mask(self.crop_size)
         self.counts: Counter = Counter()
         self.identities: list[float] = []

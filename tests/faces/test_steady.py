@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from restore.faces.steady import CorrectionSmoother
+from restore.faces.steady import TrackSmoother
 
 
 def face_crop(seed: int = 0, size: int = 64) -> np.ndarray:
@@ -15,7 +15,7 @@ def face_crop(seed: int = 0, size: int = 64) -> np.ndarray:
 
 
 def test_still_face_averages_corrections_along_the_track():
-    smoother = CorrectionSmoother(strength=0.7)
+    smoother = TrackSmoother(strength=0.7)
     rng = np.random.default_rng(1)
     crop = face_crop()
     outs, raws = [], []
@@ -30,7 +30,7 @@ def test_still_face_averages_corrections_along_the_track():
 
 
 def test_moving_part_follows_at_once_and_a_cut_starts_again():
-    smoother = CorrectionSmoother(strength=0.8, motion=0.03)
+    smoother = TrackSmoother(strength=0.8, motion=0.03)
     crop = face_crop()
     smoother.update(0, crop, np.zeros_like(crop))
     moved = crop.copy()
@@ -43,7 +43,7 @@ def test_moving_part_follows_at_once_and_a_cut_starts_again():
 
 
 def test_tracks_are_independent_and_forgotten_when_they_end():
-    smoother = CorrectionSmoother(strength=0.9)
+    smoother = TrackSmoother(strength=0.9)
     crop = face_crop()
     smoother.update(0, crop, np.full_like(crop, 0.3))
     first_of_other = smoother.update(1, crop, np.full_like(crop, -0.3))
@@ -54,7 +54,37 @@ def test_tracks_are_independent_and_forgotten_when_they_end():
 
 
 def test_strength_zero_is_per_frame():
-    smoother = CorrectionSmoother(strength=0.0)
+    smoother = TrackSmoother(strength=0.0)
     crop = face_crop()
     smoother.update(0, crop, np.full_like(crop, 0.3))
     np.testing.assert_allclose(smoother.update(0, crop, np.zeros_like(crop)), 0.0)
+
+
+def test_averaging_the_restored_face_also_steadies_the_frames_own_noise():
+    rng = np.random.default_rng(2)
+    base = face_crop()
+    outputs = {"correction": [], "face": []}
+    for average, results in outputs.items():
+        smoother = TrackSmoother(strength=0.7, average=average)
+        noise = np.random.default_rng(3)
+        for t in range(30):
+            crop = base + noise.normal(0, 0.01, base.shape).astype(np.float32)
+            # a network that keeps the face as it came, plus detail it invents anew each frame
+            correction = rng.normal(0, 0.01, base.shape).astype(np.float32)
+            results.append(crop + smoother.update(0, crop, correction))
+    flicker = {k: np.mean([np.abs(b - a).mean() for a, b in zip(v[10:], v[11:])]) for k, v in outputs.items()}
+    # the correction's average steadies only the invention; the frame's own noise comes back each frame
+    assert flicker["face"] < 0.6 * flicker["correction"]
+    np.testing.assert_allclose(outputs["face"][-1].mean(), base.mean(), atol=0.005)    # not biased
+
+
+def test_averaged_face_follows_a_change_of_exposure_at_once():
+    smoother = TrackSmoother(strength=0.9, average="face")
+    crop = face_crop()
+    for _ in range(10):
+        smoother.update(0, crop, np.zeros_like(crop))
+    brighter = crop + 0.1                         # film flicker: the whole face 0.1 brighter
+    out = brighter + smoother.update(0, brighter, np.zeros_like(crop))
+    np.testing.assert_allclose(out.mean(), brighter.mean(), atol=0.005)
+    cut = smoother.update(0, 1.0 - crop, np.full_like(crop, -0.2))
+    np.testing.assert_allclose(cut, -0.2, atol=1e-6)   # a different picture: this frame's correction alone

@@ -233,22 +233,33 @@ def test_reference_is_recorded_and_each_track_scored_against_it(brightening_weig
     assert track["is_reference_person"] and track["frames"] == 1
 
 
-def test_track_average_steadies_the_correction_on_a_static_clip():
+def test_track_average_steadies_the_face_on_a_static_clip():
     """The real face model on a still portrait with fresh noise in every frame."""
     rng = np.random.default_rng(3)
     clean = frames_with_portrait([(200, 100)] * 6)
     noisy = [Frame(index=f.index, pts=f.pts, image=np.clip(f.image + rng.normal(0, 0.03, f.image.shape), 0, 1)
                    .astype(np.float32)) for f in clean]
 
-    def flicker(temporal: float) -> float:
-        stage = make_stage(Path(get_stage("faces").Params().weights), [], temporal=temporal)
+    def flicker(**params) -> tuple[float, float, float]:
+        """Frame-to-frame change, in the face box, of what the stage added and of its output; output error."""
+        stage = make_stage(Path(get_stage("faces").Params().weights), [], **params)
         out = stage.process_batch(noisy[:3]) + stage.process_batch(noisy[3:])
-        added = [o.image - i.image for o, i in zip(out, noisy)]
         x, y, w, h = (int(v) for v in out[-1].notes["faces"][0]["box"])
-        return float(np.mean([np.abs(b - a)[y:y + h, x:x + w].mean() for a, b in zip(added[1:], added[2:])]))
+        added = [(o.image - i.image)[y:y + h, x:x + w] for o, i in zip(out, noisy)]
+        shown = [o.image[y:y + h, x:x + w] for o in out]
 
-    per_frame, tracked = flicker(0.0), flicker(0.7)
-    assert tracked < 0.7 * per_frame
+        def change(images):
+            return float(np.mean([np.abs(b - a).mean() for a, b in zip(images[1:], images[2:])]))
+        error = float(np.mean([np.abs(o.image - c.image)[y:y + h, x:x + w].mean() for o, c in zip(out[2:], clean[2:])]))
+        return change(added), change(shown), error
+
+    per_frame = flicker(temporal=0.0)
+    correction = flicker(temporal=0.7, temporal_average="correction")
+    face = flicker(temporal=0.7)                      # the default: the restored face is averaged
+    assert correction[0] < 0.7 * per_frame[0]         # the invention is steadied...
+    assert correction[1] > 0.9 * per_frame[1]         # ...but the frame's noise comes back with it
+    assert face[1] < 0.7 * per_frame[1] and face[1] < 0.7 * correction[1]   # the face itself is steady
+    assert face[2] < per_frame[2]                     # and closer to the clean portrait
 
 
 def test_reference_gate_refuses_a_face_moved_away_from_the_reference(harmful_weights, tmp_path):
