@@ -10,6 +10,14 @@ the mouth speaking, a hand passing), so motion is followed at once and never sme
 A change of the whole crop (a cut, a turn, a different face under the same track)
 starts the average again; a change of exposure moves the past average with it.
 
+Three things make the average hold what a still face really offers. The past is first
+registered onto the present crop (an affine ECC match of the blurred crops): the landmarks
+of a small noisy face wobble, and crops averaged where they lie blurred the face enough to
+lose against per-frame restoration. A young track is a plain mean of its frames (weight
+n / (n + 1) for the n frames held, up to ``strength``), not a fixed weight that would lean
+on its first frame. And the change every pixel of a still face shows anyway (noise left
+after the blur) is the crop's median change, taken off before a pixel counts as moving.
+
 Averaging the *correction* (restored − aligned input) instead, the default until
 2026-12-07 (``average="correction"``), steadies only the network's invention: the
 result is the frame plus the average correction, so each frame's own noise comes back
@@ -29,10 +37,58 @@ import numpy as np
 # Mean absolute change (0–1 units) of the blurred aligned crop between two frames above
 # which the whole face is taken to have changed: a cut or a different face.
 CUT_CHANGE = 0.06
+# The most of ``motion`` that a face's own frame-to-frame noise may take before it counts as motion.
+NOISE_FLOOR_SHARE = 1 / 3
+# Registration beyond this share of the crop is not wobble but a failed match.
+MAX_SHIFT_SHARE = 0.05
+REGISTER_SIDE = 128
 
 
 def _luma(image: np.ndarray) -> np.ndarray:
     return image @ np.array([0.299, 0.587, 0.114], np.float32) if image.ndim == 3 else image
+
+
+def register(before: np.ndarray, now: np.ndarray) -> np.ndarray | None:
+    """The affine warp (2×3, ECC) that carries the crop ``before`` onto ``now`` (blurred luma), or None.
+
+    The five landmarks of a small, noisy face wobble from frame to frame (a fraction of a pixel,
+    a little rotation and scale), so two aligned crops of a still face are not quite on top of
+    each other; averaged as they are, the face would blur. The crops themselves say how far
+    apart they are. None when they hold nothing to register on, or the match moves a corner
+    further than ``MAX_SHIFT_SHARE`` of the crop (not a wobble: a failed match).
+    """
+    h, w = before.shape[:2]
+    # the crops are blurred already: matched at REGISTER_SIDE px, a quarter of the time at 256
+    k = min(1.0, REGISTER_SIDE / max(h, w))
+    small = [cv2.resize(c, None, fx=k, fy=k, interpolation=cv2.INTER_AREA) if k < 1 else c for c in (before, now)]
+    a, b = (c - c.mean() for c in small)
+    scale = max(float(a.std()), 1e-6)
+    warp = np.eye(2, 3, dtype=np.float32)
+    try:
+        _, warp = cv2.findTransformECC(a / scale, b / scale, warp, cv2.MOTION_AFFINE,
+                                       (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-5), None, 1)
+    except cv2.error:            # no texture to register on, or no convergence: take them as they are
+        return None
+    warp[:, 2] /= k
+    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float32)
+    moved = corners @ warp.T - corners[:, :2]
+    if float(np.abs(moved).max()) > h * MAX_SHIFT_SHARE:
+        return None
+    # a moving part (the mouth opening) can pull the whole-crop fit off; the still rest of the
+    # face, most of it, must come out closer than without the warp (the median ignores the part)
+    if np.median(np.abs(warped(before, warp) - now)) >= np.median(np.abs(before - now)):
+        return None
+    return warp
+
+
+def warped(image: np.ndarray, warp: np.ndarray | None) -> np.ndarray:
+    """``image`` (a past crop, or the average) carried onto the present crop by ``register``'s warp."""
+    if warp is None:
+        return image
+    # ECC finds now(W x) ≈ before(x); warpAffine with W gives before(W⁻¹ y): the past on the present
+    out = cv2.warpAffine(image, warp, (image.shape[1], image.shape[0]), flags=cv2.INTER_CUBIC,
+                         borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(image.shape)
 
 
 @dataclass
@@ -40,6 +96,7 @@ class _State:
     crop: np.ndarray           # the previous frame's aligned input, blurred luma
     average: np.ndarray        # the running average (of the restored face, or of the correction)
     level: float = 0.0         # the previous aligned input's median luma
+    frames: np.ndarray | float = 1.0   # per pixel, how many frames the average holds (motion restarts it)
 
 
 @dataclass
@@ -56,8 +113,9 @@ class TrackSmoother:
     average: str = "face"      # or "correction" (see the module's docstring)
     tracks: dict[int, _State] = field(default_factory=dict)
 
-    def weights(self, before: np.ndarray, now: np.ndarray) -> np.ndarray | None:
-        """Per-pixel weight of the past (H×W×1), or None when the whole face changed."""
+    def stillness(self, before: np.ndarray, now: np.ndarray) -> np.ndarray | None:
+        """Per pixel, 1 where the face held still since the previous frame, falling to 0 with
+        motion (H×W×1); None when the whole face changed."""
         change = np.abs(now - before)
         if float(change.mean()) > CUT_CHANGE:
             return None
@@ -65,7 +123,11 @@ class TrackSmoother:
         # not a hard-edged hole in the average
         sigma = max(1.0, now.shape[0] / 64.0)
         change = cv2.GaussianBlur(change, (0, 0), sigma)
-        return (self.strength * np.clip(1.0 - change / self.motion, 0.0, 1.0))[:, :, None]
+        # the change a still face shows anyway (noise and compression left after the blur, the
+        # alignment's sub-pixel wobble) is the crop's typical change: motion is local (an eye, the
+        # mouth), so the median is the floor; capped, so a face that changes everywhere is motion
+        floor = min(float(np.median(change)), self.motion * NOISE_FLOOR_SHARE)
+        return np.clip(1.0 - (change - floor) / (self.motion - floor), 0.0, 1.0)[:, :, None]
 
     def update(self, track: int, crop: np.ndarray, correction: np.ndarray) -> np.ndarray:
         """The correction to apply to this frame of ``track`` (``crop`` its aligned input)."""
@@ -84,11 +146,23 @@ class TrackSmoother:
         state = self.tracks.get(track)
         if state is None or self.strength <= 0 or state.average.shape != correction.shape:
             smoothed = value
+            frames: np.ndarray | float = 1.0
         else:
-            w = self.weights(state.crop, now)
-            past = state.average + (level - state.level) if face else state.average
-            smoothed = value if w is None else w * past + (1.0 - w) * value
-        self.tracks[track] = _State(now, smoothed.astype(np.float32), level)
+            warp = register(state.crop, now)
+            before, past = warped(state.crop, warp), warped(state.average, warp)
+            held = warped(state.frames, warp) if isinstance(state.frames, np.ndarray) else state.frames
+            still = self.stillness(before, now)
+            past = past + (level - state.level) if face else past
+            if still is None:
+                smoothed, frames = value, 1.0
+            else:
+                # a plain mean of the frames seen while the track is young (n frames held: weight
+                # n / (n + 1)), an exponential average of memory 1 / (1 − strength) once it is old:
+                # a fixed weight from the start would lean on the track's first frame
+                w = still * np.minimum(self.strength, held / (held + 1.0))
+                smoothed = w * past + (1.0 - w) * value
+                frames = still * held + 1.0
+        self.tracks[track] = _State(now, smoothed.astype(np.float32), level, frames)
         return smoothed - crop if face else smoothed
 
     def forget(self, alive: set[int]) -> None:
