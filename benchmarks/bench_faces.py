@@ -78,6 +78,7 @@ FACE_PX = 118                     # the Congress portraits' median face width
 CLIP = 5                          # frames of the static clip; the centre one is scored
 PER_FRAME = "SR + faces, per-frame correction (temporal 0)"
 CORRECTION_AVERAGE = "SR + faces, the track averages the correction (temporal_average: correction)"
+CAUSAL = "SR + faces, the track's past frames only (lookahead 0)"
 SEED = 2024
 
 
@@ -338,10 +339,11 @@ def bench_heldout() -> None:
         print(f"Real-ESRGAN row skipped: {ESRGAN} not found")
     methods = ["bicubic"] + (["Real-ESRGAN general v3 (×4 → ×2)"] if esrgan else []) + [
         f"{sr_weights()} (SR alone)", f"SR + faces {face_weights()}, gates off", f"SR + faces {face_weights()} (default)"]
-    scored = methods + [CORRECTION_AVERAGE]
+    scored = methods + [CAUSAL, CORRECTION_AVERAGE]
     results = {m: {"dist": [], "psnr": [], "ssim": []} for m in scored}
     calib = {"genuine": [], "gate": [], "strength": [], "noise": [], "crops": []}
-    steady = {k: {"correction": [], "output": [], "psnr": []} for k in (PER_FRAME, methods[-1], CORRECTION_AVERAGE)}
+    steady = {k: {"correction": [], "output": [], "psnr": []} for k in (PER_FRAME, methods[-1], CAUSAL,
+                                                                           CORRECTION_AVERAGE)}
     degradations = []
     sr_flicker: list[float] = []
     seconds = {m: 0.0 for m in scored}
@@ -364,7 +366,8 @@ def bench_heldout() -> None:
         outputs[methods[-3]] = sr[CLIP // 2]
         source_size = (clip[0].shape[1], clip[0].shape[0])
         for name, params in ((methods[-2], {"max_drift": 2.0, "identity_threshold": -1.0}), (methods[-1], {}),
-                             (PER_FRAME, {"temporal": 0.0}), (CORRECTION_AVERAGE, {"temporal_average": "correction"})):
+                             (PER_FRAME, {"temporal": 0.0}), (CAUSAL, {"lookahead": 0}),
+                             (CORRECTION_AVERAGE, {"temporal_average": "correction"})):
             t = time.perf_counter()
             out, _, _ = faces_stage(sr, source_size, **params)
             if name in steady:
@@ -375,7 +378,7 @@ def bench_heldout() -> None:
                 continue
             seconds[name] += time.perf_counter() - t
             outputs[name] = out[CLIP // 2].image
-            if name == CORRECTION_AVERAGE:
+            if name in (CAUSAL, CORRECTION_AVERAGE):
                 continue
             facts = out[CLIP // 2].notes["faces"]
             main = max(facts, key=lambda f: f["box"][2]) if facts else None
@@ -595,7 +598,8 @@ def bench_old_film() -> None:
             ("+ previous frame's correction 0.3 (the old carry-over)", {"temporal": 0.3, "temporal_motion": 0.5}),
             ("+ track average 0.5 of the correction", {"temporal": 0.5, "temporal_average": "correction"}),
             ("+ track average 0.7 of the correction (until 2026-12-07)", {"temporal_average": "correction"}),
-            ("+ track average 0.7 of the restored face (default)", {}),
+            ("+ track average 0.7 of the restored face, past frames only (until 2026-12-07)", {"lookahead": 0}),
+            ("+ track average 0.7 of the restored face, 2 frames ahead (default)", {}),
             ("+ track average 0.85 of the restored face", {"temporal": 0.85})]:
         start = time.perf_counter()
         out, summary, _ = faces_stage(images, size, fps, **params)

@@ -18,6 +18,10 @@ n / (n + 1) for the n frames held, up to ``strength``), not a fixed weight that 
 on its first frame. And the change every pixel of a still face shows anyway (noise left
 after the blur) is the crop's median change, taken off before a pixel counts as moving.
 
+The running average is causal; ``settle`` centres it once the next frames of the track are
+known (the stage's ``lookahead``): each later frame, registered onto the present one, joins the
+average where the face held still against it.
+
 Averaging the *correction* (restored − aligned input) instead, the default until
 2026-12-07 (``average="correction"``), steadies only the network's invention: the
 result is the frame plus the average correction, so each frame's own noise comes back
@@ -100,6 +104,17 @@ class _State:
 
 
 @dataclass
+class Look:
+    """One frame of a track as the smoother saw it: what a later look-ahead needs of it."""
+
+    now: np.ndarray            # the aligned input, blurred luma, its level taken off
+    level: float               # that level (median luma)
+    value: np.ndarray          # this frame's own restored face (or correction)
+    smoothed: np.ndarray       # the causal average up to and including this frame
+    frames: np.ndarray | float  # per pixel, how many frames that average holds
+
+
+@dataclass
 class TrackSmoother:
     """Per-track, motion-aware running average of the restored face (or of the correction).
 
@@ -130,7 +145,45 @@ class TrackSmoother:
         return np.clip(1.0 - (change - floor) / (self.motion - floor), 0.0, 1.0)[:, :, None]
 
     def update(self, track: int, crop: np.ndarray, correction: np.ndarray) -> np.ndarray:
-        """The correction to apply to this frame of ``track`` (``crop`` its aligned input)."""
+        """The correction to apply to this frame of ``track`` (``crop`` its aligned input), from its past only."""
+        return self.settle(self.observe(track, crop, correction), [], crop)
+
+    def settle(self, present: Look, future: list[Look], crop: np.ndarray) -> np.ndarray:
+        """The correction for the frame ``present`` once the next frames of its track (``future``, in
+        order) are known: the causal average, plus each later frame registered onto this one where
+        the face held still between them.
+
+        A causal average lags: on a clip's first frames, and after every motion, it holds only the
+        frames before. The frames after are as good a witness of a still face, and the window is
+        then centred where the face is; a pixel that moved before the present (the mouth closing)
+        is still averaged with the frames after it. The causal average counts as the frames it
+        holds (its memory 1 / (1 − strength) at most), each later frame as one, weighed by its
+        stillness against the present. A cut ahead ends the window there.
+        """
+        face = self.average == "face"
+        if not future or self.strength <= 0:
+            return present.smoothed - crop if face else present.smoothed
+        memory = np.minimum(present.frames, 1.0 / (1.0 - self.strength))
+        total = memory * present.smoothed
+        weight = memory
+        for look in future:
+            if look.value.shape != present.value.shape:
+                break
+            warp = register(look.now, present.now)
+            still = self.stillness(warped(look.now, warp), present.now)
+            if still is None:
+                break
+            value = warped(look.value, warp)
+            if face:
+                value = value + (present.level - look.level)
+            total = total + still * value
+            weight = weight + still
+        smoothed = (total / weight).astype(np.float32)
+        return smoothed - crop if face else smoothed
+
+    def observe(self, track: int, crop: np.ndarray, correction: np.ndarray) -> Look:
+        """Take this frame of ``track`` into its causal average (``crop`` its aligned input,
+        ``correction`` restored − crop); what ``settle`` needs to finish it."""
         # grain and compression noise are not motion: compare the crops after a blur of
         # about 1.5 px at 128 px (the alignment is sub-pixel, so this does not hide motion)
         sigma = max(0.8, crop.shape[0] / 85.0)
@@ -162,8 +215,9 @@ class TrackSmoother:
                 w = still * np.minimum(self.strength, held / (held + 1.0))
                 smoothed = w * past + (1.0 - w) * value
                 frames = still * held + 1.0
-        self.tracks[track] = _State(now, smoothed.astype(np.float32), level, frames)
-        return smoothed - crop if face else smoothed
+        smoothed = smoothed.astype(np.float32)
+        self.tracks[track] = _State(now, smoothed, level, frames)
+        return Look(now, level, value.astype(np.float32), smoothed, frames)
 
     def forget(self, alive: set[int]) -> None:
         """Drop the state of tracks that ended."""

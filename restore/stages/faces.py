@@ -3,10 +3,11 @@
 For each frame: YuNet finds faces and five landmarks; a tracker follows each face and
 smooths its landmarks (``restore.faces.track``) so the aligned crop does not shake; the
 crop is warped to the FFHQ five-point template, restored by our face model and blended
-with the aligned input by ``fidelity``. The resulting *correction* (restored − input, in
-aligned coordinates) is averaged along the track where the face holds still
-(``restore.faces.steady``: ``temporal``), then added back under a feathered mask through a
-bicubic warp (a bilinear one would low-pass the correction, which is mostly fine detail).
+with the aligned input by ``fidelity``. The restored face (in aligned coordinates) is averaged
+along the track where the face holds still, over the frames before each frame and ``lookahead``
+frames after it (``restore.faces.steady``: ``temporal``; the stage holds those frames back), and
+the resulting correction is added back under a feathered mask through a bicubic warp (a bilinear
+one would low-pass the correction, which is mostly fine detail).
 
 Faces too small to restore (measured in the *source* frame's pixels: a 25-px face made
 100 px by super-resolution still holds 25 px of information) and profiles are left alone.
@@ -30,7 +31,8 @@ the stage's summary in ``describe()`` (hence the provenance record).
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -41,11 +43,12 @@ from restore.errors import UserError
 from restore.faces.align import align_face, feather_mask, paste_back
 from restore.faces.detect import FaceDetector, estimate_yaw, model_sha256
 from restore.faces.identity import SAME_PERSON_THRESHOLD, IdentityEmbedder, cosine
-from restore.faces.steady import TrackSmoother
+from restore.faces.steady import Look, TrackSmoother
 from restore.faces.track import FaceTracker, TrackedFace
 from restore.frame import Frame
 from restore.pipeline.registry import register_stage
-from restore.stages.base import FrameStage
+from restore.errors import StageError
+from restore.stages.base import FrameStage, batches
 
 # 1 − SFace cosine(restored, received) above which a restoration is taken to have moved
 # the person. Calibrated with `python -m benchmarks faces` on 114 held-out faces at
@@ -94,6 +97,9 @@ class FacesParams:
     # correction, which carries each frame's noise back onto the face (it boiled more than per-frame
     # restoration: benchmarks faces, "output flicker")
     temporal_average: Literal["face", "correction"] = "face"
+    # later frames of the track averaged in too (the stage holds this many frames back): a causal
+    # average lags behind every motion and holds nothing on a track's first frames
+    lookahead: int = field(default=2, metadata={"min": 0, "max": 8})
     reference: str | None = None       # folder of portraits of the subject, with MANIFEST.tsv
     # a track is the reference person when its faces' mean SFace cosine to the reference reaches this
     reference_match: float = field(default=0.25, metadata={"min": -1.0, "max": 1.0})
@@ -104,11 +110,19 @@ class FacesParams:
 
 @dataclass
 class _Face:
-    frame: int                 # position in the batch
     tracked: TrackedFace
     facts: dict
     crop: np.ndarray | None = None
     inverse: np.ndarray | None = None
+    look: Look | None = None   # the track's smoother on this frame (None: not restored)
+
+
+@dataclass
+class _Seen:
+    """A frame whose faces are restored, waiting for the frames after it (``lookahead``)."""
+
+    frame: Frame
+    faces: list[_Face]
 
 
 @dataclass
@@ -131,6 +145,11 @@ class Faces(FrameStage):
     # frame: a batch segment starts this many frames early so its first frame sees the same
     warmup = 12
     summary: dict | None = None    # what the run did (set by run); None before it
+
+    def __init__(self, params: FacesParams, context):
+        super().__init__(params, context)
+        # the frames after the present one the track's average reads: a segment reads them too
+        self.radius = params.lookahead if params.temporal > 0 else 0
 
     @classmethod
     def check_params(cls, params: FacesParams):
@@ -231,7 +250,7 @@ class Faces(FrameStage):
         src = self.context.source_format
         return src.width / frame.width if src is not None and frame.width else 1.0
 
-    def _examine(self, frame: Frame, position: int) -> list[_Face]:
+    def _examine(self, frame: Frame) -> list[_Face]:
         detections = self.detector.detect(frame.image)
         tracked = self.tracker.update(detections, float(frame.pts))
         faces = []
@@ -250,7 +269,7 @@ class Faces(FrameStage):
                 self.counts["skipped_profile"] += 1
             if t.coasting:
                 facts["coasting"] = True
-            faces.append(_Face(position, t, facts))
+            faces.append(_Face(t, facts))
         return faces
 
     def _restore(self, crops: list[np.ndarray]) -> list[np.ndarray]:
@@ -268,31 +287,68 @@ class Faces(FrameStage):
             out.append(restored.astype(np.float32))
         return out
 
-    def process_batch(self, frames: list[Frame]) -> list[Frame]:
-        faces: list[_Face] = []
-        for position, frame in enumerate(frames):
-            faces.extend(self._examine(frame, position))
-        todo = [f for f in faces if "skipped" not in f.facts]
-        for face in todo:
-            aligned = align_face(frames[face.frame].image, face.tracked.landmarks, self.crop_size)
+    def _see(self, frames: list[Frame]) -> list[_Seen]:
+        """Detect, track, align and restore the faces of a batch, and take each into its track's
+        causal average; the frames are finished (gated, pasted) once their look-ahead is seen."""
+        seen = [_Seen(frame, self._examine(frame)) for frame in frames]
+        todo = [(s.frame, f) for s in seen for f in s.faces if "skipped" not in f.facts]
+        for frame, face in todo:
+            aligned = align_face(frame.image, face.tracked.landmarks, self.crop_size)
             face.crop, face.inverse = aligned.crop, aligned.inverse
-        restored = self._restore([f.crop for f in todo])
         keep = 1.0 - self.params.fidelity
-        images = [frame.image for frame in frames]
-        for face, out in zip(todo, restored):
-            correction = self.smoother.update(face.tracked.track, face.crop, keep * (out - face.crop))
-            result = self._gate(face, images[face.frame], correction, frames[face.frame].index)
-            if result is not None:
-                images[face.frame] = result
+        for (_, face), out in zip(todo, self._restore([f.crop for _, f in todo])):
+            face.look = self.smoother.observe(face.tracked.track, face.crop, keep * (out - face.crop))
         self.smoother.forget({t.id for t in self.tracker.tracks})
-        out_frames = []
-        for position, frame in enumerate(frames):
-            result = frame.with_image(images[position])
-            result.notes["faces"] = [f.facts for f in faces if f.frame == position]
-            self.counts["faces"] += len(result.notes["faces"])
-            self.counts["frames"] += 1
-            out_frames.append(result)
-        return out_frames
+        return seen
+
+    def _finish_frame(self, present: _Seen, after: list[_Seen]) -> Frame:
+        """``present`` with each face restored from its track's average over the frames around it."""
+        image = present.frame.image
+        for face in present.faces:
+            if face.look is None:
+                continue
+            track = face.tracked.track
+            future = [f.look for s in after for f in s.faces if f.tracked.track == track and f.look is not None]
+            correction = self.smoother.settle(face.look, future, face.crop)
+            result = self._gate(face, image, correction, present.frame.index)
+            if result is not None:
+                image = result
+        out = present.frame.with_image(image)
+        out.notes["faces"] = [f.facts for f in present.faces]
+        self.counts["faces"] += len(present.faces)
+        self.counts["frames"] += 1
+        return out
+
+    def run(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        """Frames in order, each finished once the ``lookahead`` frames after it are restored: the
+        stage holds at most a batch plus ``lookahead`` frames, whatever the clip's length."""
+        waiting: deque[_Seen] = deque()
+
+        def finish() -> Frame:
+            present = waiting.popleft()
+            try:
+                return self._finish_frame(present, list(waiting)[: self.radius])
+            except StageError:
+                raise
+            except Exception as exc:  # the job must stop with the stage name and frame number
+                raise StageError(self.name, present.frame.index, exc) from exc
+
+        for batch in batches(frames, self.context.batch_size):
+            try:
+                waiting.extend(self._see(batch))
+            except StageError:
+                raise
+            except Exception as exc:
+                where = f" (batch of frames {batch[0].index}–{batch[-1].index})" if len(batch) > 1 else ""
+                raise StageError(self.name, batch[0].index, f"{exc}{where}") from exc
+            while len(waiting) > self.radius:
+                yield finish()
+        while waiting:
+            yield finish()
+
+    def process_batch(self, frames: list[Frame]) -> list[Frame]:
+        """The batch finished at once: its last frames see only the look-ahead the batch holds."""
+        return list(self.run(iter(frames)))
 
     def _paste(self, source: np.ndarray, correction: np.ndarray, inverse: np.ndarray) -> np.ndarray:
         candidate = paste_back(source, correction, inverse, self.mask, additive=True)

@@ -149,3 +149,32 @@ def test_a_still_face_whose_landmarks_wobble_is_averaged_without_blurring():
         errors[name] = float(np.mean(err))
     # registered: 0.43 of the per-frame error; averaged where the crops lie, 0.91 (the wobble blurs it)
     assert errors["averaged"] < 0.6 * errors["per-frame"]
+
+
+def test_lookahead_centres_the_average_on_a_tracks_first_frame():
+    """The frames after the present one are averaged in: a track's first frame is no longer its own alone."""
+    smoother = TrackSmoother(strength=0.7)
+    crop = face_crop()
+    values = [0.3, -0.3, 0.6]
+    looks = [smoother.observe(0, crop, np.full_like(crop, v)) for v in values]
+    causal = smoother.settle(looks[0], [], crop)
+    np.testing.assert_allclose(causal, 0.3, atol=1e-6)                   # the past only: its own value
+    np.testing.assert_allclose(smoother.settle(looks[0], looks[1:], crop), np.mean(values), atol=1e-5)
+    # the middle frame: its causal average holds two frames, the one after counts as one more
+    np.testing.assert_allclose(smoother.settle(looks[1], looks[2:], crop), np.mean(values), atol=1e-5)
+
+
+def test_a_cut_ahead_ends_the_window_and_a_part_moving_ahead_is_not_averaged_there():
+    smoother = TrackSmoother(strength=0.7, motion=0.03)
+    crop = face_crop()
+    present = smoother.observe(0, crop, np.zeros_like(crop))
+    cut = TrackSmoother(strength=0.7).observe(0, 1.0 - crop, np.full_like(crop, 0.5))
+    np.testing.assert_allclose(smoother.settle(present, [cut], crop), 0.0, atol=1e-6)
+    moved = crop.copy()
+    moved[40:56, 20:44] += 0.3                     # the mouth opens in the next frame, only there
+    ahead = TrackSmoother(strength=0.7, motion=0.03)
+    ahead.observe(0, crop, np.zeros_like(crop))
+    later = ahead.observe(0, moved, np.full_like(crop, 0.5) - (moved - crop))   # restored = crop + 0.5
+    out = smoother.settle(present, [later], crop)
+    assert abs(out[48, 32].mean()) < 0.05          # the mouth keeps the present frame's face
+    np.testing.assert_allclose(out[8, 8], 0.25, atol=0.02)       # the still rest: the mean of both frames

@@ -262,6 +262,46 @@ def test_track_average_steadies_the_face_on_a_static_clip():
     assert face[2] < per_frame[2]                     # and closer to the clean portrait
 
 
+def test_lookahead_holds_frames_back_and_steadies_the_tracks_first_frames():
+    """The stage finishes a frame once the next ``lookahead`` are restored: it holds a batch plus those
+    frames (not the clip), says so as its radius, and a track's first frames are averaged with the
+    frames after them instead of standing alone."""
+    rng = np.random.default_rng(4)
+    clean = frames_with_portrait([(200, 100)] * 6)
+    noisy = [Frame(index=f.index, pts=f.pts, image=np.clip(f.image + rng.normal(0, 0.03, f.image.shape), 0, 1)
+                   .astype(np.float32)) for f in clean]
+    weights = Path(get_stage("faces").Params().weights)
+
+    def run(**params) -> tuple[list[Frame], int]:
+        stage = make_stage(weights, [], **params)
+        pulled = []
+
+        def source():
+            for frame in noisy:
+                pulled.append(frame.index)
+                yield frame
+        out = []
+        first_after = None
+        for frame in stage.run(source()):
+            first_after = len(pulled) if first_after is None else first_after
+            out.append(frame)
+        assert stage.radius == params.get("lookahead", 2)
+        return out, first_after
+
+    causal, held_causal = run(lookahead=0)
+    ahead, held_ahead = run(lookahead=2)
+    assert [f.index for f in ahead] == list(range(6))
+    assert held_causal == 2 and held_ahead == 4          # batch of 2, plus 2 ahead
+    x, y, w, h = (int(v) for v in ahead[0].notes["faces"][0]["box"])
+
+    def error(frames, k):
+        return float(np.abs(frames[k].image - clean[k].image)[y:y + h, x:x + w].mean())
+    # the first frames: the causal average holds one and two frames; with the look-ahead three and four
+    assert error(ahead, 0) < 0.85 * error(causal, 0)
+    assert error(ahead, 1) < 0.92 * error(causal, 1)
+    assert make_stage(weights, [], temporal=0.0).radius == 0      # nothing averaged: nothing held back
+
+
 def test_reference_gate_refuses_a_face_moved_away_from_the_reference(harmful_weights, tmp_path):
     events: list = []
     # drift gate off: only the reference can stop this model
