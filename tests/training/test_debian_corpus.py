@@ -202,6 +202,24 @@ def test_export_crops_is_deterministic_and_keeps_provenance(tmp_path):
                for r in rows)
 
 
+def test_regions_of_one_picture_are_cropped_at_one_scale(tmp_path):
+    """A venue's training and held-out regions of one photograph hold the same detail per pixel."""
+    folder = tmp_path / "venue"
+    folder.mkdir()
+    picture = np.concatenate([_half_textured(5), _half_textured(6)], axis=1)[:, :, :]      # 2000×700
+    picture = np.asarray(Image.fromarray(picture).resize((2000, 1400)))
+    Image.fromarray(picture).save(folder / "street.png")
+    corpus = Corpus.init(folder)
+    corpus.add([folder / "street.png"], kind="venue", source="made by the test", license="CC0-1.0",
+               region="0,0,1300,1200")                         # its own long side: 1300
+    corpus.add([folder / "street.png"], kind="venue", source="made by the test", license="CC0-1.0",
+               split="heldout", region="1400,0,2000,1400")     # its own: 1400
+    index = export_crops([folder], tmp_path / "pack", size=160, per_image=2, max_side=1000, include_heldout=True)
+    rows = [dict(zip(INDEX_COLUMNS, line.split("\t"))) for line in index.read_text().splitlines()[1:]]
+    assert {r["split"] for r in rows} == {"train", "heldout"}
+    assert {r["scale"] for r in rows} == {"0.500000"}              # the picture's 2000 px to 1000, both regions
+
+
 # -- the build script's rules and the committed manifest --------------------------------------------
 def test_picture_identity_names_a_wallpaper_folder_or_a_file():
     build = _load_build_script()
