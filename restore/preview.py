@@ -1,10 +1,11 @@
 """``restore run IN --preview N --report DIR``: N frames spread over the source, restored into the review report,
 without writing a full output.
 
-Frame k of a preview is the frame a whole run would make: each is restored from a window of the source that
-holds the temporal context its pipeline needs (the stages' radii, plus ``warmup`` frames for stages with
-recursive state, ``restore.batch.segments.pipeline_margins``, the same reach that makes segment borders of
-resumable runs invisible), by a fresh pipeline, and only frame k's output is kept. The report compares those
+Frame k of a preview is the frame a whole run would make (for stages with recursive state, within a few
+levels of it): each is restored from a window of the source that holds the temporal context its pipeline
+needs (the stages' radii, plus ``warmup`` frames for stages with recursive state,
+``restore.batch.segments.pipeline_margins``, the same reach a segment of a resumable run reads), by a fresh
+pipeline, and only frame k's output is kept. The report compares those
 frames with the source's, says which source frames they are, and holds each restored frame as a lossless
 image (``preview/``: PNG, or 16-bit TIFF for deeper pictures, named by source frame) with ``preview.json``.
 """

@@ -3,14 +3,17 @@
 Every segment is decoded with the look-behind and look-ahead its pipeline needs (the sum
 of the stages' temporal radii, plus ``warmup`` frames for stages with recursive state),
 run through the pipeline, and only its own frames are kept: a frame near a border sees
-the same neighbours as in a whole-file run, so borders are invisible. The kept frames are
+the same neighbours as in a whole-file run, so for stages that read a window of frames
+borders are invisible, bit for bit. A stage with recursive state (a tracker, an IIR filter)
+has its whole past in that state: its warmup brings a segment's output within a few levels
+of the whole-file run's, not to the same bits (README, "Resume after any crash"). The kept frames are
 written losslessly (FFV1, in the exact RGB or native samples the final encoder would have
 received) into ``.OUTPUT.work/``; a segment counts as done only once the journal lists it
 with its sha256, and the journal is written after the segment file is on disk. After
 ``kill -9``, power loss or a reboot, the same command re-checks the committed segments
 and continues with the rest. The final file is then assembled by streaming the
 concatenated segments into the same writer a whole-file run uses (sound, subtitles,
-timecode and tags mapped from the source), so its decoded frames are identical.
+timecode and tags mapped from the source), so its decoded frames are those of the segments.
 
 Work folder layout: ``lock`` (flock: one writer), ``journal.json``, ``seg-NNNNNN.mkv``,
 ``segments.ffconcat`` while assembling. It is removed once the output is finalized.

@@ -64,7 +64,8 @@ class Stage:
     * ``radius``      — frames each side the stage reads (its temporal window);
     * ``frame_ratio`` — output frames per input frame (2: field-rate deinterlace);
     * ``warmup``      — frames of history a stage with recursive state (trackers, IIR
-      filters) needs before its output matches a run from the clip's start; a batch
+      filters) needs before its output comes within a few levels of a run from the clip's
+      start (the same bits are out of reach: the state holds the whole past); a batch
       segment starts ``radius + warmup`` frames early.
 
     Queries — ``output_format``, ``models``, ``describe`` — never load weights or start
