@@ -70,6 +70,15 @@ def stream_hash(path: Path, stream: str) -> str:
     return out.stdout.strip().split("=")[-1]
 
 
+def decode_rgb(path: Path, width: int, height: int):
+    """Every frame of the first video stream as uint8 RGB (frames × height × width × 3)."""
+    import numpy as np
+
+    raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0", "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
+
+
 def probe_json(path: Path) -> dict:
     out = subprocess.run([sys.executable, "-m", "restore.cli", "probe", str(path)], capture_output=True,
                          text=True, check=True)

@@ -39,7 +39,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from restore.errors import UserError
+from restore.errors import StageError, UserError
 from restore.faces.align import align_face, feather_mask, paste_back
 from restore.faces.detect import FaceDetector, estimate_yaw, model_sha256
 from restore.faces.identity import SAME_PERSON_THRESHOLD, IdentityEmbedder, cosine
@@ -47,7 +47,6 @@ from restore.faces.steady import Look, TrackSmoother
 from restore.faces.track import FaceTracker, TrackedFace
 from restore.frame import Frame
 from restore.pipeline.registry import register_stage
-from restore.errors import StageError
 from restore.stages.base import FrameStage, batches
 
 # 1 − SFace cosine(restored, received) above which a restoration is taken to have moved

@@ -193,16 +193,6 @@ def test_filter_process_stages_declare_their_reach(stage_yaml, tmp_path):
     assert framemd5(segmented) == framemd5(whole)
 
 
-def _rgb_frames(path, width: int, height: int):
-    import subprocess
-
-    import numpy as np
-
-    raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt",
-                          "rgb24", "-"], capture_output=True, check=True).stdout
-    return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3).astype(np.int16)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("warmup", ["declared", 0])
 def test_recursive_stages_converge_within_their_warmup(warmup, tmp_path, monkeypatch):
@@ -210,7 +200,7 @@ def test_recursive_stages_converge_within_their_warmup(warmup, tmp_path, monkeyp
     border: each segment starts their state ``warmup`` frames early, and what is left of the difference
     is a few levels on a small share of the pixels (README, "Resume after any crash"). Without the
     warmup the border shows: the control."""
-    from tests.conftest import REPO, ffmpeg
+    from tests.conftest import REPO, decode_rgb, ffmpeg
 
     src = tmp_path / "speech.mkv"
     ffmpeg("-i", str(REPO / "samples" / "speech-pal-sample.mkv"), "-frames:v", "90", "-vf",
@@ -230,7 +220,7 @@ def test_recursive_stages_converge_within_their_warmup(warmup, tmp_path, monkeyp
         job.commit(process_segment(task))
     job.assemble()
     job.close()
-    a, b = _rgb_frames(whole, 360, 288), _rgb_frames(tmp_path / "seg.mkv", 360, 288)
+    a, b = (decode_rgb(p, 360, 288).astype(int) for p in (whole, tmp_path / "seg.mkv"))
     assert a.shape == b.shape and (a[:30] == b[:30]).all()          # the first segment is the whole run's
     diff = abs(a[60:] - b[60:])                         # the third: its state started anew, at frame 60 − 47
     worst, share = int(diff.max()), float((diff > 0).mean())

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import ffmpeg
+from tests.conftest import decode_rgb as decode_frames, ffmpeg
 
 # a light denoise: cheap, output geometry = source geometry, so "the source's pixels" is exact
 DENOISE_YAML = """\
@@ -31,11 +31,7 @@ def make_rgb_clip(path: Path, frames: int = FRAMES) -> Path:
 
 
 def decode_rgb(path: Path, width: int = W, height: int = H) -> np.ndarray:
-    import subprocess
-
-    raw = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0", "-f", "rawvideo",
-                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
-    return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
+    return decode_frames(path, width, height)
 
 
 def write_mask(folder: Path, box: tuple[int, int, int, int], width: int = W, height: int = H) -> tuple[str, str]:
