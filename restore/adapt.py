@@ -44,6 +44,31 @@ class AdaptResult:
     subject: dict | None = None          # generic vs adapted on held-out portraits
 
 
+def paired_gain(adapted: list[float], generic: list[float], groups: list[int] | None = None, seed: int = 0) -> dict:
+    """The adapted model's gain over the generic one on the same held-out clips: the mean, its 95 %
+    bootstrap interval and the share of clips it wins. A mean alone cannot tell a venue the model
+    learned from a few lucky clips; the interval's lower end is what the pipeline relies on.
+
+    ``groups`` names the held-out crop each clip was filmed from: clips of one crop share its content,
+    so the bootstrap draws crops, not clips (drawing clips would count one lucky crop eight times as
+    eight witnesses, and the interval would come out too narrow)."""
+    import numpy as np
+
+    diff = np.asarray(adapted, np.float64) - np.asarray(generic, np.float64)
+    if diff.size == 0:
+        raise ValueError("no held-out clips to compare on")
+    labels = np.arange(diff.size) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
+    sums = np.bincount(labels, weights=diff)
+    counts = np.bincount(labels).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(sums), (4000, len(sums)))
+    means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
+    return {"gain_db": round(float(diff.mean()), 3),
+            "gain_ci95_db": [round(float(np.percentile(means, 2.5)), 3), round(float(np.percentile(means, 97.5)), 3)],
+            "clips_better_than_generic": round(float((diff > 0).mean()), 3),
+            "independent_crops": int(len(sums))}
+
+
 def _slug(path: Path) -> str:
     return re.sub(r"[^a-z0-9]+", "-", path.resolve().name.lower()).strip("-") or "set"
 
@@ -115,20 +140,24 @@ def adapt_venue(venue: Path, work: Path, weights_dir: Path, name: str, *, base_w
     if len(trainer.pack.heldout) == 0:
         raise UserError(f"{venue}: no held-out shots (split heldout) to measure the adaptation on; "
                         "mark a few with `restore corpus add --split heldout`")
-    generic = trainer.validate()
+    generic = trainer.validate(per_clip=True)
     echo(f"generic {base_weights} on the venue's held-out shots: {generic['psnr_y']} dB PSNR-Y "
          f"(bicubic {generic['bicubic_psnr_y']})")
     while trainer.iteration < iters:
         trainer.step()
-    trainer.validation = trainer.validate()
-    adapted = trainer.validation
+    adapted = trainer.validate(per_clip=True)
+    generic.pop("per_clip_crop")
+    gain = paired_gain(adapted.pop("per_clip_psnr_y"), generic.pop("per_clip_psnr_y"), adapted.pop("per_clip_crop"))
     measurements = {"clips": adapted["clips"], "bicubic_psnr_y": adapted["bicubic_psnr_y"],
-                    "generic_psnr_y": generic["psnr_y"], "adapted_psnr_y": adapted["psnr_y"],
-                    "gain_db": round(adapted["psnr_y"] - generic["psnr_y"], 3)}
-    trainer.validation = {**adapted, "generic": generic, "note": "held-out venue shots, synthetic broadcast clips"}
+                    "generic_psnr_y": generic["psnr_y"], "adapted_psnr_y": adapted["psnr_y"], **gain}
+    trainer.validation = {**adapted, "generic": generic, "gain_over_generic": gain,
+                          "note": "held-out venue shots, synthetic broadcast clips"}
     trainer.export(complete=True, stopped_by_time=False, session_seconds=0.0,
                    energy={"note": "see the base model's card; a CPU fine-tune of a few minutes"})
-    echo(f"adapted {name}: {adapted['psnr_y']} dB ({measurements['gain_db']:+.3f} dB over the generic model)")
+    low, high = gain["gain_ci95_db"]
+    echo(f"adapted {name}: {adapted['psnr_y']} dB ({gain['gain_db']:+.3f} dB over the generic model, 95 % "
+         f"interval {low:+.3f} to {high:+.3f} over {gain['independent_crops']} held-out crops; better on "
+         f"{gain['clips_better_than_generic']:.0%} of {adapted['clips']} clips)")
     return config.output, measurements
 
 
@@ -158,8 +187,9 @@ def adapt(venue: Path | None, subject: Path | None, output: Path, *, base: str =
           overwrite: bool = False, replay: Path | None = None, replay_corpora: list[str] | None = None,
           min_gain_db: float = 0.0, echo: Callable[[str], None] = print) -> AdaptResult:
     """Adapt the base pipeline's models; an adapted SR enters the pipeline only if it beats the generic
-    model on the venue's held-out shots by more than ``min_gain_db`` (otherwise its weights and card are
-    still written, for inspection, and the pipeline keeps the generic model and says why)."""
+    model on the venue's held-out shots by more than ``min_gain_db`` at the lower end of its gain's 95 %
+    interval (otherwise its weights and card are still written, for inspection, and the pipeline keeps the
+    generic model and says why)."""
     from restore.models.registry import resolve_weights, user_weights_dir
     from restore.pipeline.spec import load_pipeline
 
@@ -188,15 +218,18 @@ def adapt(venue: Path | None, subject: Path | None, output: Path, *, base: str =
                                          replay_corpora=replay_corpora)
         result.weights.append(path)
         gain = result.venue["gain_db"]
-        result.venue["used"] = gain > min_gain_db
+        low, high = result.venue["gain_ci95_db"]
+        measured = f"{gain:+.3f} dB PSNR-Y on its held-out shots, 95 % interval {low:+.3f} to {high:+.3f}"
+        # the interval's lower end, not the mean: a gain within the clips' noise is no gain
+        result.venue["used"] = low > min_gain_db
         if result.venue["used"]:
             stage["weights"] = name if weights_dir == user_weights_dir() else str(path)
-            notes.append(f"super-resolution fine-tuned on {venue} ({gain:+.3f} dB PSNR-Y on its held-out shots)")
+            notes.append(f"super-resolution fine-tuned on {venue} ({measured})")
         else:
-            notes.append(f"super-resolution fine-tuned on {venue} did not beat the generic {stage['weights']} on "
-                         f"its held-out shots ({gain:+.3f} dB), so the generic model is kept")
-            echo(f"the adapted super-resolution is not used: {gain:+.3f} dB against the generic model on the "
-                 f"venue's held-out shots (needs more than {min_gain_db:+.3f}); its weights stay in {path.parent}")
+            notes.append(f"super-resolution fine-tuned on {venue} did not surely beat the generic {stage['weights']} "
+                         f"({measured}), so the generic model is kept")
+            echo(f"the adapted super-resolution is not used: {measured} against the generic model (the interval's "
+                 f"lower end must exceed {min_gain_db:+.3f}); its weights stay in {path.parent}")
     if subject is not None:
         stage = _faces_stage(spec)
         path, result.subject = adapt_subject(Path(subject), weights_dir, base_weights=str(resolve_weights(stage["weights"])),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from restore.adapt import adapt
+from restore.adapt import adapt, paired_gain
 from restore.errors import UserError
 from restore.pipeline.spec import load_pipeline
 from restore.training.corpus import Corpus
@@ -43,9 +43,18 @@ def test_venue_adaptation_writes_weights_with_cards_and_a_pipeline(tmp_path):
     out = tmp_path / "chamber.yaml"
     result = adapt(venue, None, out, base="default", sr_iters=2, weights_dir=tmp_path / "w", replay=replay,
                    replay_corpora=[str(general)], min_gain_db=float("-inf"), echo=lambda line: None)
-    assert result.venue["clips"] > 0 and "gain_db" in result.venue and result.venue["used"]
+    v = result.venue
+    assert v["clips"] > 0 and v["used"]
+    low, high = v["gain_ci95_db"]
+    assert low <= v["gain_db"] <= high and 0.0 <= v["clips_better_than_generic"] <= 1.0
+    # the mean gain is the difference of the two means (same clips), rounded once each
+    assert abs(v["gain_db"] - (v["adapted_psnr_y"] - v["generic_psnr_y"])) <= 0.002
     (weights,) = result.weights
     card = yaml.safe_load(weights.with_suffix(".card.json").read_text())
+    assert card["validation"]["gain_over_generic"]["gain_ci95_db"] == [low, high]
+    index = (tmp_path / ".chamber.yaml.adapt" / "venue-pack" / "index.tsv").read_text().splitlines()
+    assert v["independent_crops"] == sum(line.endswith("\theldout") for line in index) >= 1   # crops, not clips
+    assert not any(k.startswith("per_clip") for k in [*card["validation"], *card["validation"]["generic"]])
     assert card["origin"] == "fine-tuned" and card["training"]["finetuned_from"]["name"] == "restore-vsr-x2-v5"
     assert {c["name"] for c in card["corpora"]} == {"venue", "general"}
     spec = load_pipeline(str(out))
@@ -94,3 +103,28 @@ def test_subject_adaptation_fine_tunes_the_presets_face_model_and_gates_on_the_p
     faces = [s for s in load_pipeline(str(out)).stages if s.name == "faces"]
     assert len(faces) == 1 and Path(faces[0].params.weights) == weights
     assert Path(faces[0].params.reference) == subject.resolve() and faces[0].params.fidelity == 0.0
+
+
+def test_the_gain_of_an_adaptation_is_paired_per_clip_with_an_interval():
+    rng = np.random.default_rng(3)
+    generic = list(30 + rng.normal(0, 2.0, 48))           # clips differ by far more than the models do
+    steady = paired_gain([g + 0.1 + rng.normal(0, 0.02) for g in generic], generic)
+    assert steady["gain_db"] == pytest.approx(0.1, abs=0.01)
+    assert 0.09 < steady["gain_ci95_db"][0] < 0.1 < steady["gain_ci95_db"][1] < 0.11
+    assert steady["clips_better_than_generic"] == 1.0
+    # the same mean gain, won on a few clips and lost on most: its interval reaches below zero
+    lucky = [g + (1.5 if i < 6 else -0.07) for i, g in enumerate(generic)]
+    noisy = paired_gain(lucky, generic)
+    assert noisy["gain_db"] == pytest.approx(1.5 * 6 / 48 - 0.07 * 42 / 48, abs=0.002)
+    assert noisy["gain_ci95_db"][0] < 0 < noisy["gain_ci95_db"][1] and noisy["clips_better_than_generic"] == 0.125
+    assert noisy["independent_crops"] == 48
+    # eight clips of each of six crops: the crops, not the clips, are the witnesses
+    crop_gain = rng.normal(0.1, 0.15, 6)
+    groups = [i // 8 for i in range(48)]
+    clustered = [g + crop_gain[k] + rng.normal(0, 0.01) for g, k in zip(generic, groups)]
+    as_clips, as_crops = paired_gain(clustered, generic), paired_gain(clustered, generic, groups)
+    assert as_crops["gain_db"] == as_clips["gain_db"] and as_crops["independent_crops"] == 6
+    width = {name: r["gain_ci95_db"][1] - r["gain_ci95_db"][0] for name, r in (("clips", as_clips), ("crops", as_crops))}
+    assert width["crops"] > 2 * width["clips"], width
+    with pytest.raises(ValueError):
+        paired_gain([], [])

@@ -23,8 +23,9 @@ import click
 @click.option("--weights-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the adapted weights go (default: the user weights folder, found by name).")
 @click.option("--min-gain", "min_gain_db", default=0.0, show_default=True, type=float,
-              help="dB of PSNR-Y over the generic model on the venue's held-out shots that the adapted SR must "
-                   "exceed to enter the pipeline (otherwise the generic model is kept; the weights are still written).")
+              help="dB of PSNR-Y over the generic model on the venue's held-out shots that the adapted SR's gain "
+                   "must exceed at the lower end of its 95 % interval to enter the pipeline (otherwise the generic "
+                   "model is kept; the weights are still written).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing pipeline file and adapted weights.")
 def adapt_command(venue, subject, output, base, sr_iters, face_iters, weights_dir, min_gain_db, device,
@@ -37,7 +38,10 @@ def adapt_command(venue, subject, output, base, sr_iters, face_iters, weights_di
     if result.venue:
         v = result.venue
         click.echo(f"venue, {v['clips']} held-out clips: PSNR-Y generic {v['generic_psnr_y']} dB → adapted "
-                   f"{v['adapted_psnr_y']} dB ({v['gain_db']:+.3f} dB; bicubic {v['bicubic_psnr_y']} dB); "
+                   f"{v['adapted_psnr_y']} dB ({v['gain_db']:+.3f} dB, 95 % interval {v['gain_ci95_db'][0]:+.3f} to "
+                   f"{v['gain_ci95_db'][1]:+.3f} over {v['independent_crops']} crops, better on "
+                   f"{v['clips_better_than_generic']:.0%} of clips; "
+                   f"bicubic {v['bicubic_psnr_y']} dB); "
                    + ("the pipeline uses the adapted model" if v["used"] else "the pipeline keeps the generic model"))
     if result.subject:
         s = result.subject

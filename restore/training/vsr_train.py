@@ -398,7 +398,10 @@ class VSRTrainer:
         return {k: v.detach() for k, v in losses.items()}     # read back only when logged: no stall per step
 
     @torch.no_grad()
-    def validate(self) -> dict[str, Any]:
+    def validate(self, per_clip: bool = False) -> dict[str, Any]:
+        """PSNR-Y and SSIM-Y of the EMA model and of bicubic on the validation clips (with ``per_clip``,
+        each clip's PSNR-Y and the held-out crop it was filmed from, for a paired comparison of two
+        models on the same clips: clips of one crop are not independent witnesses)."""
         if self._valset is None:
             return {}
         lr, hr = self._valset
@@ -413,12 +416,16 @@ class VSRTrainer:
         ours, base = _psnr_y(outs_all, hr), _psnr_y(bicubic_all, hr)
         ssim_ours = 1.0 - float(self.ssim(outs_all[..., 4:-4, 4:-4], hr[..., 4:-4, 4:-4]))
         ssim_base = 1.0 - float(self.ssim(bicubic_all[..., 4:-4, 4:-4], hr[..., 4:-4, 4:-4]))
-        return {"iteration": self.iteration, "psnr_y": round(float(ours.mean()), 3),
-                "bicubic_psnr_y": round(float(base.mean()), 3),
-                "ssim_y": round(ssim_ours, 4), "bicubic_ssim_y": round(ssim_base, 4),
-                "gain_db": round(float((ours - base).mean()), 3),
-                "clips_better_than_bicubic": round(float((ours > base).float().mean()), 3),
-                "clips": len(lr)}
+        result = {"iteration": self.iteration, "psnr_y": round(float(ours.mean()), 3),
+                  "bicubic_psnr_y": round(float(base.mean()), 3),
+                  "ssim_y": round(ssim_ours, 4), "bicubic_ssim_y": round(ssim_base, 4),
+                  "gain_db": round(float((ours - base).mean()), 3),
+                  "clips_better_than_bicubic": round(float((ours > base).float().mean()), 3),
+                  "clips": len(lr)}
+        if per_clip:
+            result["per_clip_psnr_y"] = [float(v) for v in ours]
+            result["per_clip_crop"] = [i % len(self.pack.heldout) for i in range(len(lr))]   # _build_valset's picks
+        return result
 
     # checkpoints
     def run_sha256(self) -> str:
