@@ -34,6 +34,9 @@ REPO = resources.source_root() or Path.cwd()     # runs/packs: made in a checkou
 VSR_CONFIG = resources.pipelines_dir() / "training" / "vsr-x2.yaml"
 FACE_CONFIG = resources.pipelines_dir() / "training" / "face-v2.yaml"
 GENERAL_PACK = REPO / "runs" / "packs" / "sr" / "index.tsv"
+# Held-out crops below which the gain's interval is too wide to show a gain of the size a venue
+# gives (0–0.2 dB): one photograph's held-out half gives 3–5 (python -m benchmarks adapt).
+FEW_HELDOUT_CROPS = 8
 
 
 @dataclass
@@ -140,6 +143,10 @@ def adapt_venue(venue: Path, work: Path, weights_dir: Path, name: str, *, base_w
     if len(trainer.pack.heldout) == 0:
         raise UserError(f"{venue}: no held-out shots (split heldout) to measure the adaptation on; "
                         "mark a few with `restore corpus add --split heldout`")
+    crops = len(trainer.pack.heldout)
+    if crops < FEW_HELDOUT_CROPS:
+        echo(f"the venue's held-out shots give {crops} crop(s) to measure on: the gain's interval will be wide, "
+             f"and a gain of a few tenths of a dB may not show; mark more shots held out")
     generic = trainer.validate(per_clip=True)
     echo(f"generic {base_weights} on the venue's held-out shots: {generic['psnr_y']} dB PSNR-Y "
          f"(bicubic {generic['bicubic_psnr_y']})")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from restore.adapt import adapt, paired_gain
+from restore.adapt import FEW_HELDOUT_CROPS, adapt, paired_gain
 from restore.errors import UserError
 from restore.pipeline.spec import load_pipeline
 from restore.training.corpus import Corpus
@@ -41,8 +41,9 @@ def test_venue_adaptation_writes_weights_with_cards_and_a_pipeline(tmp_path):
     general = _corpus(tmp_path / "general", "general", [10, 11], heldout=[])
     replay = export_crops([general], tmp_path / "replay", size=288, per_image=2)
     out = tmp_path / "chamber.yaml"
+    said: list[str] = []
     result = adapt(venue, None, out, base="default", sr_iters=2, weights_dir=tmp_path / "w", replay=replay,
-                   replay_corpora=[str(general)], min_gain_db=float("-inf"), echo=lambda line: None)
+                   replay_corpora=[str(general)], min_gain_db=float("-inf"), echo=said.append)
     v = result.venue
     assert v["clips"] > 0 and v["used"]
     low, high = v["gain_ci95_db"]
@@ -54,6 +55,9 @@ def test_venue_adaptation_writes_weights_with_cards_and_a_pipeline(tmp_path):
     assert card["validation"]["gain_over_generic"]["gain_ci95_db"] == [low, high]
     index = (tmp_path / ".chamber.yaml.adapt" / "venue-pack" / "index.tsv").read_text().splitlines()
     assert v["independent_crops"] == sum(line.endswith("\theldout") for line in index) >= 1   # crops, not clips
+    # one held-out picture: too few crops for a narrow interval, and the user is told so before the work
+    assert v["independent_crops"] < FEW_HELDOUT_CROPS
+    assert any(f"give {v['independent_crops']} crop(s) to measure on" in line for line in said[:3]), said
     assert not any(k.startswith("per_clip") for k in [*card["validation"], *card["validation"]["generic"]])
     assert card["origin"] == "fine-tuned" and card["training"]["finetuned_from"]["name"] == "restore-vsr-x2-v5"
     assert {c["name"] for c in card["corpora"]} == {"venue", "general"}
