@@ -9,7 +9,7 @@ show what adaptation brings to a place the model has not seen, which is the work
 1981 chamber is in no training set). So the same command also runs on two pictures of places that
 no restore model trained on: the held-out split of ``corpora/general`` (a lit footbridge, a tea
 plantation), each made a venue corpus in a temporary folder — its left part the venue's training
-shot, its right part (a 80-px gap between) the held-out shot the gain is measured on. Each row is
+shot, its right part (an 80-px gap between) the held-out shot the gain is measured on. Each row is
 one ``restore adapt`` with its defaults (300 steps, half of each batch replayed from the general
 pack); the gain is paired per clip (48 synthetic broadcast clips of the held-out part) with its
 95 % bootstrap interval, whose lower end decides whether the pipeline uses the adapted model.
