@@ -57,19 +57,15 @@ def paired_gain(adapted: list[float], generic: list[float], groups: list[int] | 
     eight witnesses, and the interval would come out too narrow)."""
     import numpy as np
 
+    from restore.metrics import mean_interval
+
     diff = np.asarray(adapted, np.float64) - np.asarray(generic, np.float64)
     if diff.size == 0:
         raise ValueError("no held-out clips to compare on")
-    labels = np.arange(diff.size) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
-    sums = np.bincount(labels, weights=diff)
-    counts = np.bincount(labels).astype(np.float64)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(sums), (4000, len(sums)))
-    means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
-    return {"gain_db": round(float(diff.mean()), 3),
-            "gain_ci95_db": [round(float(np.percentile(means, 2.5)), 3), round(float(np.percentile(means, 97.5)), 3)],
+    low, high = mean_interval(diff, groups, seed)
+    return {"gain_db": round(float(diff.mean()), 3), "gain_ci95_db": [round(low, 3), round(high, 3)],
             "clips_better_than_generic": round(float((diff > 0).mean()), 3),
-            "independent_crops": int(len(sums))}
+            "independent_crops": len(set(groups)) if groups is not None else int(diff.size)}
 
 
 def _slug(path: Path) -> str:

@@ -127,3 +127,20 @@ class StaticFlickerRatio:
     @property
     def index(self) -> float | None:
         return self.out_change / self.src_change if self.src_change > 0 else None
+
+
+def mean_interval(values, groups=None, seed: int = 0, draws: int = 4000) -> tuple[float, float]:
+    """95 % bootstrap interval of the mean of ``values`` (paired differences, usually).
+
+    ``groups`` labels values that are not independent witnesses (clips filmed from one crop): the
+    bootstrap then draws whole groups, so one lucky group does not count as many.
+    """
+    values = np.asarray(values, np.float64)
+    if values.size == 0:
+        raise ValueError("no values to take an interval of")
+    labels = np.arange(values.size) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
+    sums = np.bincount(labels, weights=values)
+    counts = np.bincount(labels).astype(np.float64)
+    picks = np.random.default_rng(seed).integers(0, len(sums), (draws, len(sums)))
+    means = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
