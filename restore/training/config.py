@@ -258,6 +258,9 @@ class FaceCascade(TypedDict, total=False):
     sr_config: str                             # its training config (the degradation ranges)
     draws: Annotated[int, Range(min=1)]        # shots per portrait
     face_px: Interval                          # face width in the SR frame (never enlarged)
+    # several sets of shots pooled, each filmed with its own seed and cached on its own (default: the
+    # config's seed): a continuation sees every shot its predecessors were trained on, and new ones
+    seeds: list[Annotated[int, Range(min=0)]]
 
 
 class FaceFinetune(TypedDict, total=False):

@@ -58,7 +58,9 @@ class CascadeSpec:
     seed: int = 0
 
     def key(self, images: list[FaceImage], sr_sha256: str) -> str:
-        h = hashlib.sha256(f"{PACK_VERSION} {sr_sha256} {sorted(vars(self).items())}".encode())
+        # the config's path resolved: "pipelines/…" from the checkout and "/…/pipelines/…" are one pack
+        fields = {**vars(self), "sr_config": str(Path(self.sr_config).resolve())}
+        h = hashlib.sha256(f"{PACK_VERSION} {sr_sha256} {sorted(fields.items())}".encode())
         for im in images:
             h.update(f"{im.rel}\t{im.sha256}\n".encode())
         return h.hexdigest()[:16]

@@ -393,15 +393,23 @@ def train_face(config: FaceConfig | dict, resume: bool = False, max_iters: int |
         c = config.cascade
         if "sr_weights" not in c or "sr_config" not in c:
             raise UserError("cascade: needs sr_weights (the SR model the faces stage follows) and sr_config")
-        spec = CascadeSpec(sr_weights=str(_path_or_name(c["sr_weights"])), sr_config=str(_path(c["sr_config"])),
-                           crop_size=size, draws=int(c.get("draws", 3)),
-                           face_px=tuple(c.get("face_px", CascadeSpec.face_px)), seed=config.seed)
-        log(f"cascade pairs after {spec.sr_weights} from {corpus_dir}")
-        lq, hq, kept = build_cascade_pairs(corpus_dir, spec, cache_dir, log)
+        seeds = [int(v) for v in c.get("seeds") or [config.seed]]
+        if len(set(seeds)) != len(seeds):
+            raise UserError(f"cascade: seeds {seeds} repeat a seed (the same shots twice)")
+        specs = [CascadeSpec(sr_weights=str(_path_or_name(c["sr_weights"])), sr_config=str(_path(c["sr_config"])),
+                             crop_size=size, draws=int(c.get("draws", 3)),
+                             face_px=tuple(c.get("face_px", CascadeSpec.face_px)), seed=seed) for seed in seeds]
+        spec = specs[0]
+        log(f"cascade pairs after {spec.sr_weights} from {corpus_dir} (seeds {seeds})")
+        made = [build_cascade_pairs(corpus_dir, one, cache_dir, log) for one in specs]
+        lq = made[0][0] if len(made) == 1 else np.concatenate([m[0] for m in made])
+        hq = made[0][1] if len(made) == 1 else np.concatenate([m[1] for m in made])
+        kept = [owner for m in made for owner in m[2]]
+        del made
         images, manifest = face_data.read_face_manifest(corpus_dir)
         pairs, crops = (lq, hq), hq
         cascade_facts = {"sr_weights": spec.sr_weights, "sr_sha256": weights_facts(spec.sr_weights).sha256,
-                         "sr_config": c["sr_config"], "draws": spec.draws, "face_px": list(spec.face_px),
+                         "sr_config": c["sr_config"], "draws": spec.draws, "seeds": seeds, "face_px": list(spec.face_px),
                          "frames": spec.frames, "pairs": int(len(lq)), "note": (
                              "each training portrait filmed as a static shot, degraded with the SR model's "
                              "training degradation, super-resolved by it as the superres stage does; "

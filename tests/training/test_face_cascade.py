@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
+from restore.errors import UserError
 from restore.faces.align import template
 from restore.faces.detect import FaceDetector
 from restore.metrics import psnr_y
@@ -76,12 +77,14 @@ def test_a_cascade_run_records_the_sr_model_it_follows(pairs, tmp_path):
     assert cfg["cascade"]["sr_weights"] == "restore-vsr-x2-v5"
     cfg.update(output=str(tmp_path / "face.safetensors"), run_dir=str(tmp_path / "run"), cache_dir=None,
                crop_size=128, batch_size=2, patch_size=32, validate_every=0, checkpoint_every=1)
-    cfg["cascade"].update(sr_config=SPEC.sr_config, draws=1, face_px=[60, 80])
+    cfg["cascade"].update(sr_config=SPEC.sr_config, draws=1, face_px=[60, 80], seeds=[2026, 2027])
     cfg["heldout"] = {"people_fraction": 0.0, "exclude_people": []}
     weights = train_face(cfg, max_iters=2, corpus=SUBJECT, log=lambda *_: None)
     card = load_model(weights).card
     sr = load_model("restore-vsr-x2-v5")
-    assert card["cascade"]["sr_sha256"] == sr.sha256 and card["cascade"]["pairs"] == 8
+    # two seeds: each portrait filmed once per seed, the two sets pooled
+    assert card["cascade"]["sr_sha256"] == sr.sha256 and card["cascade"]["pairs"] == 16
+    assert card["cascade"]["seeds"] == [2026, 2027]
     assert card["crop_size"] == 128 and card["training"]["iterations"] == 2
     assert card["corpus"]["images"] == 8 and "after restore-vsr-x2-v5" in card["task"]
     assert json.loads(weights.with_suffix(".card.json").read_text())["weights_sha256"] == load_model(weights).sha256
@@ -104,3 +107,21 @@ def test_a_cascade_model_is_fine_tuned_to_a_subject_on_the_same_kind_of_pairs(pa
     assert set(card["corpus"]["heldout"]).isdisjoint(card["corpus"]["trained"])
     assert card["validation"]["generic"]["faces"] == card["validation"]["finetuned"]["faces"] == 6
     assert card["base_weights"]["sha256"] == load_model(base).sha256
+
+
+def test_a_seed_given_twice_is_refused_before_any_work(tmp_path):
+    cfg = yaml.safe_load((REPO / "pipelines" / "training" / "face-v5.yaml").read_text())
+    cfg["cascade"]["seeds"] = [2026, 2028, 2026]
+    cfg.update(output=str(tmp_path / "face.safetensors"), run_dir=str(tmp_path / "run"), cache_dir=str(tmp_path))
+    with pytest.raises(UserError, match="repeat a seed"):
+        train_face(cfg, max_iters=1, corpus=tmp_path / "no-such-corpus", log=lambda *_: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_pack_key_does_not_depend_on_how_the_sr_config_path_is_spelled(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    relative = CascadeSpec(sr_weights="restore-vsr-x2-v5", sr_config="pipelines/training/vsr-x2-v5.yaml")
+    absolute = CascadeSpec(sr_weights="restore-vsr-x2-v5", sr_config=str(REPO / "pipelines/training/vsr-x2-v5.yaml"))
+    other = CascadeSpec(sr_weights="restore-vsr-x2-v5", sr_config="pipelines/training/vsr-x2-v4.yaml")
+    assert relative.key([], "sha") == absolute.key([], "sha") != other.key([], "sha")
+    assert relative.key([], "sha") != CascadeSpec(**{**vars(relative), "seed": 1}).key([], "sha")
