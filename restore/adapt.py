@@ -150,9 +150,13 @@ def adapt_venue(venue: Path, work: Path, weights_dir: Path, name: str, *, base_w
         trainer.step()
     adapted = trainer.validate(per_clip=True)
     generic.pop("per_clip_crop")
-    gain = paired_gain(adapted.pop("per_clip_psnr_y"), generic.pop("per_clip_psnr_y"), adapted.pop("per_clip_crop"))
+    before, after, crop_of = generic.pop("per_clip_psnr_y"), adapted.pop("per_clip_psnr_y"), adapted.pop("per_clip_crop")
+    gain = paired_gain(after, before, crop_of)
+    # the clips one by one, for the caller that pools several venues (not the card: a summary is enough there)
+    per_clip = {"gain_db": [round(a - b, 4) for a, b in zip(after, before)], "crop": list(crop_of)}
     measurements = {"clips": adapted["clips"], "bicubic_psnr_y": adapted["bicubic_psnr_y"],
-                    "generic_psnr_y": generic["psnr_y"], "adapted_psnr_y": adapted["psnr_y"], **gain}
+                    "generic_psnr_y": generic["psnr_y"], "adapted_psnr_y": adapted["psnr_y"], **gain,
+                    "per_clip": per_clip}
     trainer.validation = {**adapted, "generic": generic, "gain_over_generic": gain,
                           "note": "held-out venue shots, synthetic broadcast clips"}
     trainer.export(complete=True, stopped_by_time=False, session_seconds=0.0,

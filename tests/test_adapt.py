@@ -50,6 +50,10 @@ def test_venue_adaptation_writes_weights_with_cards_and_a_pipeline(tmp_path):
     assert low <= v["gain_db"] <= high and 0.0 <= v["clips_better_than_generic"] <= 1.0
     # the mean gain is the difference of the two means (same clips), rounded once each
     assert abs(v["gain_db"] - (v["adapted_psnr_y"] - v["generic_psnr_y"])) <= 0.002
+    # the clips one by one (for pooling venues): the same mean, one crop per clip
+    assert len(v["per_clip"]["gain_db"]) == len(v["per_clip"]["crop"]) == v["clips"]
+    assert abs(sum(v["per_clip"]["gain_db"]) / v["clips"] - v["gain_db"]) <= 0.001
+    assert len(set(v["per_clip"]["crop"])) == v["independent_crops"]
     (weights,) = result.weights
     card = yaml.safe_load(weights.with_suffix(".card.json").read_text())
     assert card["validation"]["gain_over_generic"]["gain_ci95_db"] == [low, high]
