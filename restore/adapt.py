@@ -125,6 +125,9 @@ def adapt_venue(venue: Path, work: Path, weights_dir: Path, name: str, *, base_w
     config.work_dir = work / "vsr"
     config.crops = [venue_pack, Path(replay)]
     config.crop_weights = [0.5, 0.5]
+    # measured on the venue's held-out shots only: the replay pack's held-out crops (other places, and
+    # until 2026-12-07 seven of every ten crops this measure drew) are not the venue
+    config.heldout_packs = [0]
     config.corpora = [str(Path(venue).resolve()), *(replay_corpora or config.corpora)]
     config.train.iters = iters
     config.train.time_limit_s = 0

@@ -38,8 +38,10 @@ def _corpus(folder: Path, kind: str, seeds: list[int], heldout: list[int]) -> Pa
 @pytest.mark.slow
 def test_venue_adaptation_writes_weights_with_cards_and_a_pipeline(tmp_path):
     venue = _corpus(tmp_path / "venue", "venue", [1, 2, 3], heldout=[3])
-    general = _corpus(tmp_path / "general", "general", [10, 11], heldout=[])
-    replay = export_crops([general], tmp_path / "replay", size=288, per_image=2)
+    # the replay pack has held-out crops of its own (as `make packs`' has): they are other places, not the venue
+    general = _corpus(tmp_path / "general", "general", [10, 11, 12], heldout=[12])
+    replay = export_crops([general], tmp_path / "replay", size=288, per_image=2, include_heldout=True)
+    assert any(line.endswith("\theldout") for line in replay.read_text().splitlines())
     out = tmp_path / "chamber.yaml"
     said: list[str] = []
     result = adapt(venue, None, out, base="default", sr_iters=2, weights_dir=tmp_path / "w", replay=replay,
@@ -58,7 +60,8 @@ def test_venue_adaptation_writes_weights_with_cards_and_a_pipeline(tmp_path):
     card = yaml.safe_load(weights.with_suffix(".card.json").read_text())
     assert card["validation"]["gain_over_generic"]["gain_ci95_db"] == [low, high]
     index = (tmp_path / ".chamber.yaml.adapt" / "venue-pack" / "index.tsv").read_text().splitlines()
-    assert v["independent_crops"] == sum(line.endswith("\theldout") for line in index) >= 1   # crops, not clips
+    # measured on the venue's held-out crops alone (crops, not clips; no replay crop among them)
+    assert v["independent_crops"] == sum(line.endswith("\theldout") for line in index) >= 1
     # one held-out picture: too few crops for a narrow interval, and the user is told so before the work
     assert v["independent_crops"] < FEW_HELDOUT_CROPS
     assert any(f"give {v['independent_crops']} crop(s) to measure on" in line for line in said[:3]), said

@@ -86,6 +86,9 @@ class VSRConfig:
     seed: int = field(default=0, metadata={"min": 0})
     crop_weights: list[Annotated[float, Range(gt=0)]] = field(
         default_factory=list, metadata={"help": "share of the draws per pack (default: equal)"})
+    heldout_packs: list[Annotated[int, Range(min=0)]] | None = field(
+        default=None, metadata={"help": "the packs (0-based, in `crops` order) whose held-out crops validate; "
+                                        "the others' are left out entirely (default: every pack's)"})
     camera: Annotated[dict, Overrides(CameraRanges)] = field(default_factory=dict)
     degradation: Annotated[dict, Overrides(BroadcastRanges)] = field(default_factory=dict)
     train: VSRSchedule = field(default_factory=VSRSchedule)
@@ -177,9 +180,14 @@ class CropPack:
         return self.groups[0]
 
     @classmethod
-    def load(cls, indexes: Path | list, corpora: list[str], weights: list[float] | None = None) -> "CropPack":
+    def load(cls, indexes: Path | list, corpora: list[str], weights: list[float] | None = None,
+             heldout_packs: list[int] | None = None) -> "CropPack":
         """Read the packs and refuse any crop whose source image is not in one of ``corpora``'s
-        manifests with a licence: training never sees an image without a recorded licence."""
+        manifests with a licence: training never sees an image without a recorded licence.
+
+        ``heldout_packs``: the packs whose held-out crops make the validation set (default: all). The
+        other packs' held-out crops are dropped, never trained on: a venue adaptation replays the
+        general pack for training only, and is measured on the venue's held-out shots alone."""
         import cv2
 
         from restore.training.corpus import Corpus
@@ -188,6 +196,9 @@ class CropPack:
         weights = list(weights) if weights else [1.0] * len(indexes)
         if len(weights) != len(indexes) or any(w <= 0 for w in weights):
             raise UserError("crop_weights: one positive number per crop pack")
+        validating = set(range(len(indexes)) if heldout_packs is None else heldout_packs)
+        if not validating <= set(range(len(indexes))):
+            raise UserError(f"heldout_packs: {sorted(validating)} names a pack beyond the {len(indexes)} given")
         licensed: dict[str, tuple[str, dict]] = {}
         records = {}
         for folder in corpora:
@@ -200,7 +211,7 @@ class CropPack:
                     splits["splits"].add(entry.split)
                     licensed[entry.sha256] = (folder, splits)
         train, heldout, draw, seen, digests, total = [], [], [], set(), [], 0
-        for index, share in zip(indexes, weights):
+        for number, (index, share) in enumerate(zip(indexes, weights)):
             if not index.is_file():
                 raise UserError(f"crop pack not found: {index} (make it with `make packs`)")
             with open(index, newline="", encoding="utf-8") as fh:
@@ -219,6 +230,8 @@ class CropPack:
                 folder, facts = origin
                 # one file can hold a training and a held-out region (the venue): the pack says which
                 split = row.get("split") or ("heldout" if facts["splits"] == {"heldout"} else "train")
+                if split == "heldout" and number not in validating:
+                    continue
                 image = cv2.imread(str(index.parent / row["crop"]), cv2.IMREAD_COLOR)
                 if image is None:
                     raise UserError(f"{index}: cannot read crop {row['crop']}")
@@ -318,7 +331,8 @@ class VSRTrainer:
             torch.set_num_threads(config.threads)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True   # shapes never change during a run
-        self.pack = CropPack.load(config.crops, config.corpora, config.crop_weights or None)
+        self.pack = CropPack.load(config.crops, config.corpora, config.crop_weights or None,
+                                  heldout_packs=config.heldout_packs)
         self.train_groups = [g.to(self.device) for g in self.pack.groups]
         self.slots = self.pack.slots.to(self.device)
         self.draw_weights = self.pack.draw_weights.to(self.device)
@@ -481,7 +495,7 @@ class VSRTrainer:
                 "data": "synthetic camera motion over HR crops of the corpora below, degraded on the device "
                         "by restore.training.video_synth (pal-broadcast chain, JPEG-style DCT codec)",
                 "crop_packs": {"index_sha256": self.pack.index_sha256, "crops": self.pack.crops,
-                               "weights": c.crop_weights or None},
+                               "weights": c.crop_weights or None, "heldout_packs": c.heldout_packs},
                 "losses": asdict(c.losses), "replaced_weights_sha256": previous,
                 "finetuned_from": self.finetuned_from,
             },

@@ -68,6 +68,8 @@ def test_small_portrait_pack_takes_only_the_portraits_the_large_one_leaves_out(t
     assert pack.slots.tolist() == [[0, 0], [1, 0]]
     with pytest.raises(UserError, match="2 sizes"):
         pack.train
+    with pytest.raises(UserError, match="heldout_packs"):
+        CropPack.load([large, small], [str(tmp_path / "faces")], heldout_packs=[2])
 
 
 def _flat(value: int, size: int, n: int) -> torch.Tensor:
