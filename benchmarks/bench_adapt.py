@@ -63,7 +63,7 @@ def _pooled(venues: list[tuple[int, dict]]) -> list:
     groups = [i * 1000 + crop for i, c in venues for crop in c["crop"]]
     low, high = mean_interval(gains, groups)
     return [f"all {len(venues)} unseen venues", gains.size, len(set(groups)), "", "", "",
-            f"{gains.mean():+.3f} [{low:+.3f}, {high:+.3f}]", f"{(gains > 0).mean():.0%}", "", ""]
+            f"{gains.mean():+.3f} [{low:+.3f}, {high:+.3f}]", "", f"{(gains > 0).mean():.0%}", "", ""]
 
 
 def main() -> None:
@@ -87,9 +87,10 @@ def main() -> None:
             result = adapt(venue, None, work / f"adapted-{i}.yaml", base="default", weights_dir=work / f"w{i}",
                            echo=lambda line: None)
             v = result.venue
-            low, high = v["gain_ci95_db"]
+            interval = v["gain_ci95_db"]
+            gain = f"{v['gain_db']:+.3f} " + (f"[{interval[0]:+.3f}, {interval[1]:+.3f}]" if interval else "(no interval)")
             rows.append([name, v["clips"], v["independent_crops"], f"{v['bicubic_psnr_y']:.3f}", f"{v['generic_psnr_y']:.3f}",
-                         f"{v['adapted_psnr_y']:.3f}", f"{v['gain_db']:+.3f} [{low:+.3f}, {high:+.3f}]",
+                         f"{v['adapted_psnr_y']:.3f}", gain, " ".join(f"{g:+.2f}" for g in v["per_crop_gain_db"]),
                          f"{v['clips_better_than_generic']:.0%}", "adapted" if v["used"] else "generic",
                          f"{time.perf_counter() - t0:.0f}"])
             if i > 0:     # a place no model saw
@@ -97,7 +98,7 @@ def main() -> None:
             print(f"{name}: done", flush=True)
     rows.append(_pooled(pooled))
     print_table("Venue adaptation, PSNR-Y on the held-out part (48 synthetic broadcast clips, ×2)",
-                ["venue", "clips", "of crops", "bicubic", "generic v5", "adapted", "gain [95 % interval]", "clips won",
+                ["venue", "clips", "of crops", "bicubic", "generic v5", "adapted", "gain [95 % interval]", "per crop", "clips won",
                  "pipeline uses", "s"], rows,
                 note="One `restore adapt --venue` per row, defaults (300 steps); the unseen venues are pictures of "
                      "corpora/general's held-out split, which no restore model trained on.")

@@ -37,6 +37,9 @@ GENERAL_PACK = REPO / "runs" / "packs" / "sr" / "index.tsv"
 # Held-out crops below which the gain's interval is too wide to show a gain of the size a venue
 # gives (0–0.2 dB): one photograph's held-out half gives 3–5 (python -m benchmarks adapt).
 FEW_HELDOUT_CROPS = 8
+# Below this many held-out crops there is no interval at all: the clips of a single crop all share its
+# content, so their spread says nothing of how the gain varies from one part of the venue to another.
+MIN_CROPS_FOR_INTERVAL = 2
 
 
 @dataclass
@@ -62,10 +65,31 @@ def paired_gain(adapted: list[float], generic: list[float], groups: list[int] | 
     diff = np.asarray(adapted, np.float64) - np.asarray(generic, np.float64)
     if diff.size == 0:
         raise ValueError("no held-out clips to compare on")
-    low, high = mean_interval(diff, groups, seed)
-    return {"gain_db": round(float(diff.mean()), 3), "gain_ci95_db": [round(low, 3), round(high, 3)],
-            "clips_better_than_generic": round(float((diff > 0).mean()), 3),
-            "independent_crops": len(set(groups)) if groups is not None else int(diff.size)}
+    crops = len(set(groups)) if groups is not None else int(diff.size)
+    interval = None
+    if crops >= MIN_CROPS_FOR_INTERVAL:
+        low, high = mean_interval(diff, groups, seed)
+        interval = [round(low, 3), round(high, 3)]
+    result = {"gain_db": round(float(diff.mean()), 3), "gain_ci95_db": interval,
+              "clips_better_than_generic": round(float((diff > 0).mean()), 3), "independent_crops": crops}
+    if groups is not None:
+        # with few crops the bootstrap's lower end is about the worst crop's gain: show each one
+        labels = np.asarray(groups)
+        result["per_crop_gain_db"] = [round(float(diff[labels == g].mean()), 3) for g in sorted(set(groups))]
+    return result
+
+
+def describe_gain(gain: dict) -> str:
+    """One line: the mean gain, its interval (or why there is none) and each held-out crop's gain."""
+    crops = gain["independent_crops"]
+    each = gain.get("per_crop_gain_db")
+    shown = f"; per crop {', '.join(f'{g:+.3f}' for g in each)}" if each and len(each) <= 12 else ""
+    if gain["gain_ci95_db"] is None:
+        return (f"{gain['gain_db']:+.3f} dB on {crops} held-out crop: no interval (one crop cannot tell the "
+                f"venue from that crop's content)")
+    low, high = gain["gain_ci95_db"]
+    return (f"{gain['gain_db']:+.3f} dB, 95 % interval {low:+.3f} to {high:+.3f} over {crops} held-out crops"
+            f"{shown}; better on {gain['clips_better_than_generic']:.0%} of the clips")
 
 
 def _slug(path: Path) -> str:
@@ -164,10 +188,8 @@ def adapt_venue(venue: Path, work: Path, weights_dir: Path, name: str, *, base_w
                           "note": "held-out venue shots, synthetic broadcast clips"}
     trainer.export(complete=True, stopped_by_time=False, session_seconds=0.0,
                    energy={"note": "see the base model's card; a CPU fine-tune of a few minutes"})
-    low, high = gain["gain_ci95_db"]
-    echo(f"adapted {name}: {adapted['psnr_y']} dB ({gain['gain_db']:+.3f} dB over the generic model, 95 % "
-         f"interval {low:+.3f} to {high:+.3f} over {gain['independent_crops']} held-out crops; better on "
-         f"{gain['clips_better_than_generic']:.0%} of {adapted['clips']} clips)")
+    echo(f"adapted {name}: {adapted['psnr_y']} dB over {adapted['clips']} clips; against the generic model "
+         f"{describe_gain(gain)}")
     return config.output, measurements
 
 
@@ -227,11 +249,10 @@ def adapt(venue: Path | None, subject: Path | None, output: Path, *, base: str =
                                          iters=sr_iters, device=device, echo=echo, replay=replay or GENERAL_PACK,
                                          replay_corpora=replay_corpora)
         result.weights.append(path)
-        gain = result.venue["gain_db"]
-        low, high = result.venue["gain_ci95_db"]
-        measured = f"{gain:+.3f} dB PSNR-Y on its held-out shots, 95 % interval {low:+.3f} to {high:+.3f}"
-        # the interval's lower end, not the mean: a gain within the clips' noise is no gain
-        result.venue["used"] = low > min_gain_db
+        measured = f"PSNR-Y on its held-out shots {describe_gain(result.venue)}"
+        # the interval's lower end, not the mean: a gain within the noise of the crops is no gain
+        interval = result.venue["gain_ci95_db"]
+        result.venue["used"] = interval is not None and interval[0] > min_gain_db
         if result.venue["used"]:
             stage["weights"] = name if weights_dir == user_weights_dir() else str(path)
             notes.append(f"super-resolution fine-tuned on {venue} ({measured})")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from restore.adapt import FEW_HELDOUT_CROPS, adapt, paired_gain
+from restore.adapt import FEW_HELDOUT_CROPS, adapt, describe_gain, paired_gain
 from restore.errors import UserError
 from restore.pipeline.spec import load_pipeline
 from restore.training.corpus import Corpus
@@ -37,7 +37,7 @@ def _corpus(folder: Path, kind: str, seeds: list[int], heldout: list[int]) -> Pa
 
 @pytest.mark.slow
 def test_venue_adaptation_writes_weights_with_cards_and_a_pipeline(tmp_path):
-    venue = _corpus(tmp_path / "venue", "venue", [1, 2, 3], heldout=[3])
+    venue = _corpus(tmp_path / "venue", "venue", [1, 2, 3, 4], heldout=[3, 4])   # two held-out shots: an interval
     # the replay pack has held-out crops of its own (as `make packs`' has): they are other places, not the venue
     general = _corpus(tmp_path / "general", "general", [10, 11, 12], heldout=[12])
     replay = export_crops([general], tmp_path / "replay", size=288, per_image=2, include_heldout=True)
@@ -137,5 +137,12 @@ def test_the_gain_of_an_adaptation_is_paired_per_clip_with_an_interval():
     assert as_crops["gain_db"] == as_clips["gain_db"] and as_crops["independent_crops"] == 6
     width = {name: r["gain_ci95_db"][1] - r["gain_ci95_db"][0] for name, r in (("clips", as_clips), ("crops", as_crops))}
     assert width["crops"] > 2 * width["clips"], width
+    # each crop's own gain, in crop order: their mean over equal crops is the mean gain
+    assert as_crops["per_crop_gain_db"] == pytest.approx(list(crop_gain), abs=0.01)
+    assert np.mean(as_crops["per_crop_gain_db"]) == pytest.approx(as_crops["gain_db"], abs=0.002)
+    # one crop: however many clips, no interval, so the adaptation cannot be taken for a gain
+    single = paired_gain(clustered[:8], generic[:8], groups[:8])
+    assert single["independent_crops"] == 1 and single["gain_ci95_db"] is None
+    assert "no interval" in describe_gain(single) and "interval" in describe_gain(as_crops)
     with pytest.raises(ValueError):
         paired_gain([], [])

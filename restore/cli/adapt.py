@@ -31,17 +31,14 @@ import click
 def adapt_command(venue, subject, output, base, sr_iters, face_iters, weights_dir, min_gain_db, device,
                   overwrite) -> None:
     """Adapt super-resolution to a VENUE and faces to a SUBJECT; write a pipeline that uses them."""
-    from restore.adapt import adapt
+    from restore.adapt import adapt, describe_gain
 
     result = adapt(venue, subject, output, base=base, sr_iters=sr_iters, face_iters=face_iters, device=device,
                    weights_dir=weights_dir, overwrite=overwrite, min_gain_db=min_gain_db, echo=click.echo)
     if result.venue:
         v = result.venue
         click.echo(f"venue, {v['clips']} held-out clips: PSNR-Y generic {v['generic_psnr_y']} dB → adapted "
-                   f"{v['adapted_psnr_y']} dB ({v['gain_db']:+.3f} dB, 95 % interval {v['gain_ci95_db'][0]:+.3f} to "
-                   f"{v['gain_ci95_db'][1]:+.3f} over {v['independent_crops']} crops, better on "
-                   f"{v['clips_better_than_generic']:.0%} of clips; "
-                   f"bicubic {v['bicubic_psnr_y']} dB); "
+                   f"{v['adapted_psnr_y']} dB ({describe_gain(v)}; bicubic {v['bicubic_psnr_y']} dB); "
                    + ("the pipeline uses the adapted model" if v["used"] else "the pipeline keeps the generic model"))
     if result.subject:
         s = result.subject
