@@ -1,7 +1,7 @@
 """Venue adaptation (``restore adapt --venue``) on a venue the generic model saw, and on four it never saw.
 
 Run: ``python -m benchmarks adapt`` (needs ../shared and the general replay pack of ``make packs``;
-about 10 min on 2 idle cores, 2 for each venue).
+about 2 min a venue on 2 idle cores, 4–5 on cores shared with a training run).
 
 ``corpora/venue`` is one photograph, and the generic ``restore-vsr-x2-v5`` trained on its training
 region, so there "adapted vs generic" compares two models that both saw those rooftops: it cannot
