@@ -6,10 +6,11 @@ about 2 min a venue on 2 idle cores, 4–5 on cores shared with a training run).
 ``corpora/venue`` is one photograph, and the generic ``restore-vsr-x2-v5`` trained on its training
 region, so there "adapted vs generic" compares two models that both saw those rooftops: it cannot
 show what adaptation brings to a place the model has not seen, which is the workflow's premise (a
-1981 chamber is in no training set). So the same command also runs on two pictures of places that
+1981 chamber is in no training set). So the same command also runs on four pictures of places that
 no restore model trained on: the held-out split of ``corpora/general`` (a lit footbridge, a tea
-plantation, an interior with a lamp, a ribbed facade: its four pictures of places), each made a venue corpus in a temporary folder — its left part the venue's training
-shot, its right part (an 80-px gap between) the held-out shot the gain is measured on. Each row is
+plantation, an interior with a lamp, a ribbed facade: its four pictures of places), each made a
+venue corpus in a temporary folder — its left part the venue's training shot, its right part (an
+80-px gap between) the held-out shot the gain is measured on. Each row is
 one ``restore adapt`` with its defaults (300 steps, half of each batch replayed from the general
 pack); the gain is paired per clip (48 synthetic broadcast clips of the held-out part) with its
 95 % bootstrap interval, whose lower end decides whether the pipeline uses the adapted model. One
