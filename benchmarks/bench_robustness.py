@@ -23,23 +23,20 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from benchmarks import ground_truth as gt
-from benchmarks._archival import SHARED, print_table, run_stage
+from benchmarks import bench_vsr as vsr
+from benchmarks._archival import print_table
 from benchmarks.bench_vsr import heldout_images
 from benchmarks.common import workdir
-from restore import metrics
 
 HR_W, HR_H = 480, 360
 LR_W, LR_H = HR_W // 2, HR_H // 2
 FRAMES = 12
-BORDER = 8
-REALESRGAN = SHARED / "weights" / "realesr-general-x4v3.fp16-ncnn-conversion.pth"
 
 # the grid: (label, ffmpeg filter after the area downscale or None)
 BLURS = [("sharp", None), ("soft (gblur σ 0.8)", "gblur=sigma=0.8")]
@@ -82,21 +79,9 @@ def degrade(hr_file: Path, chain: str, codec: str, out: Path) -> Path:
 
 # --- methods -------------------------------------------------------------------------------
 
-def _resize(interpolation):
-    def run(lr: list[np.ndarray], _path: Path) -> list[np.ndarray]:
-        return [np.clip(cv2.resize(f, (HR_W, HR_H), interpolation=interpolation), 0, 1) for f in lr]
-    return run
-
-
-def _stage(weights: str):
-    from restore.stages.superres import SuperResolution, SuperResParams
-
-    params = SuperResParams(weights=weights, scale=2, square_pixels=False)
-
-    def run(lr: list[np.ndarray], _path: Path) -> list[np.ndarray]:
-        out, _ = run_stage(SuperResolution, params, lr, fps=Fraction(25))
-        return [gt.at_size([f], HR_W, HR_H)[0] for f in out]
-    return run
+def _frames_only(run):
+    """One of bench_vsr's methods (LR frames → ×2 frames) with the file argument the preset needs."""
+    return lambda lr, _path: run(lr)
 
 
 def _preset(name: str, work: Path):
@@ -113,19 +98,21 @@ def _preset(name: str, work: Path):
 
 
 def methods(work: Path) -> dict:
-    found = {"bicubic": _resize(cv2.INTER_CUBIC), "lanczos": _resize(cv2.INTER_LANCZOS4),
-             "restore-sr-x2": _stage("restore-sr-x2")}
-    if REALESRGAN.is_file():
-        found["Real-ESRGAN general v3"] = _stage(str(REALESRGAN))
-    found["restore-vsr-x2-v5"] = _stage("restore-vsr-x2-v5")
+    found = {"bicubic": _frames_only(vsr._resize(cv2.INTER_CUBIC)),
+             "lanczos": _frames_only(vsr._resize(cv2.INTER_LANCZOS4)),
+             "restore-sr-x2": _frames_only(vsr._stage("restore-sr-x2"))}
+    if vsr.REALESRGAN.is_file():
+        found["Real-ESRGAN general v3"] = _frames_only(vsr._stage(str(vsr.REALESRGAN)))
+    found["restore-vsr-x2-v5"] = _frames_only(vsr._stage("restore-vsr-x2-v5"))
     found["preset default"] = _preset("default", work)
     return found
 
 
 def score(out: list[np.ndarray], truth: list[np.ndarray]) -> tuple[float, float]:
+    """PSNR-Y and SSIM-Y as the video bench measures them (8-px border)."""
     assert len(out) == len(truth), (len(out), len(truth))
-    return (float(np.mean([metrics.psnr_y(o, t, border=BORDER) for o, t in zip(out, truth)])),
-            float(np.mean([metrics.ssim_y(o, t, border=BORDER) for o, t in zip(out, truth)])))
+    psnr, ssim, _ = vsr.score(out, truth)
+    return psnr, ssim
 
 
 def main() -> None:
