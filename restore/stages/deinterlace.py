@@ -11,9 +11,15 @@ Methods, fastest to best (figures: benchmarks/bench_deinterlace.py):
 
 ``rate: field`` emits one frame per field (576i25 → 576p50, the faithful rate for
 television: every field is a distinct moment in time); ``rate: frame`` one per frame.
-The field order comes from the parameter, else from the stream's flags, else (for
-streams flagged progressive or unknown, when ``detect`` is on) from ffmpeg's ``idet``
-over the first ``detect_frames`` frames.
+The field order comes from the parameter, else from the stream's flags. With ``detect`` on (the
+default) a stream flagged progressive is left as it is, and only a stream whose flag says nothing
+(unknown) is examined by ffmpeg's ``idet`` over its first ``detect_frames`` frames. The flag is
+trusted because ``idet`` is not: on progressive pictures that pan or tilt, or carry fine
+horizontal texture (water, blinds), it reports a consistent field order — 30 of the 80 progressive
+clips of ``python -m benchmarks robustness`` read as bottom field first, 12 frames of 12 — and
+deinterlacing a progressive picture halves its vertical detail (−2 dB on such a clip). A capture
+that is interlaced but flagged progressive needs ``field_order: tff`` (or ``bff``). With ``detect``
+off every stream not flagged interlaced is deinterlaced as top field first.
 """
 
 from __future__ import annotations
@@ -103,8 +109,10 @@ class Deinterlace(ExternalMethodStage, Stage):
         if fmt is not None and fmt.interlaced:
             return ("tff" if fmt.top_field_first else "bff"), f"stream flag {fmt.field_order}"
         if self.params.detect:
+            if fmt is not None and fmt.field_order == "progressive":
+                return "progressive", "stream flag progressive"
             return None, ""
-        # Flagged progressive/unknown and detection off: the user asked for deinterlacing,
+        # Not flagged interlaced and detection off: the user asked for deinterlacing,
         # so trust them and take the broadcast-common order.
         return "tff", "default (stream not flagged interlaced, detection off)"
 

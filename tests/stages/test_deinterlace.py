@@ -56,6 +56,21 @@ def test_idet_detects_field_order_of_unflagged_stream(tff):
     assert mean_psnr(out, TRUTH) > 30
 
 
+def test_a_stream_flagged_progressive_is_trusted():
+    """idet reads some progressive pans and fine textures as interlaced, so a progressive flag is taken at
+    its word (the pictures pass untouched, even combed ones); a mis-flagged capture is deinterlaced by
+    naming its field order, and with detection off as the broadcast-common top field first."""
+    stage, out = run("bwdif", rate="frame", stream_order="progressive")
+    assert stage.decided_order == "progressive"
+    combed = to_frames(interlace(TRUTH, tff=True))
+    assert all(np.array_equal(o.image, c.image) for o, c in zip(out, combed))
+    named, fixed = run("bwdif", rate="frame", field_order="tff", stream_order="progressive")
+    forced, forced_out = run("bwdif", rate="frame", stream_order="progressive", detect=False)
+    assert named.decided_order == forced.decided_order == "tff"
+    assert mean_psnr(fixed, TRUTH[::2]) > mean_psnr(out, TRUTH[::2]) + 3
+    assert mean_psnr(forced_out, TRUTH[::2]) == mean_psnr(fixed, TRUTH[::2])
+
+
 def test_progressive_material_passes_through_at_promised_rate():
     frames = to_frames(TRUTH[::2])
     stage = Deinterlace(DeinterlaceParams(method="bwdif", rate="field"), context_for(field_order="progressive"))
