@@ -12,8 +12,8 @@ back ×2. This is how the held-out bench of the issue was built (blur + noise + 
 Per cell and method: PSNR-Y and SSIM-Y against the truth (decoded the same way, 8-px border), the
 mean over the pictures, and the paired difference to bicubic. Methods: bicubic, Lanczos, the single-
 frame ``restore-sr-x2``, Real-ESRGAN general v3 (×4 → area ×2, when ../shared holds it), the presets'
-``restore-vsr-x2-v5`` through the ``superres`` stage, and the ``default`` preset as a whole (every
-stage, through ``restore run``'s job with its own decoding and encoding).
+``restore-vsr-x2-v5`` through the ``superres`` stage, and the ``default`` and ``sharp-source`` presets
+as a whole (every stage, through ``restore run``'s job with its own decoding and encoding).
 
     python -m benchmarks robustness     # ~15 min on 2 cores; RESTORE_BENCH_QUICK=1: two pictures, fewer cells
 """
@@ -105,6 +105,7 @@ def methods(work: Path) -> dict:
         found["Real-ESRGAN general v3"] = _frames_only(vsr._stage(str(vsr.REALESRGAN)))
     found["restore-vsr-x2-v5"] = _frames_only(vsr._stage("restore-vsr-x2-v5"))
     found["preset default"] = _preset("default", work)
+    found["preset sharp-source"] = _preset("sharp-source", work)
     return found
 
 
