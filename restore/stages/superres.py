@@ -27,7 +27,8 @@ stage's input carries it keeps, noise included: put the denoiser before it, or s
 the noise estimated in that frame (a Wiener gain), so the model's departures from the picture are
 taken back and the noise it removed is not. It cannot tell a soft original from a blurred recording:
 on broadcast-degraded footage (blur, noise, MPEG-2) it takes back the model's deblurring as well,
-like exact back-projection, which is why the presets leave both off.
+like exact back-projection, which is why the presets for soft recordings leave both off; the
+``sharp-source`` preset, for sources the chain did not blur, turns both on.
 """
 
 from __future__ import annotations
