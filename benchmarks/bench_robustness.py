@@ -15,7 +15,9 @@ frame ``restore-sr-x2``, Real-ESRGAN general v3 (×4 → area ×2, when ../share
 ``restore-vsr-x2-v5`` through the ``superres`` stage, and the ``default`` and ``sharp-source`` presets
 as a whole (every stage, through ``restore run``'s job with its own decoding and encoding).
 
-    python -m benchmarks robustness     # ~15 min on 2 cores; RESTORE_BENCH_QUICK=1: two pictures, fewer cells
+    python -m benchmarks robustness     # ~30 min on 2 cores; RESTORE_BENCH_QUICK=1: two pictures, fewer cells
+
+``RESTORE_BENCH_VSR=a,b`` adds SR models (registry names or paths) alone, through the ``superres`` stage.
 """
 
 from __future__ import annotations
@@ -104,9 +106,24 @@ def methods(work: Path) -> dict:
     if vsr.REALESRGAN.is_file():
         found["Real-ESRGAN general v3"] = _frames_only(vsr._stage(str(vsr.REALESRGAN)))
     found["restore-vsr-x2-v5"] = _frames_only(vsr._stage("restore-vsr-x2-v5"))
+    for name in filter(None, os.environ.get("RESTORE_BENCH_VSR", "").split(",")):   # candidates, alone
+        found[Path(name).stem] = _frames_only(vsr._stage(name))
     found["preset default"] = _preset("default", work)
     found["preset sharp-source"] = _preset("sharp-source", work)
     return found
+
+
+def framed(image: np.ndarray) -> np.ndarray:
+    """The picture framed as a camera frames a scene: brought (area) to 1.6× the frame's width and cut
+    around its centre, with room for the pan; a 480x360 window of the photograph at full size, from its
+    corner, would be a patch of sky or shadow."""
+    h, w = image.shape[:2]
+    fit = min(1.0, 1.6 * HR_W / w)
+    image = cv2.resize(image, (round(w * fit), round(h * fit)), interpolation=cv2.INTER_AREA)
+    h, w = image.shape[:2]
+    cw, ch = min(w, HR_W + 40), min(h, HR_H + 40)
+    x0, y0 = (w - cw) // 2, (h - ch) // 2
+    return np.ascontiguousarray(image[y0:y0 + ch, x0:x0 + cw])
 
 
 def score(out: list[np.ndarray], truth: list[np.ndarray]) -> tuple[float, float]:
@@ -133,17 +150,7 @@ def main() -> None:
     for p, (label, image) in enumerate(pictures):
         rng = np.random.default_rng([2412, p])
         angle = rng.uniform(0, np.pi / 2)   # right and down: gt.pan reflects the picture beyond its left and top
-        # framed as a camera frames a scene: the picture brought (area) to 1.6× the frame's width and
-        # the pan taken from its centre; a 480x360 window of the photograph at full size, from its
-        # corner, would be a patch of sky or shadow
-        h, w = image.shape[:2]
-        fit = min(1.0, 1.6 * HR_W / w)
-        image = cv2.resize(image, (round(w * fit), round(h * fit)), interpolation=cv2.INTER_AREA)
-        h, w = image.shape[:2]
-        cw, ch = min(w, HR_W + 40), min(h, HR_H + 40)
-        x0, y0 = (w - cw) // 2, (h - ch) // 2
-        image = np.ascontiguousarray(image[y0:y0 + ch, x0:x0 + cw])
-        truth_frames = gt.pan(image, FRAMES, HR_W, HR_H, dx=0.7 * np.cos(angle), dy=0.7 * np.sin(angle))
+        truth_frames = gt.pan(framed(image), FRAMES, HR_W, HR_H, dx=0.7 * np.cos(angle), dy=0.7 * np.sin(angle))
         hr_file = gt.write_clip(truth_frames, work / f"truth-{p}.mkv", pix_fmt="yuv444p")
         truth = gt.read_clip(hr_file)          # the truth as every method's output is read: same decoding
         for c, (_cell, chain, codec) in enumerate(grid):
