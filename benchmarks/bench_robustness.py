@@ -106,7 +106,7 @@ def methods(work: Path) -> dict:
     if vsr.REALESRGAN.is_file():
         found["Real-ESRGAN general v3"] = _frames_only(vsr._stage(str(vsr.REALESRGAN)))
     found["restore-vsr-x2-v5"] = _frames_only(vsr._stage("restore-vsr-x2-v5"))
-    for name in filter(None, os.environ.get("RESTORE_BENCH_VSR", "").split(",")):   # candidates, alone
+    for name in vsr.candidates():                                   # alone, beside the shipped model
         found[Path(name).stem] = _frames_only(vsr._stage(name))
     found["preset default"] = _preset("default", work)
     found["preset sharp-source"] = _preset("sharp-source", work)

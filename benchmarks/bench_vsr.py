@@ -112,6 +112,11 @@ def make_clips(limit: int) -> list[dict]:
 
 # --- methods ------------------------------------------------------------------------------
 
+def candidates() -> list[str]:
+    """SR models under test beside the shipped ones: ``RESTORE_BENCH_VSR=a,b`` (registry names or paths)."""
+    return [n for n in os.environ.get("RESTORE_BENCH_VSR", "").split(",") if n]
+
+
 def _resize(interpolation):
     def run(lr_frames):
         return [cv2.resize(f, (f.shape[1] * SCALE, f.shape[0] * SCALE), interpolation=interpolation).clip(0, 1)
@@ -139,7 +144,7 @@ def methods() -> dict:
              "restore-sr-x2": _stage("restore-sr-x2")}
     if REALESRGAN.is_file():
         found["realesr-general-x4v3"] = _stage(str(REALESRGAN))
-    names = ["restore-vsr-x2", "restore-vsr-x2-v2", "restore-vsr-x2-v3", "restore-vsr-x2-v4", "restore-vsr-x2-v5"] + [n for n in os.environ.get("RESTORE_BENCH_VSR", "").split(",") if n]
+    names = ["restore-vsr-x2", "restore-vsr-x2-v2", "restore-vsr-x2-v3", "restore-vsr-x2-v4", "restore-vsr-x2-v5"] + candidates()
     for name in names:
         try:
             resolve_weights(name)

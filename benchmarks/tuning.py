@@ -153,7 +153,7 @@ def main() -> None:
         print("skipped: no training picture of corpora/general is present (../shared)")
         return
     models = {"restore-vsr-x2-v5": vsr._stage("restore-vsr-x2-v5")}
-    for name in filter(None, os.environ.get("RESTORE_BENCH_VSR", "").split(",")):
+    for name in vsr.candidates():
         models[Path(name).stem] = vsr._stage(name)
     presets = _presets()
     start = time.perf_counter()
